@@ -1,0 +1,163 @@
+//! The headless runner (`twin run`): the same twin without a window, stepped as fast as it can (or paced to the
+//! wall clock), with the scenario's expectations checked and a JSON report and JUnit XML written for CI.
+
+mod expect;
+mod report;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+pub use expect::ExpectationResult;
+pub use report::{Report, junit_xml};
+
+use crate::scenario::{self, Scenario, ScenarioError};
+use crate::twin::{self, SimClock, pump::ModelBuildErrors};
+
+/// Model steps per tick when nothing forces an earlier tick boundary.
+pub const STEPS_PER_TICK: u64 = 60;
+/// Points kept per time series in the report.
+pub const SERIES_POINTS: u64 = 480;
+
+/// How fast simulated time runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speed {
+    /// As fast as the machine can.
+    Max,
+    /// `factor` simulated seconds per wall-clock second (1.0 is real time).
+    Paced(f64),
+}
+
+impl std::str::FromStr for Speed {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "max" => Ok(Speed::Max),
+            "realtime" => Ok(Speed::Paced(1.0)),
+            other => match other.trim_end_matches('x').parse::<f64>() {
+                Ok(f) if f > 0.0 && f.is_finite() => Ok(Speed::Paced(f)),
+                _ => Err(format!("invalid speed \"{s}\": use max, realtime, or a factor such as 60x")),
+            },
+        }
+    }
+}
+
+/// Options of one headless run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Simulated time to run, s.
+    pub duration_s: f64,
+    /// Seed of every random process.
+    pub seed: u64,
+    /// Pace.
+    pub speed: Speed,
+    /// Where to write the JSON report.
+    pub report: Option<PathBuf>,
+    /// Where to write JUnit XML.
+    pub junit: Option<PathBuf>,
+    /// Show a progress bar (only ever drawn on a terminal).
+    pub progress: bool,
+}
+
+/// Why a run could not be carried out (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error("{}: cannot build the twin: {}", file.display(), errors.join("; "))]
+    Model { file: PathBuf, errors: Vec<String> },
+    #[error("invalid duration {0} s: must be more than 0")]
+    Duration(f64),
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Loads the scenario at `path` and runs it headless.
+pub fn run_file(path: &Path, opts: &RunOptions) -> Result<Report, RunError> {
+    let scenario = Arc::new(scenario::load(path)?);
+    run(scenario, path, opts)
+}
+
+/// Runs a loaded scenario headless and writes the requested outputs. Same scenario, options and seed give the
+/// same report, byte for byte.
+pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Report, RunError> {
+    if !(opts.duration_s > 0.0 && opts.duration_s.is_finite()) {
+        return Err(RunError::Duration(opts.duration_s));
+    }
+    let mut app = twin::headless_app(scenario.clone(), opts.seed);
+    if let Some(errors) = app.world().get_resource::<ModelBuildErrors>()
+        && !errors.0.is_empty()
+    {
+        return Err(RunError::Model { file: path.to_owned(), errors: errors.0.clone() });
+    }
+    let step_s = app.world().resource::<SimClock>().step_s;
+    let total_steps = (opts.duration_s / step_s).round().max(1.0) as u64;
+    let record_every = total_steps.div_ceil(SERIES_POINTS).max(1);
+
+    let mut checker = expect::Checker::new(&scenario, step_s, total_steps);
+    let mut recorder = report::Recorder::new(&scenario);
+    let bar = progress_bar(total_steps, opts.progress);
+    let started = Instant::now();
+
+    app.update(); // first tick: zero steps, the pipeline sees the initial state
+    recorder.record(app.world_mut(), 0.0);
+    checker.check(app.world_mut(), 0);
+    let mut done = 0u64;
+    while done < total_steps {
+        let next_record = (done / record_every + 1) * record_every;
+        let mut next = (done + STEPS_PER_TICK).min(total_steps).min(next_record);
+        if let Some(c) = checker.next_checkpoint(done) {
+            next = next.min(c);
+        }
+        app.world_mut().resource_mut::<SimClock>().pending_steps = (next - done) as u32;
+        app.update();
+        done = next;
+        let t = done as f64 * step_s;
+        if done.is_multiple_of(record_every) || done == total_steps {
+            recorder.record(app.world_mut(), t);
+        }
+        checker.check(app.world_mut(), done);
+        bar.set_position(done);
+        if let Speed::Paced(factor) = opts.speed {
+            let due = Duration::from_secs_f64(t / factor);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+    }
+    bar.finish_and_clear();
+
+    let results = checker.finish(app.world_mut(), total_steps);
+    let report = recorder.into_report(&scenario, opts.seed, step_s, total_steps, results);
+    if let Some(p) = &opts.report {
+        write(p, &report.to_json())?;
+    }
+    if let Some(p) = &opts.junit {
+        write(p, &junit_xml(&report))?;
+    }
+    Ok(report)
+}
+
+fn write(path: &Path, text: &str) -> Result<(), RunError> {
+    std::fs::write(path, text).map_err(|source| RunError::Write { path: path.to_owned(), source })
+}
+
+fn progress_bar(total: u64, wanted: bool) -> ProgressBar {
+    if !wanted || !std::io::stderr().is_terminal() {
+        return ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+    }
+    let bar = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {percent}% sim steps {pos}/{len} ({eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}

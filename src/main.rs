@@ -1,0 +1,165 @@
+//! The `twin` command line: open the workbench, run a scenario headless, or check scenario files.
+//! Exit codes: 0 success, 1 an expectation failed, 2 bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use twin::headless::{self, RunOptions, Speed};
+use twin::scenario::{self, Dur};
+
+#[derive(Parser)]
+#[command(name = "twin", version, about = "Digital-twin workbench for industrial assets", long_about = None)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    gui: GuiArgs,
+}
+
+/// Opening the workbench (the default command).
+#[derive(clap::Args)]
+struct GuiArgs {
+    /// Scenario to open; the bundled pump station when omitted.
+    scenario: Option<PathBuf>,
+    /// Simulated seconds per wall-clock second in the workbench ("realtime", or a factor such as "60x").
+    #[arg(long, default_value = "60x")]
+    speed: Speed,
+    /// Seed of the random processes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Save a screenshot of the window to this PNG after `--frames` frames, then exit (for tests and docs).
+    #[arg(long, value_name = "PNG")]
+    screenshot: Option<PathBuf>,
+    /// Frames to render before the screenshot.
+    #[arg(long, default_value_t = 30, requires = "screenshot")]
+    frames: u32,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario without a window; exit 0 when every expectation holds, 1 when one fails, 2 on bad input.
+    Run {
+        /// Scenario file (.ron).
+        scenario: PathBuf,
+        /// Simulated time to run, e.g. "24h", "30d".
+        #[arg(long, default_value = "24h")]
+        duration: Dur,
+        /// Seed of the random processes; the same seed gives a byte-identical report.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// "max" (as fast as possible), "realtime", or a factor such as "3600x".
+        #[arg(long, default_value = "max")]
+        speed: Speed,
+        /// Write the JSON report here.
+        #[arg(long, value_name = "JSON")]
+        report: Option<PathBuf>,
+        /// Write JUnit XML here.
+        #[arg(long, value_name = "XML")]
+        junit: Option<PathBuf>,
+        /// No progress bar and no summary on stderr.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Validate scenario files; exit 0 when all are valid, 2 otherwise.
+    Check {
+        /// Scenario files (.ron).
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Check { scenarios }) => check(&scenarios),
+        Some(Command::Run { scenario, duration, seed, speed, report, junit, quiet }) => {
+            let opts = RunOptions { duration_s: duration.secs(), seed, speed, report, junit, progress: !quiet };
+            run(&scenario, &opts, quiet)
+        }
+        None => gui(cli.gui),
+    }
+}
+
+fn check(paths: &[PathBuf]) -> ExitCode {
+    let mut bad = 0;
+    for p in paths {
+        match scenario::load(p) {
+            Ok(s) => println!(
+                "{}: ok ({}: {} assets, {} signals, {} set-points)",
+                p.display(),
+                s.name,
+                s.assets.len(),
+                s.signals.len(),
+                s.setpoints.len()
+            ),
+            Err(e) => {
+                bad += 1;
+                eprintln!("{e}");
+            }
+        }
+    }
+    if bad == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) }
+}
+
+fn run(path: &Path, opts: &RunOptions, quiet: bool) -> ExitCode {
+    let started = std::time::Instant::now();
+    match headless::run_file(path, opts) {
+        Ok(report) => {
+            if !quiet {
+                for e in &report.expectations {
+                    let verdict = if e.passed { "PASS" } else { "FAIL" };
+                    eprintln!("{verdict} {}{}{}", e.expectation, if e.passed { "" } else { ": " }, e.message);
+                }
+                eprintln!(
+                    "{}: {} simulated in {:.2} s wall, {} of {} expectations failed",
+                    report.scenario,
+                    Dur::from_secs(report.duration_s),
+                    started.elapsed().as_secs_f64(),
+                    report.failures(),
+                    report.expectations.len()
+                );
+            }
+            if report.passed { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(feature = "gui")]
+fn gui(args: GuiArgs) -> ExitCode {
+    let loaded = match &args.scenario {
+        Some(p) => scenario::load(p),
+        None => scenario::parse(twin::BUNDLED_SCENARIO, Path::new(twin::BUNDLED_SCENARIO_PATH)),
+    };
+    let scenario = match loaded {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts =
+        twin::ui::GuiOptions { speed: args.speed, seed: args.seed, screenshot: args.screenshot, frames: args.frames };
+    match twin::ui::run_gui(scenario, opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(not(feature = "gui"))]
+fn gui(args: GuiArgs) -> ExitCode {
+    let _ = (&args.scenario, args.speed, args.seed, &args.screenshot, args.frames, Arc::new(()));
+    eprintln!(
+        "error: this build has no GUI (built without the `gui` feature); use `twin run SCENARIO` or `twin check`"
+    );
+    ExitCode::from(2)
+}

@@ -1,0 +1,137 @@
+//! Scenario files: RON parsed into typed structs, then validated as a whole, with every problem reported as
+//! `file:line:column: field.path: what is wrong (what would be valid)`.
+
+mod duration;
+mod model;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use duration::Dur;
+pub use model::*;
+
+/// One problem found in a scenario, located in its source text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub col: usize,
+    /// Field path, e.g. `signals[0].unit`.
+    pub path: String,
+    /// What is wrong, and what would be valid.
+    pub message: String,
+}
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{file}: cannot read scenario: {source}")]
+    Io {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The RON text does not parse into a scenario (syntax, unknown field, wrong type).
+    #[error("{}:{line}:{col}: {message}", file.display())]
+    Syntax { file: PathBuf, line: usize, col: usize, message: String },
+    /// The scenario parses but is inconsistent; every problem is listed.
+    #[error("{}", Invalid(file, problems))]
+    Invalid { file: PathBuf, problems: Vec<Problem> },
+}
+
+struct Invalid<'a>(&'a Path, &'a [Problem]);
+
+impl fmt::Display for Invalid<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.1.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}:{}:{}: {}: {}", self.0.display(), p.line, p.col, p.path, p.message)?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads, parses and validates a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { file: path.to_owned(), source })?;
+    parse(&text, path)
+}
+
+/// Parses and validates scenario text; `file` names it in messages.
+pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
+    let options = ron::Options::default().with_default_extension(
+        ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES | ron::extensions::Extensions::IMPLICIT_SOME,
+    );
+    let scenario: Scenario = options.from_str(text).map_err(|e| ScenarioError::Syntax {
+        file: file.to_owned(),
+        line: e.span.start.line,
+        col: e.span.start.col,
+        message: syntax_message(&e.code),
+    })?;
+    let problems = validate::validate(&scenario, text);
+    if problems.is_empty() { Ok(scenario) } else { Err(ScenarioError::Invalid { file: file.to_owned(), problems }) }
+}
+
+fn syntax_message(code: &ron::Error) -> String {
+    match code {
+        ron::Error::NoSuchStructField { .. } | ron::Error::NoSuchEnumVariant { .. } => code.to_string(),
+        ron::Error::MissingStructField { .. } => code.to_string(),
+        ron::Error::Message(m) => m.clone(),
+        other => format!("syntax error: {other}"),
+    }
+}
+
+impl Scenario {
+    /// The asset with this id.
+    pub fn asset(&self, id: &str) -> Option<&AssetSpec> {
+        self.assets.iter().find(|a| a.id == id)
+    }
+
+    /// Serialises back to RON, in the form `load` reads.
+    pub fn to_ron(&self) -> String {
+        let config = ron::ser::PrettyConfig::new().struct_names(false).extensions(
+            ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES | ron::extensions::Extensions::IMPLICIT_SOME,
+        );
+        ron::ser::to_string_pretty(self, config).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(text: &str) -> Result<Scenario, ScenarioError> {
+        parse(text, Path::new("t.ron"))
+    }
+
+    const MINIMAL: &str = r#"Scenario(version: 1, name: "t", assets: [
+        (id: "T-1", kind: Tank(area_m2: 10.0, height_m: 4.0, initial_level_m: 2.0, inflow_m3h: 0.0)),
+    ])"#;
+
+    #[test]
+    fn a_minimal_scenario_loads_with_defaults() {
+        let s = load_str(MINIMAL).unwrap();
+        assert_eq!(s.assets.len(), 1);
+        assert_eq!(s.simulation.model_step.secs(), 1.0);
+        assert_eq!(s.connections.broker, BrokerSpec::Embedded);
+        assert_eq!(s.connections.plc, PlcSpec::VirtualPlc);
+    }
+
+    #[test]
+    fn a_scenario_round_trips_through_ron() {
+        let s = load_str(MINIMAL).unwrap();
+        let again = load_str(&s.to_ron()).unwrap();
+        assert_eq!(s, again);
+    }
+
+    #[test]
+    fn wrong_version_is_named() {
+        let e = load_str(&MINIMAL.replace("version: 1", "version: 7")).unwrap_err().to_string();
+        assert!(e.contains("t.ron:1:") && e.contains("version: unsupported scenario version 7"), "{e}");
+    }
+}

@@ -1,0 +1,444 @@
+//! The scenario file's typed form: what an engineer writes in a `.ron` file, field for field, with units.
+
+use serde::{Deserialize, Serialize};
+use twin_models::params::{AmbientParams, MotorParams, PumpParams, TankParams};
+
+use super::duration::Dur;
+use crate::units::Quantity;
+
+/// The scenario format version this build reads.
+pub const SCENARIO_VERSION: u32 = 1;
+
+/// A whole scenario: the plant, its signals and set-points, how to reach it, and what must hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Format version; this build reads version 1.
+    pub version: u32,
+    /// Human-readable name, shown in the GUI and in reports.
+    pub name: String,
+    /// Free text for the engineers.
+    #[serde(default)]
+    pub description: String,
+    /// Where telemetry comes from and where set-points go.
+    #[serde(default)]
+    pub connections: Connections,
+    /// Simulation settings.
+    #[serde(default)]
+    pub simulation: Simulation,
+    /// The physical assets, one twin entity each.
+    pub assets: Vec<AssetSpec>,
+    /// Measured signals and how they map from the source.
+    #[serde(default)]
+    pub signals: Vec<SignalSpec>,
+    /// Writable set-points and their PLC mapping.
+    #[serde(default)]
+    pub setpoints: Vec<SetpointSpec>,
+    /// Faults the virtual plant injects (the twin does not see these directly).
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+    /// What must hold in a headless run.
+    #[serde(default)]
+    pub expect: Vec<Expectation>,
+}
+
+/// Telemetry broker and PLC connections; each defaults to the embedded/virtual peer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Connections {
+    #[serde(default)]
+    pub broker: BrokerSpec,
+    #[serde(default)]
+    pub plc: PlcSpec,
+}
+
+/// The MQTT broker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub enum BrokerSpec {
+    /// An in-process broker on loopback, so the workbench runs with nothing installed.
+    #[default]
+    Embedded,
+    /// An external broker.
+    Mqtt(MqttSpec),
+}
+
+/// An external MQTT broker. Secrets are never written here: only the names of variables or files holding them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttSpec {
+    /// `mqtt://host:port` or `mqtts://host:port`.
+    pub url: String,
+    /// Fixed client id (needed for a persistent session).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Environment variable holding the user name.
+    #[serde(default)]
+    pub username_env: Option<String>,
+    /// Environment variable holding the password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// PEM file of the CA that signs the broker's certificate.
+    #[serde(default)]
+    pub ca_file: Option<String>,
+}
+
+/// The PLC that takes set-point writes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub enum PlcSpec {
+    /// The virtual plant's Modbus server.
+    #[default]
+    VirtualPlc,
+    /// A real Modbus TCP device.
+    ModbusTcp(ModbusSpec),
+}
+
+/// A Modbus TCP device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModbusSpec {
+    /// `host:port`, usually port 502.
+    pub addr: String,
+    /// Modbus unit (slave) id.
+    #[serde(default = "default_unit_id")]
+    pub unit_id: u8,
+}
+
+fn default_unit_id() -> u8 {
+    1
+}
+
+/// How the twin's models are stepped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Simulation {
+    /// Model step, e.g. "1s".
+    #[serde(default = "default_model_step")]
+    pub model_step: Dur,
+    /// Site ambient conditions.
+    #[serde(default)]
+    pub ambient: AmbientParams,
+    /// Standard deviation of the random ambient fluctuation around the daily cycle, K (seeded).
+    #[serde(default)]
+    pub ambient_noise_k: f64,
+    /// Relative standard deviation of the random tank inflow fluctuation, 0..1 (seeded).
+    #[serde(default)]
+    pub inflow_noise: f64,
+}
+
+fn default_model_step() -> Dur {
+    Dur::from_secs(1.0)
+}
+
+impl Default for Simulation {
+    fn default() -> Self {
+        Self {
+            model_step: default_model_step(),
+            ambient: AmbientParams::default(),
+            ambient_noise_k: 0.0,
+            inflow_noise: 0.0,
+        }
+    }
+}
+
+/// One physical asset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssetSpec {
+    /// Unique tag, e.g. "P-101".
+    pub id: String,
+    /// Kind and nominal parameters.
+    pub kind: AssetKind,
+    /// Position on the site plan, m (x east, y up, z south).
+    #[serde(default)]
+    pub position: (f32, f32, f32),
+    /// Configuration version the asset is expected to run.
+    #[serde(default)]
+    pub config_version: String,
+    /// Firmware version the asset is expected to run.
+    #[serde(default)]
+    pub firmware: String,
+    /// Assets this one depends on: a pump on its motor and its feed tank.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+}
+
+/// The asset kinds the twin models, each with its nominal parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AssetKind {
+    CentrifugalPump(PumpParams),
+    Motor(MotorParams),
+    Tank(TankParams),
+}
+
+impl AssetKind {
+    /// The variant's name as written in a scenario.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AssetKind::CentrifugalPump(_) => "CentrifugalPump",
+            AssetKind::Motor(_) => "Motor",
+            AssetKind::Tank(_) => "Tank",
+        }
+    }
+}
+
+/// A measured signal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalSpec {
+    /// Unique id, e.g. "P-101.vib_rms".
+    pub id: String,
+    /// The asset it measures.
+    pub asset: String,
+    /// What it measures.
+    pub quantity: Quantity,
+    /// The unit the source sends; converted to the quantity's canonical unit on ingestion.
+    pub unit: String,
+    /// Where samples come from.
+    pub source: SignalSource,
+    /// Valid range (min, max), in `unit`; samples outside are rejected.
+    pub valid: (f64, f64),
+    /// Expected time between samples; a signal is stale after a few periods without one.
+    #[serde(default = "default_period")]
+    pub period: Dur,
+}
+
+fn default_period() -> Dur {
+    Dur::from_secs(1.0)
+}
+
+/// Where a signal's samples come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SignalSource {
+    /// A JSON MQTT payload: `value` and `timestamp` are paths such as "$.rms".
+    Mqtt(MqttSource),
+}
+
+/// A JSON-over-MQTT mapping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttSource {
+    /// Topic or topic filter (MQTT wildcards + and #).
+    pub topic: String,
+    /// JSON path of the value, e.g. "$.rms".
+    pub value: String,
+    /// JSON path of the source timestamp, e.g. "$.ts".
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    /// JSON path of a quality flag, if the source sends one.
+    #[serde(default)]
+    pub quality: Option<String>,
+}
+
+/// What a set-point commands on its asset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SetpointTarget {
+    /// Pump shaft speed (through the motor's drive).
+    Speed,
+}
+
+impl SetpointTarget {
+    /// The quantity the set-point is expressed in.
+    pub fn quantity(self) -> Quantity {
+        match self {
+            SetpointTarget::Speed => Quantity::Speed,
+        }
+    }
+}
+
+/// A writable set-point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetpointSpec {
+    /// Unique id, e.g. "P-101.speed".
+    pub id: String,
+    /// The asset it acts on.
+    pub asset: String,
+    /// What it commands.
+    pub target: SetpointTarget,
+    /// Unit of `initial`, `min`, `max` and the rate.
+    pub unit: String,
+    /// Value at the start of a run.
+    pub initial: f64,
+    /// Lowest value a write may set.
+    pub min: f64,
+    /// Highest value a write may set.
+    pub max: f64,
+    /// Largest change per second, in `unit`/s.
+    pub max_rate_per_s: f64,
+    /// PLC register mapping.
+    pub plc: PlcRegister,
+}
+
+/// Register encodings on the PLC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RegisterEncoding {
+    U16,
+    I16,
+    U32,
+    F32,
+}
+
+/// Word order of 32-bit values spread over two 16-bit registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum WordOrder {
+    #[default]
+    HighFirst,
+    LowFirst,
+}
+
+/// Where a set-point lives on the PLC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlcRegister {
+    /// Holding register address (0-based protocol address).
+    pub register: u16,
+    /// How the value is encoded.
+    pub encoding: RegisterEncoding,
+    /// Register value = engineering value × scale.
+    #[serde(default = "default_scale")]
+    pub scale: f64,
+    /// For 32-bit encodings.
+    #[serde(default)]
+    pub word_order: WordOrder,
+}
+
+fn default_scale() -> f64 {
+    1.0
+}
+
+/// A fault the virtual plant injects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FaultSpec {
+    /// A bearing defect that starts at `onset` with a severity 0..1.
+    BearingDefect { asset: String, onset: Dur, severity: f64 },
+    /// The feed tank level drops by `level_drop_m` for a while, starving the pump.
+    CavitationEpisode { asset: String, start: Dur, duration: Dur, level_drop_m: f64 },
+    /// A sensor freezes at its last value.
+    StuckSensor { signal: String, at: Dur },
+    /// A sensor's reading drifts at `rate_per_h` (signal unit per hour).
+    DriftingSensor { signal: String, at: Dur, rate_per_h: f64 },
+    /// A sensor's clock runs off by `offset`.
+    SkewedClock { signal: String, offset: Dur },
+    /// The broker is unreachable for a while.
+    BrokerOutage { at: Dur, duration: Dur },
+}
+
+/// A health index or derived value that expectations and reports name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+pub enum Index {
+    /// Bearing wear index, 0..1 (1 = expected failure). Pumps.
+    BearingWear,
+    /// Remaining useful life at the present operating point, h. Pumps.
+    RemainingLifeHours,
+    /// Cavitation risk, 0..1. Pumps.
+    CavitationRisk,
+    /// Vibration velocity RMS, mm/s. Pumps.
+    VibrationRms,
+    /// Outlet flow, m³/h. Pumps.
+    Flow,
+    /// Motor insulation health, 0..1. Motors.
+    InsulationHealth,
+    /// Winding temperature, °C. Motors.
+    WindingTemperature,
+    /// Level above the bottom, m. Tanks.
+    TankLevel,
+}
+
+impl Index {
+    /// Every index, in report order.
+    pub const ALL: [Index; 8] = [
+        Index::BearingWear,
+        Index::RemainingLifeHours,
+        Index::CavitationRisk,
+        Index::VibrationRms,
+        Index::Flow,
+        Index::InsulationHealth,
+        Index::WindingTemperature,
+        Index::TankLevel,
+    ];
+
+    /// The asset kind that carries this index.
+    pub fn kind_name(self) -> &'static str {
+        match self {
+            Index::BearingWear
+            | Index::RemainingLifeHours
+            | Index::CavitationRisk
+            | Index::VibrationRms
+            | Index::Flow => "CentrifugalPump",
+            Index::InsulationHealth | Index::WindingTemperature => "Motor",
+            Index::TankLevel => "Tank",
+        }
+    }
+
+    /// Snake-case key used in reports.
+    pub fn key(self) -> &'static str {
+        match self {
+            Index::BearingWear => "bearing_wear",
+            Index::RemainingLifeHours => "remaining_life_h",
+            Index::CavitationRisk => "cavitation_risk",
+            Index::VibrationRms => "vibration_rms_mm_s",
+            Index::Flow => "flow_m3h",
+            Index::InsulationHealth => "insulation_health",
+            Index::WindingTemperature => "winding_temp_c",
+            Index::TankLevel => "level_m",
+        }
+    }
+}
+
+/// When an expectation is checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub enum When {
+    /// At every tick of the run.
+    #[default]
+    Always,
+    /// At one instant after the start.
+    At(Dur),
+    /// At every tick in [from, to].
+    Between(Dur, Dur),
+    /// At the end of the run.
+    End,
+}
+
+/// Something that must hold in a headless run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Expectation {
+    /// The index stays at or below `max`.
+    IndexBelow {
+        asset: String,
+        index: Index,
+        max: f64,
+        #[serde(default)]
+        when: When,
+    },
+    /// The index stays at or above `min`.
+    IndexAbove {
+        asset: String,
+        index: Index,
+        min: f64,
+        #[serde(default)]
+        when: When,
+    },
+}
+
+impl Expectation {
+    /// The asset the expectation is about.
+    pub fn asset(&self) -> &str {
+        match self {
+            Expectation::IndexBelow { asset, .. } | Expectation::IndexAbove { asset, .. } => asset,
+        }
+    }
+
+    /// The index the expectation is about.
+    pub fn index(&self) -> Index {
+        match self {
+            Expectation::IndexBelow { index, .. } | Expectation::IndexAbove { index, .. } => *index,
+        }
+    }
+
+    /// When the expectation is checked.
+    pub fn when(&self) -> &When {
+        match self {
+            Expectation::IndexBelow { when, .. } | Expectation::IndexAbove { when, .. } => when,
+        }
+    }
+}

@@ -1,0 +1,449 @@
+//! Whole-scenario validation: references, duplicates, cycles, ranges, units and physics, each problem located
+//! in the source text so the engineer can jump to it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::model::*;
+use super::{Problem, SCENARIO_VERSION};
+use crate::units::Quantity;
+
+/// Finds the text position of scenario elements by scanning the source in document order.
+struct SourceMap<'a> {
+    text: &'a str,
+}
+
+impl<'a> SourceMap<'a> {
+    /// Byte offset of the first occurrence of `key` used as a field name (followed by `:`) at or after `from`.
+    fn key(&self, key: &str, from: usize) -> Option<usize> {
+        let mut start = from;
+        while let Some(rel) = self.text.get(start..)?.find(key) {
+            let at = start + rel;
+            let before_ok = at == 0 || !is_ident(self.text[..at].chars().next_back().unwrap_or(' '));
+            let after = self.text[at + key.len()..].trim_start();
+            if before_ok && after.starts_with(':') {
+                return Some(at);
+            }
+            start = at + key.len();
+        }
+        None
+    }
+
+    /// Offset of the `n`-th element of a top-level list, found as the n-th occurrence of one of `markers`
+    /// (a field name followed by `:`, or a variant name followed by `(`) after the list's key.
+    fn entry(&self, list: &str, n: usize, markers: &[&str]) -> Option<usize> {
+        let mut pos = self.key(list, 0)?;
+        let mut found = None;
+        for _ in 0..=n {
+            found = markers.iter().filter_map(|m| self.marker(m, pos)).min();
+            pos = found? + 1;
+        }
+        found
+    }
+
+    fn marker(&self, m: &str, from: usize) -> Option<usize> {
+        let mut start = from;
+        while let Some(rel) = self.text.get(start..)?.find(m) {
+            let at = start + rel;
+            let before_ok = at == 0 || !is_ident(self.text[..at].chars().next_back().unwrap_or(' '));
+            let after = self.text[at + m.len()..].trim_start();
+            if before_ok && (after.starts_with(':') || after.starts_with('(')) {
+                return Some(at);
+            }
+            start = at + m.len();
+        }
+        None
+    }
+
+    /// Offset of `needle` at or after `from`.
+    fn find(&self, needle: &str, from: usize) -> Option<usize> {
+        self.text.get(from..)?.find(needle).map(|r| from + r)
+    }
+
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, col)
+    }
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// Where a problem is: a list entry, then optionally a field inside it, then optionally a quoted value.
+struct At<'s> {
+    list: &'s str,
+    index: usize,
+    field: Option<&'s str>,
+    value: Option<String>,
+}
+
+const FAULT_MARKERS: [&str; 6] =
+    ["BearingDefect", "CavitationEpisode", "StuckSensor", "DriftingSensor", "SkewedClock", "BrokerOutage"];
+const EXPECT_MARKERS: [&str; 2] = ["IndexBelow", "IndexAbove"];
+
+struct Collector<'a> {
+    map: SourceMap<'a>,
+    problems: Vec<Problem>,
+}
+
+impl Collector<'_> {
+    fn top(&mut self, field: &str, message: String) {
+        let off = self.map.key(field, 0).unwrap_or(0);
+        self.push(off, field.to_owned(), message);
+    }
+
+    fn at(&mut self, at: At<'_>, message: String) {
+        let markers: &[&str] = match at.list {
+            "faults" => &FAULT_MARKERS,
+            "expect" => &EXPECT_MARKERS,
+            _ => &["id"],
+        };
+        let entry = self.map.entry(at.list, at.index, markers);
+        let mut off = entry.or_else(|| self.map.key(at.list, 0)).unwrap_or(0);
+        let mut path = format!("{}[{}]", at.list, at.index);
+        if let Some(field) = at.field {
+            let name = field.split(['[', '.']).next().unwrap_or(field);
+            if let Some(f) = entry.and_then(|e| self.map.key(name, e)) {
+                off = f;
+            }
+            path = format!("{path}.{field}");
+        }
+        if let Some(v) = at.value
+            && let Some(f) = self.map.find(&format!("\"{v}\""), off)
+        {
+            off = f;
+        }
+        self.push(off, path, message);
+    }
+
+    fn push(&mut self, offset: usize, path: String, message: String) {
+        let (line, col) = self.map.line_col(offset);
+        self.problems.push(Problem { line, col, path, message });
+    }
+}
+
+fn at<'s>(list: &'s str, index: usize, field: &'s str) -> At<'s> {
+    At { list, index, field: Some(field), value: None }
+}
+
+fn at_value<'s>(list: &'s str, index: usize, field: &'s str, value: &str) -> At<'s> {
+    At { list, index, field: Some(field), value: Some(value.to_owned()) }
+}
+
+/// Checks the scenario as a whole; returns every problem, in source order per section.
+pub fn validate(s: &Scenario, text: &str) -> Vec<Problem> {
+    let mut c = Collector { map: SourceMap { text }, problems: Vec::new() };
+
+    if s.version != SCENARIO_VERSION {
+        c.top(
+            "version",
+            format!("unsupported scenario version {}; this build reads version {SCENARIO_VERSION}", s.version),
+        );
+    }
+    if s.name.trim().is_empty() {
+        c.top("name", "the scenario needs a name".into());
+    }
+    let step = s.simulation.model_step.secs();
+    if !(step > 0.0 && step <= 60.0) {
+        c.top("model_step", format!("model step {step} s is out of range; valid: more than 0 s and at most 60 s"));
+    }
+    if s.assets.is_empty() {
+        c.top("assets", "a scenario needs at least one asset".into());
+    }
+
+    let assets: HashMap<&str, &AssetSpec> = s.assets.iter().map(|a| (a.id.as_str(), a)).collect();
+    check_ids(&mut c, "assets", s.assets.iter().map(|a| a.id.as_str()));
+    check_ids(&mut c, "signals", s.signals.iter().map(|x| x.id.as_str()));
+    check_ids(&mut c, "setpoints", s.setpoints.iter().map(|x| x.id.as_str()));
+    let known = |list: Vec<&str>| list.join(", ");
+    let asset_ids = known(s.assets.iter().map(|a| a.id.as_str()).collect());
+
+    for (i, a) in s.assets.iter().enumerate() {
+        for (j, d) in a.depends_on.iter().enumerate() {
+            if !assets.contains_key(d.as_str()) {
+                let field = format!("depends_on[{j}]");
+                c.at(at_value("assets", i, &field, d), format!("unknown asset \"{d}\"; known assets: {asset_ids}"));
+            } else if d == &a.id {
+                let field = format!("depends_on[{j}]");
+                c.at(at_value("assets", i, &field, d), format!("asset \"{d}\" cannot depend on itself"));
+            }
+        }
+        check_kind(&mut c, i, a, &assets);
+    }
+    check_cycles(&mut c, s);
+
+    for (i, sig) in s.signals.iter().enumerate() {
+        match assets.get(sig.asset.as_str()) {
+            None => c.at(
+                at_value("signals", i, "asset", &sig.asset),
+                format!("unknown asset \"{}\"; known assets: {asset_ids}", sig.asset),
+            ),
+            Some(a) => {
+                let fits = signal_kinds(sig.quantity);
+                if !fits.contains(&a.kind.name()) {
+                    c.at(
+                        at("signals", i, "quantity"),
+                        format!(
+                            "{:?} cannot be measured on {} \"{}\"; it is measured on: {}",
+                            sig.quantity,
+                            a.kind.name(),
+                            a.id,
+                            fits.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        check_unit(&mut c, "signals", i, sig.quantity, &sig.unit);
+        let (lo, hi) = sig.valid;
+        if !(lo.is_finite() && hi.is_finite()) {
+            c.at(at("signals", i, "valid"), "valid range must be finite numbers".into());
+        } else if lo >= hi {
+            c.at(at("signals", i, "valid"), format!("min {lo} is not below max {hi}; write the range as (min, max)"));
+        }
+        if sig.period.secs() <= 0.0 {
+            c.at(at("signals", i, "period"), "expected sample period must be more than 0 s".into());
+        }
+    }
+
+    let mut registers: BTreeMap<u16, usize> = BTreeMap::new();
+    for (i, sp) in s.setpoints.iter().enumerate() {
+        match assets.get(sp.asset.as_str()) {
+            None => c.at(
+                at_value("setpoints", i, "asset", &sp.asset),
+                format!("unknown asset \"{}\"; known assets: {asset_ids}", sp.asset),
+            ),
+            Some(a) if !matches!(a.kind, AssetKind::CentrifugalPump(_)) => c.at(
+                at("setpoints", i, "target"),
+                format!("{:?} set-points act on a CentrifugalPump; \"{}\" is a {}", sp.target, a.id, a.kind.name()),
+            ),
+            Some(_) => {}
+        }
+        check_unit(&mut c, "setpoints", i, sp.target.quantity(), &sp.unit);
+        if !(sp.min.is_finite() && sp.max.is_finite()) || sp.min > sp.max {
+            c.at(at("setpoints", i, "min"), format!("min {} is above max {}; min must not exceed max", sp.min, sp.max));
+        } else if !(sp.min..=sp.max).contains(&sp.initial) {
+            c.at(at("setpoints", i, "initial"), format!("initial {} is outside [{}, {}]", sp.initial, sp.min, sp.max));
+        }
+        if !(sp.max_rate_per_s > 0.0 && sp.max_rate_per_s.is_finite()) {
+            c.at(at("setpoints", i, "max_rate_per_s"), "rate limit must be a positive number".into());
+        }
+        if !(sp.plc.scale.is_finite() && sp.plc.scale != 0.0) {
+            c.at(at("setpoints", i, "plc.scale"), "scale must be a non-zero number".into());
+        }
+        let width = match sp.plc.encoding {
+            RegisterEncoding::U16 | RegisterEncoding::I16 => 1u16,
+            RegisterEncoding::U32 | RegisterEncoding::F32 => 2,
+        };
+        for r in sp.plc.register..sp.plc.register.saturating_add(width) {
+            if let Some(other) = registers.insert(r, i) {
+                c.at(
+                    at("setpoints", i, "plc.register"),
+                    format!("holding register {r} is already used by set-point \"{}\"", s.setpoints[other].id),
+                );
+            }
+        }
+    }
+
+    let signal_ids: HashSet<&str> = s.signals.iter().map(|x| x.id.as_str()).collect();
+    let signal_list = known(s.signals.iter().map(|x| x.id.as_str()).collect());
+    for (i, f) in s.faults.iter().enumerate() {
+        match f {
+            FaultSpec::BearingDefect { asset, severity, .. } => {
+                check_pump_ref(&mut c, "faults", i, asset, &assets, &asset_ids);
+                if !(0.0..=1.0).contains(severity) {
+                    c.at(at("faults", i, "severity"), format!("severity {severity} is outside 0..1"));
+                }
+            }
+            FaultSpec::CavitationEpisode { asset, level_drop_m, .. } => {
+                check_pump_ref(&mut c, "faults", i, asset, &assets, &asset_ids);
+                if level_drop_m.is_nan() || *level_drop_m < 0.0 {
+                    c.at(at("faults", i, "level_drop_m"), "level drop must be 0 m or more".into());
+                }
+            }
+            FaultSpec::StuckSensor { signal, .. }
+            | FaultSpec::DriftingSensor { signal, .. }
+            | FaultSpec::SkewedClock { signal, .. } => {
+                if !signal_ids.contains(signal.as_str()) {
+                    c.at(
+                        at_value("faults", i, "signal", signal),
+                        format!("unknown signal \"{signal}\"; known signals: {signal_list}"),
+                    );
+                }
+            }
+            FaultSpec::BrokerOutage { .. } => {}
+        }
+    }
+
+    for (i, e) in s.expect.iter().enumerate() {
+        match assets.get(e.asset()) {
+            None => c.at(
+                at_value("expect", i, "asset", e.asset()),
+                format!("unknown asset \"{}\"; known assets: {asset_ids}", e.asset()),
+            ),
+            Some(a) if a.kind.name() != e.index().kind_name() => c.at(
+                at("expect", i, "index"),
+                format!(
+                    "{:?} is an index of a {}; \"{}\" is a {}",
+                    e.index(),
+                    e.index().kind_name(),
+                    a.id,
+                    a.kind.name()
+                ),
+            ),
+            Some(_) => {}
+        }
+        if let When::Between(from, to) = e.when()
+            && from.secs() > to.secs()
+        {
+            c.at(at("expect", i, "when"), format!("window starts at {from}, after it ends at {to}"));
+        }
+    }
+
+    c.problems
+}
+
+fn check_ids<'a>(c: &mut Collector<'_>, list: &'static str, ids: impl Iterator<Item = &'a str>) {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, id) in ids.enumerate() {
+        if id.trim().is_empty() || id.chars().any(char::is_whitespace) {
+            c.at(at(list, i, "id"), format!("id \"{id}\" must be non-empty and have no spaces"));
+        } else if let Some(first) = seen.insert(id, i) {
+            c.at(at(list, i, "id"), format!("duplicate id \"{id}\"; {list}[{first}] already uses it"));
+        }
+    }
+}
+
+fn check_unit(c: &mut Collector<'_>, list: &'static str, i: usize, q: Quantity, unit: &str) {
+    if q.converter(unit).is_none() {
+        c.at(
+            at_value(list, i, "unit", unit),
+            format!("unknown unit \"{unit}\" for {q:?}; valid: {}", q.unit_names().join(", ")),
+        );
+    }
+}
+
+fn check_pump_ref(
+    c: &mut Collector<'_>,
+    list: &'static str,
+    i: usize,
+    asset: &str,
+    assets: &HashMap<&str, &AssetSpec>,
+    asset_ids: &str,
+) {
+    match assets.get(asset) {
+        None => {
+            c.at(at_value(list, i, "asset", asset), format!("unknown asset \"{asset}\"; known assets: {asset_ids}"))
+        }
+        Some(a) if !matches!(a.kind, AssetKind::CentrifugalPump(_)) => c.at(
+            at_value(list, i, "asset", asset),
+            format!("\"{asset}\" is a {}, not a CentrifugalPump", a.kind.name()),
+        ),
+        Some(_) => {}
+    }
+}
+
+/// The asset kinds a quantity can be measured on.
+fn signal_kinds(q: Quantity) -> &'static [&'static str] {
+    match q {
+        Quantity::VibrationVelocityRms
+        | Quantity::VibrationVelocityPeak
+        | Quantity::VibrationCrestFactor
+        | Quantity::BearingTemperature
+        | Quantity::Flow => &["CentrifugalPump"],
+        Quantity::WindingTemperature | Quantity::MotorCurrent => &["Motor"],
+        Quantity::TankLevel => &["Tank"],
+        Quantity::Speed => &["CentrifugalPump", "Motor"],
+    }
+}
+
+/// Kind-specific checks: a pump needs its motor; parameters must be physical.
+fn check_kind(c: &mut Collector<'_>, i: usize, a: &AssetSpec, assets: &HashMap<&str, &AssetSpec>) {
+    let physics = match &a.kind {
+        AssetKind::CentrifugalPump(p) => {
+            let deps: Vec<&AssetSpec> = a.depends_on.iter().filter_map(|d| assets.get(d.as_str()).copied()).collect();
+            let motors = deps.iter().filter(|d| matches!(d.kind, AssetKind::Motor(_))).count();
+            let tanks = deps.iter().filter(|d| matches!(d.kind, AssetKind::Tank(_))).count();
+            if motors != 1 {
+                c.at(
+                    at("assets", i, "depends_on"),
+                    format!("pump \"{}\" must depend on exactly one Motor (its drive); found {motors}", a.id),
+                );
+            }
+            if tanks > 1 {
+                c.at(
+                    at("assets", i, "depends_on"),
+                    format!("pump \"{}\" can be fed from at most one Tank; found {tanks}", a.id),
+                );
+            }
+            p.validate()
+        }
+        AssetKind::Motor(m) => m.validate(),
+        AssetKind::Tank(t) => t.validate(),
+    };
+    for (field, message) in physics {
+        let path = format!("kind.{field}");
+        let leaf = field.rsplit('.').next().unwrap_or(&field).to_owned();
+        let entry = c.map.entry("assets", i, &["id"]);
+        let off = entry.and_then(|e| c.map.key(&leaf, e)).or(entry).unwrap_or(0);
+        c.push(off, format!("assets[{i}].{path}"), message);
+    }
+}
+
+/// Reports each dependency cycle once, as the chain of ids that closes it.
+fn check_cycles(c: &mut Collector<'_>, s: &Scenario) {
+    let index: HashMap<&str, usize> = s.assets.iter().enumerate().map(|(i, a)| (a.id.as_str(), i)).collect();
+    // 0 = unvisited, 1 = on the stack, 2 = done.
+    let mut state = vec![0u8; s.assets.len()];
+    let mut stack: Vec<usize> = Vec::new();
+    let mut reported: HashSet<Vec<usize>> = HashSet::new();
+
+    fn visit(
+        v: usize,
+        s: &Scenario,
+        index: &HashMap<&str, usize>,
+        state: &mut [u8],
+        stack: &mut Vec<usize>,
+        cycles: &mut Vec<Vec<usize>>,
+    ) {
+        state[v] = 1;
+        stack.push(v);
+        for d in &s.assets[v].depends_on {
+            let Some(&w) = index.get(d.as_str()) else { continue };
+            if w == v {
+                continue; // reported as a self-dependency
+            }
+            match state[w] {
+                0 => visit(w, s, index, state, stack, cycles),
+                1 => {
+                    let from = stack.iter().position(|&x| x == w).unwrap_or(0);
+                    cycles.push(stack[from..].to_vec());
+                }
+                _ => {}
+            }
+        }
+        stack.pop();
+        state[v] = 2;
+    }
+
+    let mut cycles = Vec::new();
+    for v in 0..s.assets.len() {
+        if state[v] == 0 {
+            visit(v, s, &index, &mut state, &mut stack, &mut cycles);
+        }
+    }
+    for cycle in cycles {
+        let mut key = cycle.clone();
+        key.sort_unstable();
+        if !reported.insert(key) {
+            continue;
+        }
+        let names: Vec<&str> = cycle.iter().chain(cycle.first()).map(|&k| s.assets[k].id.as_str()).collect();
+        c.at(
+            at("assets", cycle[0], "depends_on"),
+            format!("dependency cycle: {}; dependencies must form a tree", names.join(" -> ")),
+        );
+    }
+}

@@ -1,0 +1,70 @@
+//! Simulated time: a fixed model step, advanced a whole number of steps per tick, so that a run with the same
+//! scenario, inputs and seed is repeatable whatever the frame rate.
+
+use bevy::prelude::*;
+use bevy::time::Real;
+
+use super::TwinSystems;
+
+/// The twin's clock. Systems in `TwinSystems::Simulate` consume `pending_steps` and advance `now_s`.
+#[derive(Resource, Debug, Clone)]
+pub struct SimClock {
+    /// Model step, s.
+    pub step_s: f64,
+    /// Simulated time since the start of the run, s.
+    pub now_s: f64,
+    /// Model steps taken since the start.
+    pub steps_done: u64,
+    /// Model steps to take in this tick.
+    pub pending_steps: u32,
+}
+
+impl SimClock {
+    /// A clock at t = 0 with the given model step.
+    pub fn new(step_s: f64) -> Self {
+        Self { step_s, now_s: 0.0, steps_done: 0, pending_steps: 0 }
+    }
+}
+
+/// How ticks map to model steps.
+#[derive(Resource, Debug, Clone, PartialEq, Default)]
+pub enum ClockPacing {
+    /// Whoever drives the app sets `pending_steps` before each update (the headless runner).
+    #[default]
+    Manual,
+    /// Follow the wall clock, `speed` simulated seconds per real second.
+    Realtime {
+        /// Simulated seconds per wall-clock second.
+        speed: f64,
+        /// Simulated time owed but not yet stepped, s.
+        owed_s: f64,
+        /// When true no steps are taken.
+        paused: bool,
+    },
+}
+
+/// Most steps one frame may take in real-time pacing, so that a slow frame cannot snowball.
+const MAX_STEPS_PER_FRAME: f64 = 100_000.0;
+
+/// Sets this tick's step count from the wall clock when pacing in real time.
+fn pace_sim_clock(mut clock: ResMut<SimClock>, mut pacing: ResMut<ClockPacing>, time: Res<Time<Real>>) {
+    if let ClockPacing::Realtime { speed, owed_s, paused } = &mut *pacing {
+        if *paused {
+            clock.pending_steps = 0;
+            return;
+        }
+        *owed_s += time.delta_secs_f64() * *speed;
+        let steps = (*owed_s / clock.step_s).floor().min(MAX_STEPS_PER_FRAME);
+        *owed_s = (*owed_s - steps * clock.step_s).min(clock.step_s * MAX_STEPS_PER_FRAME);
+        clock.pending_steps = steps as u32;
+    }
+}
+
+/// Installs the pacing system ahead of the pipeline.
+pub struct ClockPlugin;
+
+impl Plugin for ClockPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Update, pace_sim_clock.before(TwinSystems::Ingest));
+    }
+}

@@ -1,0 +1,161 @@
+//! The ECS twin: one entity per asset, the ordered `TwinSystems` pipeline, the fixed-step `SimClock`, and the
+//! per-kind plugins that spawn and step each asset kind.
+
+pub mod clock;
+pub mod environment;
+pub mod motor;
+pub mod pump;
+pub mod simulate;
+pub mod tank;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bevy::prelude::*;
+
+use crate::scenario::{AssetKind, Index, Scenario};
+pub use clock::{ClockPacing, SimClock};
+pub use environment::Environment;
+
+/// The twin's pipeline, declared once; every module joins one of these sets, which run in this order each tick.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TwinSystems {
+    /// Decode and validate incoming samples.
+    Ingest,
+    /// Merge samples into the estimated state at their event times.
+    Assimilate,
+    /// Step the models by the ticks' model steps.
+    Simulate,
+    /// Derive health indices, drift and alarms.
+    Assess,
+    /// Drafts, validation, what-if.
+    Control,
+    /// Approved writes to PLCs, read-back.
+    Dispatch,
+}
+
+/// The scenario the twin was built from.
+#[derive(Resource, Clone)]
+pub struct LoadedScenario(pub Arc<Scenario>);
+
+/// Identity of an asset entity.
+#[derive(Component, Debug, Clone)]
+pub struct Asset {
+    /// Tag from the scenario, e.g. "P-101".
+    pub id: String,
+    /// The kind's name as written in the scenario ("CentrifugalPump", "Motor", "Tank").
+    pub kind: &'static str,
+}
+
+/// Configuration and firmware versions the scenario expects the asset to run.
+#[derive(Component, Debug, Clone, Default)]
+pub struct Identity {
+    pub config_version: String,
+    pub firmware: String,
+}
+
+/// Position on the site plan, m.
+#[derive(Component, Debug, Clone, Copy, Default)]
+pub struct SitePosition {
+    pub x_m: f32,
+    pub y_m: f32,
+    pub z_m: f32,
+}
+
+/// Assets this one depends on (resolved from the scenario's ids).
+#[derive(Component, Debug, Clone, Default)]
+pub struct DependsOn(pub Vec<Entity>);
+
+/// Asset id to entity, in id order.
+#[derive(Resource, Debug, Default)]
+pub struct AssetIndex(pub BTreeMap<String, Entity>);
+
+/// Reads one index of any asset; implemented by each kind's readings component.
+pub trait IndexSource {
+    fn index(&self, index: Index) -> Option<f64>;
+}
+
+/// Builds the twin from a scenario: resources, pipeline order, kind plugins, and the asset entities.
+pub struct TwinPlugin {
+    pub scenario: Arc<Scenario>,
+    /// Seed of every random process in the run (ambient and inflow fluctuations).
+    pub seed: u64,
+}
+
+impl Plugin for TwinPlugin {
+    fn build(&self, app: &mut App) {
+        app.configure_sets(
+            Update,
+            (
+                TwinSystems::Ingest,
+                TwinSystems::Assimilate,
+                TwinSystems::Simulate,
+                TwinSystems::Assess,
+                TwinSystems::Control,
+                TwinSystems::Dispatch,
+            )
+                .chain(),
+        )
+        .insert_resource(LoadedScenario(self.scenario.clone()))
+        .insert_resource(SimClock::new(self.scenario.simulation.model_step.secs()))
+        .insert_resource(Environment::new(&self.scenario.simulation, self.seed))
+        .init_resource::<ClockPacing>()
+        .init_resource::<AssetIndex>()
+        .add_plugins((clock::ClockPlugin, simulate::SimulatePlugin, motor::MotorPlugin));
+        spawn_assets(app.world_mut(), &self.scenario);
+    }
+}
+
+/// Spawns one entity per asset, then resolves dependency edges. Kind modules add their own components.
+fn spawn_assets(world: &mut World, scenario: &Scenario) {
+    let mut index = BTreeMap::new();
+    for spec in &scenario.assets {
+        let (x, y, z) = spec.position;
+        let mut e = world.spawn((
+            Asset { id: spec.id.clone(), kind: spec.kind.name() },
+            Identity { config_version: spec.config_version.clone(), firmware: spec.firmware.clone() },
+            SitePosition { x_m: x, y_m: y, z_m: z },
+        ));
+        match &spec.kind {
+            AssetKind::CentrifugalPump(_) => {}
+            AssetKind::Motor(m) => motor::insert(&mut e, m),
+            AssetKind::Tank(t) => tank::insert(&mut e, t),
+        }
+        index.insert(spec.id.clone(), e.id());
+    }
+    for spec in &scenario.assets {
+        let me = index[&spec.id];
+        let deps: Vec<Entity> = spec.depends_on.iter().filter_map(|d| index.get(d).copied()).collect();
+        world.entity_mut(me).insert(DependsOn(deps));
+    }
+    // Pumps last: their model needs the motor's parameters and the feed tank, found through the edges.
+    for spec in &scenario.assets {
+        if let AssetKind::CentrifugalPump(p) = &spec.kind {
+            pump::insert(world, index[&spec.id], p, scenario);
+        }
+    }
+    world.insert_resource(AssetIndex(index));
+}
+
+/// Reads `index` of the asset `id` from the world.
+pub fn read_index(world: &mut World, id: &str, index: Index) -> Option<f64> {
+    let e = *world.resource::<AssetIndex>().0.get(id)?;
+    let entity = world.get_entity(e).ok()?;
+    if let Some(r) = entity.get::<pump::PumpReadings>() {
+        return r.index(index);
+    }
+    if let Some(r) = entity.get::<motor::MotorReadings>() {
+        return r.index(index);
+    }
+    if let Some(r) = entity.get::<tank::TankLevel>() {
+        return r.index(index);
+    }
+    None
+}
+
+/// Builds a headless app (no window, no renderer) holding the twin for `scenario`.
+pub fn headless_app(scenario: Arc<Scenario>, seed: u64) -> App {
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins).add_plugins(TwinPlugin { scenario, seed });
+    app
+}

@@ -1,0 +1,70 @@
+//! Motors in the twin: nameplate parameters, and the winding temperature, current and insulation health of
+//! the pump train each motor drives.
+
+use bevy::prelude::*;
+use twin_models::params::MotorParams;
+
+use super::pump::{PumpReadings, PumpState};
+use super::{IndexSource, TwinSystems};
+use crate::scenario::Index;
+
+/// Nameplate and thermal parameters.
+#[derive(Component, Debug, Clone)]
+pub struct MotorNameplate(pub MotorParams);
+
+/// The pump this motor drives.
+#[derive(Component, Debug, Clone, Copy)]
+pub struct DrivenPump(pub Entity);
+
+/// What the twin knows of the motor now.
+#[derive(Component, Debug, Clone, Copy, Default)]
+pub struct MotorReadings {
+    /// Winding (hot-spot) temperature, °C.
+    pub winding_temp_c: f64,
+    /// Line current, A.
+    pub current_a: f64,
+    /// Shaft speed, rpm.
+    pub speed_rpm: f64,
+    /// Insulation health, 0..1 (1 = new).
+    pub insulation_health: f64,
+}
+
+impl IndexSource for MotorReadings {
+    fn index(&self, index: Index) -> Option<f64> {
+        match index {
+            Index::WindingTemperature => Some(self.winding_temp_c),
+            Index::InsulationHealth => Some(self.insulation_health),
+            _ => None,
+        }
+    }
+}
+
+pub(super) fn insert(e: &mut EntityWorldMut<'_>, params: &MotorParams) {
+    e.insert((MotorNameplate(params.clone()), MotorReadings { insulation_health: 1.0, ..default() }));
+}
+
+/// Copies the motor's side of each pump train into the motor entity.
+fn update_motor_readings(
+    mut motors: Query<(&DrivenPump, &mut MotorReadings)>,
+    pumps: Query<(&PumpState, &PumpReadings)>,
+) {
+    for (driven, mut readings) in &mut motors {
+        if let Ok((state, out)) = pumps.get(driven.0) {
+            *readings = MotorReadings {
+                winding_temp_c: state.0.winding_temp_c,
+                current_a: out.0.motor_current_a,
+                speed_rpm: state.0.speed_rpm,
+                insulation_health: out.0.health.insulation_health,
+            };
+        }
+    }
+}
+
+/// Registers the motor's systems.
+pub struct MotorPlugin;
+
+impl Plugin for MotorPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Update, update_motor_readings.in_set(TwinSystems::Assess));
+    }
+}

@@ -1,0 +1,124 @@
+//! Centrifugal pumps in the twin: the pump-train model (pump, its drive motor, its feed tank) on each pump
+//! entity, its speed set-point, and its latest outputs and health indices.
+
+use std::sync::Arc;
+
+use bevy::prelude::*;
+use twin_models::params::{MotorParams, PumpParams};
+use twin_models::{PumpTrain, PumpTrainOutputs, PumpTrainState};
+
+use super::{DependsOn, IndexSource};
+use crate::scenario::{AssetKind, Index, Scenario, SetpointTarget};
+
+/// The pump-train model, shared between pumps of the same design.
+#[derive(Component, Clone)]
+pub struct PumpModel(pub Arc<PumpTrain>);
+
+/// The model's dynamic state.
+#[derive(Component, Debug, Clone)]
+pub struct PumpState(pub PumpTrainState);
+
+/// The model's latest outputs and health indices.
+#[derive(Component, Debug, Clone)]
+pub struct PumpReadings(pub PumpTrainOutputs);
+
+/// The speed the drive is commanded to, rpm.
+#[derive(Component, Debug, Clone, Copy)]
+pub struct SpeedSetpoint {
+    pub rpm: f64,
+}
+
+/// The motor entity driving this pump.
+#[derive(Component, Debug, Clone, Copy)]
+pub struct Drive(pub Entity);
+
+/// The tank feeding this pump, if any (none: a constant suction level at the tank-less elevation).
+#[derive(Component, Debug, Clone, Copy)]
+pub struct Feed(pub Option<Entity>);
+
+/// Why an asset's model could not be built; the runner reports these as bad input.
+#[derive(Resource, Debug, Default)]
+pub struct ModelBuildErrors(pub Vec<String>);
+
+/// Models already built during this spawn, by design, so identical pumps share one fitted load map.
+#[derive(Resource, Default)]
+pub(super) struct ModelCache(Vec<(PumpParams, MotorParams, Arc<PumpTrain>)>);
+
+impl IndexSource for PumpReadings {
+    fn index(&self, index: Index) -> Option<f64> {
+        let o = &self.0;
+        Some(match index {
+            Index::BearingWear => o.health.bearing_wear,
+            Index::RemainingLifeHours => o.health.rul_h,
+            Index::CavitationRisk => o.health.cavitation_risk,
+            Index::VibrationRms => o.vib_rms_mm_s,
+            Index::Flow => o.flow_m3h,
+            _ => return None,
+        })
+    }
+}
+
+/// Adds the pump components to `entity`; its motor and tank are found through its dependency edges.
+pub(super) fn insert(world: &mut World, entity: Entity, params: &PumpParams, scenario: &Scenario) {
+    let deps = world.get::<DependsOn>(entity).map(|d| d.0.clone()).unwrap_or_default();
+    let id = world.get::<super::Asset>(entity).map(|a| a.id.clone()).unwrap_or_default();
+    let kind_of = |e: Entity| world.get::<super::Asset>(e).map(|a| a.kind);
+    let motor = deps.iter().copied().find(|&e| kind_of(e) == Some("Motor"));
+    let tank = deps.iter().copied().find(|&e| kind_of(e) == Some("Tank"));
+    let Some(motor) = motor else {
+        world.get_resource_or_init::<ModelBuildErrors>().0.push(format!("pump \"{id}\" has no motor"));
+        return;
+    };
+    let motor_id = world.get::<super::Asset>(motor).map(|a| a.id.clone()).unwrap_or_default();
+    let Some(AssetKind::Motor(motor_params)) = scenario.asset(&motor_id).map(|a| &a.kind) else { return };
+
+    let cached = world
+        .get_resource_or_init::<ModelCache>()
+        .0
+        .iter()
+        .find(|(p, m, _)| p == params && m == motor_params)
+        .map(|(_, _, t)| t.clone());
+    let train = match cached {
+        Some(t) => t,
+        None => match PumpTrain::new(params.clone(), motor_params.clone()) {
+            Ok(t) => {
+                let t = Arc::new(t);
+                world.resource_mut::<ModelCache>().0.push((params.clone(), motor_params.clone(), t.clone()));
+                t
+            }
+            Err(e) => {
+                world.get_resource_or_init::<ModelBuildErrors>().0.push(format!("pump \"{id}\": {e}"));
+                return;
+            }
+        },
+    };
+    let speed = scenario
+        .setpoints
+        .iter()
+        .find(|s| s.asset == id && s.target == SetpointTarget::Speed)
+        .and_then(|s| s.target.quantity().converter(&s.unit).map(|c| c.to_canonical(s.initial)))
+        .unwrap_or(params.rated_speed_rpm);
+    // The twin mirrors a running plant: pumps start at their set-point speed, machines at ambient temperature.
+    let mut state = PumpTrainState::initial(scenario.simulation.ambient.mean_c);
+    state.speed_rpm = speed;
+    let first = train.step(&mut state.clone(), &inputs(speed, None, scenario.simulation.ambient.mean_c), 0.0);
+    world.entity_mut(entity).insert((
+        PumpModel(train),
+        PumpState(state),
+        PumpReadings(first),
+        SpeedSetpoint { rpm: speed },
+        Drive(motor),
+        Feed(tank),
+    ));
+    world.entity_mut(motor).insert(super::motor::DrivenPump(entity));
+}
+
+/// The model inputs for one step.
+pub(super) fn inputs(speed_rpm: f64, tank_level_m: Option<f64>, ambient_c: f64) -> twin_models::PumpTrainInputs {
+    twin_models::PumpTrainInputs {
+        speed_setpoint_rpm: speed_rpm,
+        tank_level_m: tank_level_m.unwrap_or(0.0),
+        ambient_c,
+        bearing_defect_severity: 0.0,
+    }
+}

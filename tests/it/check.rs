@@ -1,0 +1,82 @@
+//! `twin check`: the bundled scenarios are valid, and each bad-input fixture gets its own clear message.
+
+use super::{scenes, stderr, twin};
+
+#[test]
+fn every_bundled_scenario_passes_check() {
+    for scene in scenes() {
+        let out = twin(&["check", scene.to_str().unwrap()]);
+        assert!(out.status.success(), "{}: {}", scene.display(), stderr(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains(": ok"));
+    }
+}
+
+/// (fixture, substrings its message must contain).
+const BAD: &[(&str, &[&str])] = &[
+    ("syntax_error", &["tests/fixtures/bad/syntax_error.ron:5:5: syntax error: Expected comma"]),
+    ("unknown_field", &["tests/fixtures/bad/unknown_field.ron:21:17:", "ratd_speed_rpm", "rated_speed_rpm"]),
+    (
+        "unknown_asset",
+        &[
+            "tests/fixtures/bad/unknown_asset.ron:32:36: signals[0].asset: unknown asset \"P-9\"",
+            "known assets: T-1, M-1, P-1",
+        ],
+    ),
+    (
+        "duplicate_id",
+        &["tests/fixtures/bad/duplicate_id.ron:7:10: assets[1].id: duplicate id \"T-1\"; assets[0] already uses it"],
+    ),
+    (
+        "dependency_cycle",
+        &["tests/fixtures/bad/dependency_cycle.ron:9:13: assets[1].depends_on: dependency cycle: M-1 -> P-1 -> M-1"],
+    ),
+    ("min_above_max", &["tests/fixtures/bad/min_above_max.ron:36:86: setpoints[0].min: min 1600 is above max 1480"]),
+    (
+        "unknown_unit",
+        &[
+            "tests/fixtures/bad/unknown_unit.ron:32:81: signals[0].unit: unknown unit \"furlongs/s\" for VibrationVelocityRms; valid: mm/s, m/s, in/s",
+        ],
+    ),
+];
+
+#[test]
+fn each_bad_fixture_gets_its_message_and_exit_code_2() {
+    for (name, expected) in BAD {
+        let path = format!("tests/fixtures/bad/{name}.ron");
+        for args in [vec!["check", path.as_str()], vec!["run", path.as_str(), "--duration", "1h"]] {
+            let out = twin(&args);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+            for e in *expected {
+                assert!(err.contains(e), "{args:?}: expected {e:?} in:\n{err}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_base_of_the_bad_fixtures_is_itself_valid() {
+    let out = twin(&["check", "tests/fixtures/valid_small.ron"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_missing_file_is_bad_input() {
+    let out = twin(&["check", "scenes/no_such_file.ron"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("scenes/no_such_file.ron: cannot read scenario"), "{}", stderr(&out));
+}
+
+#[test]
+fn help_documents_every_command_and_flag() {
+    let out = twin(&["run", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in ["--duration", "--seed", "--speed", "--report", "--junit", "--quiet"] {
+        assert!(help.contains(flag), "run --help lacks {flag}:\n{help}");
+    }
+    let top = String::from_utf8_lossy(&twin(&["--help"]).stdout).into_owned();
+    for word in ["run", "check", "--screenshot", "--speed"] {
+        assert!(top.contains(word), "--help lacks {word}:\n{top}");
+    }
+}

@@ -1,0 +1,119 @@
+//! `twin run`: 24 h headless runs of every bundled scenario, reports and JUnit, exit codes, and determinism.
+
+use super::{artifacts, scenes, stderr, twin};
+
+fn json(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("report written")).expect("report is JSON")
+}
+
+#[test]
+fn every_bundled_scenario_runs_24h_headless_and_passes() {
+    let dir = artifacts("headless_24h");
+    for scene in scenes() {
+        let stem = scene.file_stem().unwrap().to_str().unwrap().to_owned();
+        let report = dir.join(format!("{stem}.json"));
+        let junit = dir.join(format!("{stem}.xml"));
+        let out = twin(&[
+            "run",
+            scene.to_str().unwrap(),
+            "--duration",
+            "24h",
+            "--report",
+            report.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}: {}", scene.display(), stderr(&out));
+        let r = json(&report);
+        assert_eq!(r["steps"], 86_400, "1 s model step for 24 h");
+        assert_eq!(r["duration_s"], 86_400.0);
+        assert_eq!(r["passed"], true);
+        let n = r["expectations"].as_array().unwrap().len();
+        assert!(n > 0, "{stem} has expectations");
+        let xml = std::fs::read_to_string(&junit).unwrap();
+        assert_eq!(xml.matches("<testcase ").count(), n);
+        assert!(xml.contains("failures=\"0\""));
+        // Every series is sampled at the same times, from 0 to the end of the run.
+        let t = r["t_s"].as_array().unwrap();
+        assert_eq!(t.first().unwrap(), 0.0);
+        assert_eq!(t.last().unwrap(), 86_400.0);
+        for s in r["series"].as_array().unwrap() {
+            assert_eq!(s["values"].as_array().unwrap().len(), t.len());
+        }
+    }
+}
+
+#[test]
+fn same_seed_gives_a_byte_identical_report_and_another_seed_does_not() {
+    let dir = artifacts("determinism");
+    let run = |seed: &str, name: &str| {
+        let path = dir.join(name);
+        let out = twin(&[
+            "run",
+            "scenes/pump_station.ron",
+            "--duration",
+            "6h",
+            "--seed",
+            seed,
+            "--report",
+            path.to_str().unwrap(),
+            "-q",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        std::fs::read(path).unwrap()
+    };
+    let a = run("7", "a.json");
+    let b = run("7", "b.json");
+    let c = run("8", "c.json");
+    assert!(a == b, "two runs with seed 7 differ");
+    assert!(a != c, "the seed has no effect on the run");
+}
+
+#[test]
+fn a_failing_expectation_exits_1_and_says_what_when_and_how_much() {
+    let dir = artifacts("failing");
+    let report = dir.join("r.json");
+    let junit = dir.join("r.xml");
+    let out = twin(&[
+        "run",
+        "tests/fixtures/failing_expectation.ron",
+        "--duration",
+        "3h",
+        "--report",
+        report.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("PASS P-1 BearingWear <= 0.5 throughout the run"), "{err}");
+    assert!(err.contains("FAIL P-1 VibrationRms <= 0.01 between 1h and 2h: observed"), "{err}");
+    assert!(err.contains("at 0d 01:00:00"), "first violation is at the window's start: {err}");
+    assert!(
+        err.contains(
+            "FAIL T-1 TankLevel >= 0.1 at 30d: the run ended at 0d 03:00:00 before the expectation's time 30d 00:00:00"
+        ),
+        "{err}"
+    );
+    let r = json(&report);
+    assert_eq!(r["passed"], false);
+    let failed = &r["expectations"][1];
+    assert_eq!(failed["passed"], false);
+    assert_eq!(failed["observed_at_s"], 3600.0);
+    assert!(failed["observed"].as_f64().unwrap() > 0.01);
+    let xml = std::fs::read_to_string(junit).unwrap();
+    assert!(xml.contains("failures=\"2\"") && xml.contains("<failure message=\"observed"), "{xml}");
+}
+
+#[test]
+fn bad_flags_are_bad_input() {
+    for args in [
+        vec!["run", "scenes/pump_station.ron", "--duration", "soon"],
+        vec!["run", "scenes/pump_station.ron", "--speed", "warp"],
+        vec!["run", "scenes/pump_station.ron", "--duration", "0s"],
+    ] {
+        let out = twin(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"));
+    }
+}

@@ -1,0 +1,88 @@
+//! The bearing wear index over a 30-day headless run of the worked example: it rises monotonically, faster at
+//! higher speed and faster with more unbalance (ISO 281: life falls with load cubed and with revolutions).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use twin::headless::{self, Report, RunOptions, Speed};
+use twin::scenario::{self, AssetKind, Scenario};
+
+fn pump_station() -> Scenario {
+    scenario::load(&super::root().join("scenes/pump_station.ron")).expect("bundled scenario loads")
+}
+
+fn run_30d(s: Scenario) -> Report {
+    let opts = RunOptions { duration_s: 30.0 * 86_400.0, seed: 1, speed: Speed::Max, report: None, junit: None, progress: false };
+    headless::run(Arc::new(s), Path::new("scenes/pump_station.ron"), &opts).expect("30-day run")
+}
+
+fn wear(r: &Report) -> &[f64] {
+    &r.series.iter().find(|s| s.asset == "P-101" && s.index == "bearing_wear").expect("wear series").values
+}
+
+fn with_speed(rpm: f64) -> Scenario {
+    let mut s = pump_station();
+    s.setpoints.iter_mut().find(|p| p.id == "P-101.speed").expect("speed set-point").initial = rpm;
+    s
+}
+
+fn with_unbalance_factor(k: f64) -> Scenario {
+    let mut s = pump_station();
+    for a in &mut s.assets {
+        if let AssetKind::CentrifugalPump(p) = &mut a.kind {
+            p.unbalance_g_mm *= k;
+        }
+    }
+    s
+}
+
+#[test]
+fn wear_rises_monotonically_over_30_days() {
+    let r = run_30d(pump_station());
+    let w = wear(&r);
+    assert_eq!(r.duration_s, 30.0 * 86_400.0);
+    assert!(w.len() > 400);
+    assert!(w.windows(2).all(|p| p[1] >= p[0]), "wear index decreased somewhere");
+    assert!(w.last().unwrap() > &(w[w.len() / 2] * 1.5), "wear keeps rising in the second half");
+    assert!(*w.last().unwrap() > 0.0 && *w.last().unwrap() < 1.0);
+}
+
+#[test]
+fn wear_is_faster_at_higher_speed() {
+    let fast = run_30d(with_speed(1480.0));
+    let slow = run_30d(with_speed(1200.0));
+    let (wf, ws) = (*wear(&fast).last().unwrap(), *wear(&slow).last().unwrap());
+    // More revolutions and a higher unbalance force (U·w²) at 1480 rpm: clearly more damage.
+    assert!(wf > ws * 1.2, "30-day wear at 1480 rpm {wf} vs 1200 rpm {ws}");
+}
+
+/// ISO 281 equivalent load of a static radial load `s` plus a load `f` rotating with the shaft, for a ball
+/// bearing: the cubic mean of the resultant over one revolution, by numerical integration.
+fn equivalent_load(s: f64, f: f64) -> f64 {
+    let n = 3600;
+    let mean = (0..n)
+        .map(|k| {
+            let th = std::f64::consts::TAU * k as f64 / n as f64;
+            (s * s + f * f + 2.0 * s * f * th.cos()).sqrt().powi(3)
+        })
+        .sum::<f64>()
+        / n as f64;
+    mean.cbrt()
+}
+
+#[test]
+fn wear_is_faster_with_more_unbalance_as_iso_281_predicts() {
+    // The nominal 400 g·mm is within balance grade G6.3: its rotating force (U·w² ≈ 10 N) is tiny next to the
+    // 2.2 kN static load, so compare it with a severely unbalanced impeller, 60,000 g·mm (≈ 1.44 kN).
+    let (u_nominal, u_severe) = (400.0e-6, 60_000.0e-6); // kg·m
+    let base = run_30d(with_unbalance_factor(1.0));
+    let bad = run_30d(with_unbalance_factor(u_severe / u_nominal));
+    let (wb, wu) = (*wear(&base).last().unwrap(), *wear(&bad).last().unwrap());
+    // Same revolutions and temperatures, so damage scales with P^3 (ISO 281, ball bearing).
+    let w = 1480.0 * std::f64::consts::TAU / 60.0;
+    let static_n = 2200.0;
+    let expected = (equivalent_load(static_n, u_severe * w * w) / equivalent_load(static_n, u_nominal * w * w)).powi(3);
+    assert!(expected > 1.5, "the severe case must matter: {expected}");
+    let ratio = wu / wb;
+    assert!((ratio / expected - 1.0).abs() < 0.05, "wear ratio {ratio} vs ISO 281 P^3 ratio {expected}");
+}
