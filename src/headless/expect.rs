@@ -68,7 +68,7 @@ impl Checker {
     }
 
     /// Checks every expectation whose window contains `step`.
-    pub fn check(&mut self, world: &mut World, step: u64) {
+    pub fn check(&mut self, world: &World, step: u64) {
         for t in &mut self.trackers {
             if step < t.from || step > t.to {
                 continue;
@@ -92,7 +92,7 @@ impl Checker {
     }
 
     /// The verdicts, in the scenario's order.
-    pub fn finish(self, _world: &mut World, done: u64) -> Vec<ExpectationResult> {
+    pub fn finish(self, done: u64) -> Vec<ExpectationResult> {
         let step_s = self.step_s;
         self.trackers
             .into_iter()

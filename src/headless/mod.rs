@@ -107,8 +107,8 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
     let started = Instant::now();
 
     app.update(); // first tick: zero steps, the pipeline sees the initial state
-    recorder.record(app.world_mut(), 0.0);
-    checker.check(app.world_mut(), 0);
+    recorder.record(app.world(), 0.0);
+    checker.check(app.world(), 0);
     let mut done = 0u64;
     while done < total_steps {
         let next_record = (done / record_every + 1) * record_every;
@@ -121,9 +121,9 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
         done = next;
         let t = done as f64 * step_s;
         if done.is_multiple_of(record_every) || done == total_steps {
-            recorder.record(app.world_mut(), t);
+            recorder.record(app.world(), t);
         }
-        checker.check(app.world_mut(), done);
+        checker.check(app.world(), done);
         bar.set_position(done);
         if let Speed::Paced(factor) = opts.speed {
             let due = Duration::from_secs_f64(t / factor);
@@ -134,7 +134,7 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
     }
     bar.finish_and_clear();
 
-    let results = checker.finish(app.world_mut(), total_steps);
+    let results = checker.finish(total_steps);
     let report = recorder.into_report(&scenario, opts.seed, step_s, total_steps, results);
     if let Some(p) = &opts.report {
         write(p, &report.to_json())?;

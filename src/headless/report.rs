@@ -90,7 +90,7 @@ impl Recorder {
         Self { keys, t_s: Vec::new(), values }
     }
 
-    pub fn record(&mut self, world: &mut World, t_s: f64) {
+    pub fn record(&mut self, world: &World, t_s: f64) {
         self.t_s.push(t_s);
         for ((id, _, index), series) in self.keys.iter().zip(&mut self.values) {
             series.push(read_index(world, id, *index).map_or(f64::NAN, finite_or_max));

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod environment;
+pub mod kinds;
 pub mod motor;
 pub mod pump;
 pub mod simulate;
@@ -13,9 +14,10 @@ use std::sync::Arc;
 
 use bevy::prelude::*;
 
-use crate::scenario::{AssetKind, Index, Scenario};
+use crate::scenario::{Index, Scenario};
 pub use clock::{ClockPacing, SimClock};
 pub use environment::Environment;
+pub use kinds::{AssetKindDef, AssetKinds, RegisterAssetKind};
 
 /// The twin's pipeline, declared once; every module joins one of these sets, which run in this order each tick.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,11 +72,6 @@ pub struct DependsOn(pub Vec<Entity>);
 #[derive(Resource, Debug, Default)]
 pub struct AssetIndex(pub BTreeMap<String, Entity>);
 
-/// Reads one index of any asset; implemented by each kind's readings component.
-pub trait IndexSource {
-    fn index(&self, index: Index) -> Option<f64>;
-}
-
 /// Builds the twin from a scenario: resources, pipeline order, kind plugins, and the asset entities.
 pub struct TwinPlugin {
     pub scenario: Arc<Scenario>,
@@ -101,56 +98,51 @@ impl Plugin for TwinPlugin {
         .insert_resource(Environment::new(&self.scenario.simulation, self.seed))
         .init_resource::<ClockPacing>()
         .init_resource::<AssetIndex>()
-        .add_plugins((clock::ClockPlugin, simulate::SimulatePlugin, motor::MotorPlugin));
+        .init_resource::<AssetKinds>()
+        .add_plugins((clock::ClockPlugin, simulate::SimulatePlugin))
+        .add_plugins((pump::PumpPlugin, motor::MotorPlugin, tank::TankPlugin)); // the modelled kinds
         spawn_assets(app.world_mut(), &self.scenario);
     }
 }
 
-/// Spawns one entity per asset, then resolves dependency edges. Kind modules add their own components.
+/// Spawns one entity per asset with its identity and dependency edges, then lets each asset's kind add its own
+/// components (in scenario order, once every edge exists).
 fn spawn_assets(world: &mut World, scenario: &Scenario) {
     let mut index = BTreeMap::new();
     for spec in &scenario.assets {
         let (x, y, z) = spec.position;
-        let mut e = world.spawn((
+        let e = world.spawn((
             Asset { id: spec.id.clone(), kind: spec.kind.name() },
             Identity { config_version: spec.config_version.clone(), firmware: spec.firmware.clone() },
             SitePosition { x_m: x, y_m: y, z_m: z },
         ));
-        match &spec.kind {
-            AssetKind::CentrifugalPump(_) => {}
-            AssetKind::Motor(m) => motor::insert(&mut e, m),
-            AssetKind::Tank(t) => tank::insert(&mut e, t),
-        }
         index.insert(spec.id.clone(), e.id());
     }
     for spec in &scenario.assets {
-        let me = index[&spec.id];
         let deps: Vec<Entity> = spec.depends_on.iter().filter_map(|d| index.get(d).copied()).collect();
-        world.entity_mut(me).insert(DependsOn(deps));
+        world.entity_mut(index[&spec.id]).insert(DependsOn(deps));
     }
-    // Pumps last: their model needs the motor's parameters and the feed tank, found through the edges.
-    for spec in &scenario.assets {
-        if let AssetKind::CentrifugalPump(p) = &spec.kind {
-            pump::insert(world, index[&spec.id], p, scenario);
+    world.insert_resource(AssetIndex(index.clone()));
+    world.resource_scope(|world, kinds: Mut<AssetKinds>| {
+        for spec in &scenario.assets {
+            match kinds.get(spec.kind.name()) {
+                Some(def) => (def.insert)(world, index[&spec.id], spec, scenario),
+                None => world.get_resource_or_init::<pump::ModelBuildErrors>().0.push(format!(
+                    "asset \"{}\": no model is registered for kind {}",
+                    spec.id,
+                    spec.kind.name()
+                )),
+            }
         }
-    }
-    world.insert_resource(AssetIndex(index));
+    });
 }
 
 /// Reads `index` of the asset `id` from the world.
-pub fn read_index(world: &mut World, id: &str, index: Index) -> Option<f64> {
+pub fn read_index(world: &World, id: &str, index: Index) -> Option<f64> {
     let e = *world.resource::<AssetIndex>().0.get(id)?;
     let entity = world.get_entity(e).ok()?;
-    if let Some(r) = entity.get::<pump::PumpReadings>() {
-        return r.index(index);
-    }
-    if let Some(r) = entity.get::<motor::MotorReadings>() {
-        return r.index(index);
-    }
-    if let Some(r) = entity.get::<tank::TankLevel>() {
-        return r.index(index);
-    }
-    None
+    let def = world.resource::<AssetKinds>().get(entity.get::<Asset>()?.kind)?;
+    (def.index)(&entity, index)
 }
 
 /// Builds a headless app (no window, no renderer) holding the twin for `scenario`.

@@ -5,8 +5,10 @@ use bevy::prelude::*;
 use twin_models::params::MotorParams;
 
 use super::pump::{PumpReadings, PumpState};
-use super::{IndexSource, TwinSystems};
-use crate::scenario::Index;
+use bevy::ecs::world::EntityRef;
+
+use super::{AssetKindDef, RegisterAssetKind, TwinSystems};
+use crate::scenario::{AssetKind, AssetSpec, Index, Scenario};
 
 /// Nameplate and thermal parameters.
 #[derive(Component, Debug, Clone)]
@@ -29,18 +31,20 @@ pub struct MotorReadings {
     pub insulation_health: f64,
 }
 
-impl IndexSource for MotorReadings {
-    fn index(&self, index: Index) -> Option<f64> {
-        match index {
-            Index::WindingTemperature => Some(self.winding_temp_c),
-            Index::InsulationHealth => Some(self.insulation_health),
-            _ => None,
-        }
+fn index(e: &EntityRef<'_>, index: Index) -> Option<f64> {
+    let r = e.get::<MotorReadings>()?;
+    match index {
+        Index::WindingTemperature => Some(r.winding_temp_c),
+        Index::InsulationHealth => Some(r.insulation_health),
+        _ => None,
     }
 }
 
-pub(super) fn insert(e: &mut EntityWorldMut<'_>, params: &MotorParams) {
-    e.insert((MotorNameplate(params.clone()), MotorReadings { insulation_health: 1.0, ..default() }));
+fn insert(world: &mut World, entity: Entity, spec: &AssetSpec, scenario: &Scenario) {
+    let AssetKind::Motor(params) = &spec.kind else { return };
+    let ambient_c = scenario.simulation.ambient.mean_c;
+    let readings = MotorReadings { insulation_health: 1.0, winding_temp_c: ambient_c, ..default() };
+    world.entity_mut(entity).insert((MotorNameplate(params.clone()), readings));
 }
 
 /// Copies the motor's side of each pump train into the motor entity.
@@ -60,11 +64,12 @@ fn update_motor_readings(
     }
 }
 
-/// Registers the motor's systems.
+/// Registers the motor kind and its systems.
 pub struct MotorPlugin;
 
 impl Plugin for MotorPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Update, update_motor_readings.in_set(TwinSystems::Assess));
+        app.register_asset_kind(AssetKindDef { name: "Motor", insert, index })
+            .add_systems(Update, update_motor_readings.in_set(TwinSystems::Assess));
     }
 }

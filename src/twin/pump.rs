@@ -7,8 +7,10 @@ use bevy::prelude::*;
 use twin_models::params::{MotorParams, PumpParams};
 use twin_models::{PumpTrain, PumpTrainOutputs, PumpTrainState};
 
-use super::{DependsOn, IndexSource};
-use crate::scenario::{AssetKind, Index, Scenario, SetpointTarget};
+use bevy::ecs::world::EntityRef;
+
+use super::{AssetKindDef, DependsOn, RegisterAssetKind};
+use crate::scenario::{AssetKind, AssetSpec, Index, Scenario, SetpointTarget};
 
 /// The pump-train model, shared between pumps of the same design.
 #[derive(Component, Clone)]
@@ -44,22 +46,30 @@ pub struct ModelBuildErrors(pub Vec<String>);
 #[derive(Resource, Default)]
 pub(super) struct ModelCache(Vec<(PumpParams, MotorParams, Arc<PumpTrain>)>);
 
-impl IndexSource for PumpReadings {
-    fn index(&self, index: Index) -> Option<f64> {
-        let o = &self.0;
-        Some(match index {
-            Index::BearingWear => o.health.bearing_wear,
-            Index::RemainingLifeHours => o.health.rul_h,
-            Index::CavitationRisk => o.health.cavitation_risk,
-            Index::VibrationRms => o.vib_rms_mm_s,
-            Index::Flow => o.flow_m3h,
-            _ => return None,
-        })
+/// Registers the pump kind.
+pub struct PumpPlugin;
+
+impl Plugin for PumpPlugin {
+    fn build(&self, app: &mut App) {
+        app.register_asset_kind(AssetKindDef { name: "CentrifugalPump", insert, index });
     }
 }
 
+fn index(e: &EntityRef<'_>, index: Index) -> Option<f64> {
+    let o = &e.get::<PumpReadings>()?.0;
+    Some(match index {
+        Index::BearingWear => o.health.bearing_wear,
+        Index::RemainingLifeHours => o.health.rul_h,
+        Index::CavitationRisk => o.health.cavitation_risk,
+        Index::VibrationRms => o.vib_rms_mm_s,
+        Index::Flow => o.flow_m3h,
+        _ => return None,
+    })
+}
+
 /// Adds the pump components to `entity`; its motor and tank are found through its dependency edges.
-pub(super) fn insert(world: &mut World, entity: Entity, params: &PumpParams, scenario: &Scenario) {
+fn insert(world: &mut World, entity: Entity, spec: &AssetSpec, scenario: &Scenario) {
+    let AssetKind::CentrifugalPump(params) = &spec.kind else { return };
     let deps = world.get::<DependsOn>(entity).map(|d| d.0.clone()).unwrap_or_default();
     let id = world.get::<super::Asset>(entity).map(|a| a.id.clone()).unwrap_or_default();
     let kind_of = |e: Entity| world.get::<super::Asset>(e).map(|a| a.kind);

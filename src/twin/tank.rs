@@ -3,8 +3,10 @@
 use bevy::prelude::*;
 use twin_models::params::TankParams;
 
-use super::IndexSource;
-use crate::scenario::Index;
+use bevy::ecs::world::EntityRef;
+
+use super::{AssetKindDef, RegisterAssetKind};
+use crate::scenario::{AssetKind, AssetSpec, Index, Scenario};
 
 /// Tank geometry and nominal inflow.
 #[derive(Component, Debug, Clone)]
@@ -14,12 +16,22 @@ pub struct TankModel(pub TankParams);
 #[derive(Component, Debug, Clone, Copy)]
 pub struct TankLevel(pub twin_models::tank::TankState);
 
-impl IndexSource for TankLevel {
-    fn index(&self, index: Index) -> Option<f64> {
-        (index == Index::TankLevel).then_some(self.0.level_m)
+/// Registers the tank kind (its level is stepped with the pumps, in `simulate`).
+pub struct TankPlugin;
+
+impl Plugin for TankPlugin {
+    fn build(&self, app: &mut App) {
+        app.register_asset_kind(AssetKindDef { name: "Tank", insert, index });
     }
 }
 
-pub(super) fn insert(e: &mut EntityWorldMut<'_>, params: &TankParams) {
-    e.insert((TankModel(params.clone()), TankLevel(twin_models::tank::TankState::initial(params))));
+fn index(e: &EntityRef<'_>, index: Index) -> Option<f64> {
+    (index == Index::TankLevel).then_some(e.get::<TankLevel>()?.0.level_m)
+}
+
+fn insert(world: &mut World, entity: Entity, spec: &AssetSpec, _: &Scenario) {
+    let AssetKind::Tank(params) = &spec.kind else { return };
+    world
+        .entity_mut(entity)
+        .insert((TankModel(params.clone()), TankLevel(twin_models::tank::TankState::initial(params))));
 }

@@ -4,6 +4,7 @@
 
 use std::f32::consts::FRAC_PI_2;
 
+use bevy::light::CascadeShadowConfigBuilder;
 use bevy::prelude::*;
 
 use crate::twin::tank::TankModel;
@@ -307,9 +308,18 @@ fn spawn_ground_and_lights(
         Transform::from_xyz(center.x, min.y.min(0.0) - 0.001, center.z),
     ));
     // High from the south-west: the default view (from the south-east) sees lit faces and short shadows.
+    // One shadow cascade covering the site: a plant is small, and software renderers (CI) pay per cascade.
+    let site_m = if min.x <= max.x { (max - min).length() } else { 10.0 };
+    let cascades = CascadeShadowConfigBuilder {
+        num_cascades: 1,
+        maximum_distance: (site_m * 4.0).max(60.0),
+        first_cascade_far_bound: (site_m * 4.0).max(60.0),
+        ..default()
+    };
     commands.spawn((
-        DirectionalLight { illuminance: 8_000.0, shadow_maps_enabled: false, ..default() },
+        DirectionalLight { illuminance: 8_000.0, shadow_maps_enabled: true, ..default() },
         Transform::from_xyz(center.x - 8.0, 30.0, center.z + 14.0).looking_at(center, Vec3::Y),
+        cascades.build(),
     ));
 }
 

@@ -12,7 +12,14 @@ fn pump_station() -> Scenario {
 }
 
 fn run_30d(s: Scenario) -> Report {
-    let opts = RunOptions { duration_s: 30.0 * 86_400.0, seed: 1, speed: Speed::Max, report: None, junit: None, progress: false };
+    let opts = RunOptions {
+        duration_s: 30.0 * 86_400.0,
+        seed: 1,
+        speed: Speed::Max,
+        report: None,
+        junit: None,
+        progress: false,
+    };
     headless::run(Arc::new(s), Path::new("scenes/pump_station.ron"), &opts).expect("30-day run")
 }
 
