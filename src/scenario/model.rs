@@ -200,6 +200,9 @@ pub struct SignalSpec {
     /// Expected time between samples; a signal is stale after a few periods without one.
     #[serde(default = "default_period")]
     pub period: Dur,
+    /// Dead-band, in `unit`: a value closer than this to the last applied one is not applied (0: off).
+    #[serde(default)]
+    pub deadband: f64,
 }
 
 fn default_period() -> Dur {

@@ -203,6 +203,9 @@ pub fn validate(s: &Scenario, text: &str) -> Vec<Problem> {
         } else if lo >= hi {
             c.at(at("signals", i, "valid"), format!("min {lo} is not below max {hi}; write the range as (min, max)"));
         }
+        if sig.deadband.is_nan() || sig.deadband < 0.0 || sig.deadband.is_infinite() {
+            c.at(at("signals", i, "deadband"), format!("dead-band {} must be 0 or a positive number", sig.deadband));
+        }
         if sig.period.secs() <= 0.0 {
             c.at(at("signals", i, "period"), "expected sample period must be more than 0 s".into());
         }
