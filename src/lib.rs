@@ -2,6 +2,8 @@
 //! headless runner and (behind the `gui` feature) the desktop workbench; `main.rs` is a thin CLI over it.
 
 pub mod headless;
+pub mod ingest;
+pub mod plant;
 pub mod scenario;
 pub mod twin;
 #[cfg(feature = "gui")]

@@ -135,7 +135,8 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
     bar.finish_and_clear();
 
     let results = checker.finish(total_steps);
-    let report = recorder.into_report(&scenario, opts.seed, step_s, total_steps, results);
+    let ingest = app.world().resource::<crate::ingest::Telemetry>().counters();
+    let report = recorder.into_report(&scenario, opts.seed, step_s, total_steps, results, ingest);
     if let Some(p) = &opts.report {
         write(p, &report.to_json())?;
     }

@@ -46,6 +46,8 @@ pub struct Report {
     pub duration_s: f64,
     pub passed: bool,
     pub expectations: Vec<ExpectationResult>,
+    /// Every ingestion outcome counted by reason, with channel drops and the messages taken.
+    pub ingest: BTreeMap<String, u64>,
     pub assets: Vec<AssetReport>,
     /// Sample times of every series, s.
     pub t_s: Vec<f64>,
@@ -104,6 +106,7 @@ impl Recorder {
         step_s: f64,
         steps: u64,
         expectations: Vec<ExpectationResult>,
+        ingest: BTreeMap<String, u64>,
     ) -> Report {
         let mut assets: Vec<AssetReport> = Vec::new();
         let mut series = Vec::new();
@@ -125,6 +128,7 @@ impl Recorder {
             duration_s: steps as f64 * step_s,
             passed: expectations.iter().all(|e| e.passed),
             expectations,
+            ingest,
             assets,
             t_s: self.t_s,
             series,

@@ -102,6 +102,12 @@ impl Plugin for TwinPlugin {
         .add_plugins((clock::ClockPlugin, simulate::SimulatePlugin))
         .add_plugins((pump::PumpPlugin, motor::MotorPlugin, tank::TankPlugin)); // the modelled kinds
         spawn_assets(app.world_mut(), &self.scenario);
+        app.add_plugins(crate::ingest::IngestPlugin {
+            scenario: self.scenario.clone(),
+            settings: crate::ingest::IngestSettings::default(),
+            epoch_unix_s: crate::ingest::DEFAULT_EPOCH_UNIX_S,
+            budget: None,
+        });
     }
 }
 

@@ -5,6 +5,7 @@ mod check;
 #[cfg(feature = "gui")]
 mod gui;
 mod headless;
+mod telemetry;
 mod wear;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,212 @@
+//! The Ingest stage: telemetry from any source (an MQTT client, the in-process virtual plant, a recording)
+//! arrives as raw messages over one bounded channel, is decoded and quality-checked by the [`Ingestor`], and
+//! lands on the asset entities as [`Measurements`] with their quality flags. Nothing here knows MQTT.
+
+pub mod quality;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use serde::Serialize;
+
+pub use quality::{IngestSettings, Ingestor, Outcome, RawMessage, Sample};
+
+use crate::scenario::Scenario;
+use crate::twin::{AssetIndex, SimClock, TwinSystems};
+use crate::units::Quantity;
+
+/// One measured value on an asset, with its quality.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Measured {
+    /// Value in the quantity's canonical unit.
+    pub value: f64,
+    /// Event time (source time, clock-corrected), s on the twin's time base.
+    pub event_s: f64,
+    /// When the twin received it, s on the twin's time base.
+    pub received_s: f64,
+    /// The source clock is skewed (and was corrected).
+    pub skewed_clock: bool,
+    /// The sample arrived out of order within the allowed lateness.
+    pub reordered: bool,
+    /// No sample for several expected periods.
+    pub stale: bool,
+}
+
+/// The latest measured values of an asset, by quantity.
+#[derive(Component, Debug, Clone, Default)]
+pub struct Measurements(pub BTreeMap<Quantity, Measured>);
+
+/// Telemetry state of the twin: the inbound channel, the ingestor and its counters.
+#[derive(Resource)]
+pub struct Telemetry {
+    /// The decoding and quality checks.
+    pub ingestor: Ingestor,
+    rx: Receiver<RawMessage>,
+    tx: Sender<RawMessage>,
+    /// Unix time of the twin's t = 0, s: converts source timestamps to the twin's time base.
+    pub epoch_unix_s: f64,
+    /// Wall-clock budget for draining in one tick (live sources); `None` drains everything that is waiting,
+    /// which keeps replays and in-process runs deterministic.
+    pub budget: Option<Duration>,
+    /// Messages refused because the channel was full (counted by the senders).
+    dropped_full: Arc<AtomicU64>,
+    /// Messages taken from the channel.
+    pub drained: u64,
+    /// A live MQTT client, when the twin is connected to a broker.
+    pub mqtt: Option<twin_mqtt::MqttClient>,
+}
+
+impl Telemetry {
+    /// Connects the twin to a broker: every signal's topic is subscribed at QoS 1, and the client's bounded
+    /// receiver is drained with the internal channel each tick.
+    pub fn connect(&mut self, mut config: twin_mqtt::MqttConfig) -> Result<(), twin_mqtt::MqttError> {
+        let mut topics: Vec<String> = self.ingestor.signals().iter().map(|s| s.topic.clone()).collect();
+        topics.sort();
+        topics.dedup();
+        config.subscriptions = topics.into_iter().map(|t| (t, twin_mqtt::Qos::AtLeastOnce)).collect();
+        self.mqtt = Some(twin_mqtt::MqttClient::start(config)?);
+        Ok(())
+    }
+
+    /// A sender for producers (an MQTT bridge, the virtual plant, a replay) to feed the twin.
+    pub fn sender(&self) -> TelemetrySender {
+        TelemetrySender(self.tx.clone(), self.dropped_full.clone())
+    }
+
+    /// Counters of every ingestion outcome, with the channel drops, keyed for reports.
+    pub fn counters(&self) -> BTreeMap<String, u64> {
+        let mqtt_dropped = self.mqtt.as_ref().map_or(0, |c| c.stats().dropped_channel_full);
+        let mut m: BTreeMap<String, u64> = self
+            .ingestor
+            .counts()
+            .iter()
+            .map(|(k, v)| {
+                (serde_json::to_value(k).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(), *v)
+            })
+            .collect();
+        m.insert("dropped_channel_full".into(), self.dropped_full.load(Ordering::Relaxed) + mqtt_dropped);
+        m.insert("messages".into(), self.drained);
+        m
+    }
+}
+
+/// The producer side of the twin's inbound channel. It never blocks; a message refused by a full channel is
+/// counted in the twin's `dropped_channel_full`.
+#[derive(Clone)]
+pub struct TelemetrySender(Sender<RawMessage>, Arc<AtomicU64>);
+
+impl TelemetrySender {
+    /// Offers a message; `false` (and counted) when the channel was full.
+    pub fn offer(&self, msg: RawMessage) -> bool {
+        match self.0.try_send(msg) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.1.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+}
+
+/// Unix time of the twin's t = 0 unless a live source says otherwise: 2026-01-01T00:00:00Z, the virtual
+/// plant's epoch, so in-process runs and replays are repeatable.
+pub const DEFAULT_EPOCH_UNIX_S: f64 = 1_767_225_600.0;
+
+/// Capacity of the inbound channel, messages.
+pub const CHANNEL_CAPACITY: usize = 65_536;
+
+/// Installs telemetry ingestion for a scenario.
+pub struct IngestPlugin {
+    pub scenario: std::sync::Arc<Scenario>,
+    pub settings: IngestSettings,
+    pub epoch_unix_s: f64,
+    pub budget: Option<Duration>,
+}
+
+impl Plugin for IngestPlugin {
+    fn build(&self, app: &mut App) {
+        let (tx, rx) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
+        app.insert_resource(Telemetry {
+            ingestor: Ingestor::new(&self.scenario, self.settings),
+            rx,
+            tx,
+            epoch_unix_s: self.epoch_unix_s,
+            budget: self.budget,
+            dropped_full: Arc::new(AtomicU64::new(0)),
+            drained: 0,
+            mqtt: None,
+        })
+        .add_systems(Update, drain_telemetry.in_set(TwinSystems::Ingest));
+        let entities: Vec<Entity> = app.world().resource::<AssetIndex>().0.values().copied().collect();
+        for e in entities {
+            app.world_mut().entity_mut(e).insert(Measurements::default());
+        }
+    }
+}
+
+/// Drains the inbound channel (within the budget), runs the checks, and applies released samples to the
+/// assets in event-time order; then refreshes every signal's staleness.
+fn drain_telemetry(
+    mut telemetry: ResMut<Telemetry>,
+    clock: Res<SimClock>,
+    index: Res<AssetIndex>,
+    mut assets: Query<&mut Measurements>,
+) {
+    let t = &mut *telemetry;
+    let started = Instant::now();
+    let now_unix = t.epoch_unix_s + clock.now_s;
+    // Live messages first: their receive time is the twin's now (the broker's client stamps wall time, which
+    // the twin's clock may not follow).
+    if let Some(client) = &t.mqtt {
+        while let Ok(m) = client.receiver().try_recv() {
+            t.ingestor.ingest(&RawMessage { topic: m.topic, payload: m.payload, received_s: now_unix });
+            t.drained += 1;
+            if t.budget.is_some_and(|b| started.elapsed() > b) {
+                break;
+            }
+        }
+    }
+    while let Ok(mut msg) = t.rx.try_recv() {
+        // Received "now" on the twin's clock, unless the producer stamped an earlier receive time (a replay).
+        if !(msg.received_s.is_finite() && msg.received_s <= now_unix) {
+            msg.received_s = now_unix;
+        }
+        t.ingestor.ingest(&msg);
+        t.drained += 1;
+        if t.budget.is_some_and(|b| started.elapsed() > b) {
+            break;
+        }
+    }
+    let horizon = now_unix - t.ingestor.allowed_lateness_s();
+    for s in t.ingestor.release(horizon) {
+        let sig = &t.ingestor.signals()[s.signal];
+        let Some(&e) = index.0.get(&sig.asset) else { continue };
+        if let Ok(mut m) = assets.get_mut(e) {
+            m.0.insert(
+                sig.quantity,
+                Measured {
+                    value: s.value,
+                    event_s: s.event_s - t.epoch_unix_s,
+                    received_s: s.received_s - t.epoch_unix_s,
+                    skewed_clock: s.skewed_clock,
+                    reordered: s.reordered,
+                    stale: false,
+                },
+            );
+        }
+    }
+    for (i, sig) in t.ingestor.signals().iter().enumerate() {
+        let stale = t.ingestor.is_stale(i, now_unix);
+        if let Some(&e) = index.0.get(&sig.asset)
+            && let Ok(mut m) = assets.get_mut(e)
+            && let Some(v) = m.0.get_mut(&sig.quantity)
+            && v.stale != stale
+        {
+            v.stale = stale;
+        }
+    }
+}

@@ -1,0 +1,661 @@
+//! The virtual plant: the physical assets simulated with hidden "true" parameters, sensor noise and faults,
+//! publishing telemetry like the real plant would.
+//!
+//! Plain Rust, no Bevy and no network: [`VirtualPlant::advance`] steps the plant in simulated time and returns the
+//! MQTT publications its edge devices made meanwhile; whoever drives it (the CLI, a test) puts them on a broker.
+//!
+//! # Physics
+//! The same reduced-order models and coupling as the twin (`twin_models::PumpTrain`, `twin_models::tank`), at the
+//! scenario's model step: every pump draws on the level its feed tank had at the start of the step, the tanks then
+//! integrate `A dL/dt = Q_in - sum Q_pumps`. Ambient temperature follows the daily cycle plus a first-order
+//! Gauss–Markov fluctuation (σ = `ambient_noise_k`, τ = 600 s); the tanks' inflow is multiplied by `1 + ε`, ε a
+//! Gauss–Markov process of σ = `inflow_noise`. Pumps start at their speed set-point's initial value (rated speed
+//! without one) and at ambient temperature, as the twin does. A speed set-point written with
+//! [`VirtualPlant::set_setpoint`] reaches the drive through its ramp (`max_rate_per_s` of the set-point), then the
+//! model's torque-limited acceleration.
+//!
+//! # Hidden true parameters
+//! Each pump train's true parameters are its nominal ones times seeded factors, uniform in (see [`TrueFactors`]):
+//!
+//! | parameter | factor range | why |
+//! |---|---|---|
+//! | frame-to-ambient thermal resistance (fan and still) | ×[1.05, 1.15] | fouled cooling fins |
+//! | rotor unbalance | ×[1.2, 1.8] | deposits and wear since balancing |
+//! | head curve (shut-off and rated head alike) | ×[0.95, 0.99] | impeller wear |
+//! | winding-to-frame thermal resistance | ×[0.95, 1.10] | stator manufacturing scatter |
+//!
+//! The bearing-load map (a rapier fit per pump design) is fitted once from the nominal design and evaluated at the
+//! true unbalance: the map takes the unbalance as an argument, and none of the factors changes the rotor.
+//!
+//! # Sensors
+//! Each signal is sampled every `period` (rounded to whole model steps, at least one), at the end of a model step,
+//! from `t = period` on. Noise, Gaussian, added in the canonical unit before converting to the signal's own unit:
+//!
+//! | quantity | standard deviation |
+//! |---|---|
+//! | vibration RMS and peak | 3 % (the edge box's gain error per 1 s window) |
+//! | crest factor | none added (the 1 kHz synthesis's own scatter) |
+//! | winding and bearing temperature | 0.2 K |
+//! | flow | 0.5 % of reading |
+//! | motor current | 0.5 % of reading |
+//! | tank level | 5 mm |
+//! | speed | 2 rpm |
+//!
+//! Readings of magnitudes (everything but temperatures) are clamped at 0. Vibration is synthesised at 1 kHz and
+//! aggregated to RMS, peak and crest factor once per second by `twin_models::vibration`'s edge aggregator (see
+//! [`edge`](self::edge)); a vibration signal reads the last complete window.
+//!
+//! # Faults
+//! - `BearingDefect`: from `onset`, the severity enters the pump model (damage rate ×(1 + 9 s²), crest rise) and the
+//!   synthesised vibration gets outer-race impacts scaled by the severity.
+//! - `CavitationEpisode`: during `[start, start + duration)` the level the pump sees at its suction is its tank's
+//!   level minus `level_drop_m` (a vortex or a blocked strainer); the tank itself and its level sensor are unaffected.
+//! - `StuckSensor`: from `at`, the signal repeats its last reading before `at`.
+//! - `DriftingSensor`: from `at`, `rate_per_h × (t - at) / 1 h` is added to the reading, in the signal's unit.
+//! - `SkewedClock`: the signal's device clock runs `offset` ahead: every timestamp on its topic is offset (one clock
+//!   per topic, i.e. per edge device; the largest offset among the topic's signals).
+//! - `BrokerOutage`: messages sampled during `[at, at + duration)` are held at the edge (store-and-forward) and
+//!   published when the broker is back, at the first sample time at or after `at + duration`, in their original
+//!   order with their original timestamps and sequence numbers, ahead of that instant's fresh messages.
+//!
+//! # Payloads
+//! [`PayloadFormat::Json`]: one JSON object per topic and sample time holding every signal of that topic sampled then,
+//! each at its `value` path ("$.rms" → `{"rms": …}`, "$.a.b" → `{"a": {"b": …}}`, "$.a[1]" → `{"a": [null, …]}`),
+//! the device timestamp (unix s, ms resolution, [`VirtualPlant::EPOCH_UNIX_S`] at t = 0, plus any clock skew) at
+//! every `timestamp` path, `"good"` at any `quality` path, and a per-topic counter `"seq"` (0, 1, 2, …) for
+//! de-duplication. Topic filters are made concrete: a `+` level becomes the signal's asset id, `#` its signal id.
+//! Sparkplug B is not implemented yet ([`PlantError::Unsupported`]).
+//!
+//! # Determinism
+//! Everything random is drawn from ChaCha8 streams of the one seed (true parameters, site, each pump's edge box,
+//! each sensor), so the same scenario and seed give byte-identical publications.
+
+pub mod edge;
+pub mod payload;
+pub mod sensor;
+mod site;
+pub mod truth;
+
+#[cfg(test)]
+mod tests;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use twin_models::loadmap::LoadMap;
+use twin_models::params::{MotorParams, PumpParams, TankParams};
+use twin_models::tank::{self, TankInputs, TankState};
+use twin_models::{ModelError, PumpTrain, PumpTrainInputs, PumpTrainOutputs, PumpTrainState};
+
+use crate::scenario::{AssetKind, FaultSpec, Scenario, SetpointTarget, SignalSource};
+use crate::units::{Quantity, UnitConverter};
+use edge::{EdgeTables, SAMPLE_RATE_HZ, VibrationEdge};
+use payload::{Layout, Slot};
+use sensor::{Sensor, Source};
+use site::Site;
+pub use truth::{PlantTruth, PumpTruth, TrueFactors};
+
+/// One message the plant's edge devices published.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publication {
+    /// MQTT topic.
+    pub topic: String,
+    /// Payload bytes.
+    pub payload: Vec<u8>,
+    /// MQTT retain flag.
+    pub retain: bool,
+    /// Simulated time the payload describes, s.
+    pub t_s: f64,
+    /// Simulated time the edge sent it, s (later than `t_s` only for messages held through a broker outage).
+    pub sent_s: f64,
+}
+
+/// How payloads are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PayloadFormat {
+    /// One JSON object per topic and sample time, laid out by the scenario's JSON paths.
+    #[default]
+    Json,
+    /// Sparkplug B protobuf (not yet implemented).
+    SparkplugB,
+}
+
+/// Why the plant could not be built or a request was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlantError {
+    /// A feature the plant does not support yet.
+    #[error("not supported yet: {0}")]
+    Unsupported(String),
+    /// The scenario cannot be simulated as written.
+    #[error("scenario: {0}")]
+    Scenario(String),
+    /// A pump train's model could not be built.
+    #[error("asset \"{asset}\": {source}")]
+    Model {
+        asset: String,
+        #[source]
+        source: ModelError,
+    },
+    /// No set-point has this id.
+    #[error("unknown set-point \"{0}\"")]
+    UnknownSetpoint(String),
+    /// A set-point write outside the set-point's range.
+    #[error("set-point \"{id}\": {value} {unit} is outside [{min}, {max}] {unit}")]
+    SetpointOutOfRange { id: String, value: f64, min: f64, max: f64, unit: String },
+}
+
+/// Random stream of the true parameters.
+const STREAM_PARAMS: u64 = 0;
+/// Random stream of the site's ambient and inflow.
+const STREAM_SITE: u64 = 1;
+/// Random stream of the shared vibration noise table.
+const STREAM_TABLES: u64 = 2;
+/// First random stream of the pumps' edge boxes (one per pump).
+const STREAM_EDGE: u64 = 1 << 16;
+/// First random stream of the sensors (one per signal).
+const STREAM_SENSOR: u64 = 1 << 32;
+
+/// Tolerance on time comparisons, s.
+const EPS_S: f64 = 1e-9;
+
+#[derive(Debug, Clone)]
+struct PlantTank {
+    id: String,
+    params: TankParams,
+    state: TankState,
+}
+
+#[derive(Debug, Clone)]
+struct PlantPump {
+    id: String,
+    motor_id: String,
+    factors: TrueFactors,
+    train: PumpTrain,
+    state: PumpTrainState,
+    outputs: PumpTrainOutputs,
+    tank: Option<usize>,
+    /// Speed the set-point asks for, rpm.
+    target_rpm: f64,
+    /// Speed the drive is commanded to after its ramp, rpm.
+    command_rpm: f64,
+    /// Drive ramp, rpm/s (infinite without a set-point).
+    ramp_rpm_per_s: f64,
+    /// Bearing defects: (onset s, severity).
+    defects: Vec<(f64, f64)>,
+    /// Cavitation episodes: (start s, end s, level drop m).
+    cavitation: Vec<(f64, f64, f64)>,
+    severity: f64,
+    edge: VibrationEdge,
+}
+
+#[derive(Debug, Clone)]
+struct PlantSetpoint {
+    id: String,
+    pump: usize,
+    unit: String,
+    converter: UnitConverter,
+    min: f64,
+    max: f64,
+}
+
+#[derive(Debug, Clone)]
+struct Topic {
+    name: String,
+    layout: Layout,
+    sensors: Vec<usize>,
+    clock_offset_s: f64,
+    seq: u64,
+}
+
+/// The simulated plant: true assets, their sensors and edge devices, and the faults injected into them.
+#[derive(Debug, Clone)]
+pub struct VirtualPlant {
+    step_s: f64,
+    steps: u64,
+    owed_s: f64,
+    site: Site,
+    tanks: Vec<PlantTank>,
+    pumps: Vec<PlantPump>,
+    setpoints: Vec<PlantSetpoint>,
+    sensors: Vec<Sensor>,
+    topics: Vec<Topic>,
+    tables: EdgeTables,
+    /// Broker outages: (start s, end s).
+    outages: Vec<(f64, f64)>,
+    /// Messages held at the edge during an outage.
+    held: Vec<Publication>,
+    /// Scratch: per-tank pump draw, m³/h.
+    draw: Vec<f64>,
+    /// Scratch: per-sensor reading of the sample being written.
+    values: Vec<Option<f64>>,
+}
+
+fn stream(seed: u64, n: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(n);
+    rng
+}
+
+/// A topic filter made publishable: `+` becomes the asset id, `#` the signal id.
+fn concrete_topic(filter: &str, asset: &str, signal: &str) -> String {
+    let clean = |s: &str| s.replace(['/', '+', '#'], "_");
+    filter
+        .split('/')
+        .map(|level| match level {
+            "+" => clean(asset),
+            "#" => clean(signal),
+            l => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Unix time rounded to the millisecond.
+fn round_ms(t: f64) -> f64 {
+    (t * 1000.0).round() / 1000.0
+}
+
+impl VirtualPlant {
+    /// Unix time (s) of simulated t = 0 on the plant's true clock: 2026-01-01T00:00:00Z, so runs are repeatable.
+    pub const EPOCH_UNIX_S: f64 = 1_767_225_600.0;
+
+    /// Builds the plant for a (validated) scenario. Every random draw comes from `seed`.
+    pub fn new(scenario: &Scenario, seed: u64, format: PayloadFormat) -> Result<Self, PlantError> {
+        if format == PayloadFormat::SparkplugB {
+            return Err(PlantError::Unsupported("Sparkplug B payloads".into()));
+        }
+        let sim = &scenario.simulation;
+        let step_s = sim.model_step.secs();
+        if !(step_s > 0.0 && step_s.is_finite()) {
+            return Err(PlantError::Scenario(format!("model step {step_s} s must be a positive number")));
+        }
+        let ambient0 = sim.ambient.mean_c;
+
+        let tanks: Vec<PlantTank> = scenario
+            .assets
+            .iter()
+            .filter_map(|a| match &a.kind {
+                AssetKind::Tank(p) => {
+                    Some(PlantTank { id: a.id.clone(), params: p.clone(), state: TankState::initial(p) })
+                }
+                _ => None,
+            })
+            .collect();
+        let tank_index = |id: &str| tanks.iter().position(|t| t.id == id);
+
+        let mut param_rng = stream(seed, STREAM_PARAMS);
+        let mut maps: Vec<(PumpParams, MotorParams, LoadMap)> = Vec::new();
+        let mut pumps = Vec::new();
+        for a in &scenario.assets {
+            let AssetKind::CentrifugalPump(nominal_pump) = &a.kind else { continue };
+            let deps: Vec<_> = a.depends_on.iter().filter_map(|d| scenario.asset(d)).collect();
+            let Some((motor_id, nominal_motor)) = deps.iter().find_map(|d| match &d.kind {
+                AssetKind::Motor(m) => Some((d.id.clone(), m)),
+                _ => None,
+            }) else {
+                return Err(PlantError::Scenario(format!("pump \"{}\" depends on no Motor", a.id)));
+            };
+            let tank = deps.iter().find(|d| matches!(d.kind, AssetKind::Tank(_))).and_then(|d| tank_index(&d.id));
+            let model_err = |source| PlantError::Model { asset: a.id.clone(), source };
+
+            let map = match maps.iter().find(|(p, m, _)| p == nominal_pump && m == nominal_motor) {
+                Some((_, _, map)) => map.clone(),
+                None => {
+                    let nominal = PumpTrain::new(nominal_pump.clone(), nominal_motor.clone()).map_err(model_err)?;
+                    maps.push((nominal_pump.clone(), nominal_motor.clone(), nominal.map.clone()));
+                    nominal.map
+                }
+            };
+            let factors = TrueFactors::draw(&mut param_rng);
+            let (true_pump, true_motor) = factors.apply(nominal_pump, nominal_motor);
+            let mut issues = true_pump.validate();
+            issues.extend(true_motor.validate().into_iter().map(|(f, m)| (format!("motor.{f}"), m)));
+            if !issues.is_empty() {
+                return Err(model_err(ModelError::InvalidParams(issues)));
+            }
+            let train = PumpTrain::with_map(true_pump, true_motor, map);
+
+            let mut speed = nominal_pump.rated_speed_rpm;
+            let mut ramp = f64::INFINITY;
+            for sp in scenario.setpoints.iter().filter(|s| s.asset == a.id && s.target == SetpointTarget::Speed) {
+                let Some(c) = sp.target.quantity().converter(&sp.unit) else {
+                    return Err(PlantError::Scenario(format!("set-point \"{}\": unknown unit \"{}\"", sp.id, sp.unit)));
+                };
+                speed = c.to_canonical(sp.initial);
+                ramp = (c.to_canonical(sp.max_rate_per_s) - c.to_canonical(0.0)).abs();
+            }
+            let mut state = PumpTrainState::initial(ambient0);
+            state.speed_rpm = speed;
+            let level = tank.map_or(0.0, |t| tanks[t].state.level_m);
+            let inputs = PumpTrainInputs {
+                speed_setpoint_rpm: speed,
+                tank_level_m: level,
+                ambient_c: ambient0,
+                bearing_defect_severity: 0.0,
+            };
+            let outputs = train.step(&mut state.clone(), &inputs, 0.0);
+            let edge = VibrationEdge::new(stream(seed, STREAM_EDGE + pumps.len() as u64));
+            pumps.push(PlantPump {
+                id: a.id.clone(),
+                motor_id,
+                factors,
+                train,
+                state,
+                outputs,
+                tank,
+                target_rpm: speed,
+                command_rpm: speed,
+                ramp_rpm_per_s: if ramp > 0.0 { ramp } else { f64::INFINITY },
+                defects: Vec::new(),
+                cavitation: Vec::new(),
+                severity: 0.0,
+                edge,
+            });
+        }
+        let pump_ids: Vec<String> = pumps.iter().map(|p| p.id.clone()).collect();
+        let pump_index = |id: &str| pump_ids.iter().position(|p| p == id);
+
+        let mut setpoints = Vec::new();
+        for sp in &scenario.setpoints {
+            let (Some(pump), Some(converter)) = (pump_index(&sp.asset), sp.target.quantity().converter(&sp.unit))
+            else {
+                return Err(PlantError::Scenario(format!("set-point \"{}\" acts on no pump", sp.id)));
+            };
+            setpoints.push(PlantSetpoint {
+                id: sp.id.clone(),
+                pump,
+                unit: sp.unit.clone(),
+                converter,
+                min: sp.min,
+                max: sp.max,
+            });
+        }
+
+        let mut sensors = Vec::new();
+        let mut topics: Vec<Topic> = Vec::new();
+        for (i, sig) in scenario.signals.iter().enumerate() {
+            let bad = |what: String| PlantError::Scenario(format!("signal \"{}\": {what}", sig.id));
+            let converter =
+                sig.quantity.converter(&sig.unit).ok_or_else(|| bad(format!("unknown unit \"{}\"", sig.unit)))?;
+            let source = match scenario.asset(&sig.asset).map(|a| &a.kind) {
+                Some(AssetKind::Tank(_)) if sig.quantity == Quantity::TankLevel => {
+                    Source::Tank(tank_index(&sig.asset).unwrap_or_default())
+                }
+                Some(AssetKind::CentrifugalPump(_)) if sig.quantity == Quantity::TankLevel => {
+                    match pump_index(&sig.asset).and_then(|p| pumps[p].tank) {
+                        Some(t) => Source::Tank(t),
+                        None => return Err(bad("the pump has no feed tank to measure".into())),
+                    }
+                }
+                Some(AssetKind::CentrifugalPump(_)) => Source::Pump(pump_index(&sig.asset).unwrap_or_default()),
+                Some(AssetKind::Motor(_)) if sig.quantity != Quantity::TankLevel => {
+                    pumps.iter().position(|p| p.motor_id == sig.asset).map_or(Source::Undriven, Source::Pump)
+                }
+                Some(k) => return Err(bad(format!("{:?} cannot be measured on a {}", sig.quantity, k.name()))),
+                None => return Err(bad(format!("unknown asset \"{}\"", sig.asset))),
+            };
+            let period_steps = (sig.period.secs() / step_s).round().max(1.0) as u64;
+            sensors.push(Sensor::new(
+                sig.quantity,
+                source,
+                converter,
+                period_steps,
+                stream(seed, STREAM_SENSOR + i as u64),
+            ));
+
+            let SignalSource::Mqtt(src) = &sig.source;
+            let name = concrete_topic(&src.topic, &sig.asset, &sig.id);
+            let t = match topics.iter().position(|t| t.name == name) {
+                Some(t) => t,
+                None => {
+                    topics.push(Topic { name, layout: Layout::new(), sensors: vec![], clock_offset_s: 0.0, seq: 0 });
+                    topics.len() - 1
+                }
+            };
+            let topic = &mut topics[t];
+            topic.sensors.push(i);
+            topic.layout.insert(&src.value, Slot::Value(i)).map_err(bad)?;
+            if let Some(p) = &src.timestamp {
+                topic.layout.insert(p, Slot::Timestamp).map_err(bad)?;
+            }
+            if let Some(p) = &src.quality {
+                topic.layout.insert(p, Slot::Quality(i)).map_err(bad)?;
+            }
+        }
+        for t in &mut topics {
+            t.layout.add_seq();
+        }
+
+        let mut outages = Vec::new();
+        let signal_index = |id: &str| scenario.signals.iter().position(|s| s.id == id);
+        for (i, f) in scenario.faults.iter().enumerate() {
+            let bad = |what: &str| PlantError::Scenario(format!("faults[{i}]: unknown {what}"));
+            match f {
+                FaultSpec::BearingDefect { asset, onset, severity } => {
+                    let p = pump_index(asset).ok_or_else(|| bad("pump"))?;
+                    pumps[p].defects.push((onset.secs(), severity.clamp(0.0, 1.0)));
+                }
+                FaultSpec::CavitationEpisode { asset, start, duration, level_drop_m } => {
+                    let p = pump_index(asset).ok_or_else(|| bad("pump"))?;
+                    let (s, d) = (start.secs(), duration.secs());
+                    pumps[p].cavitation.push((s, s + d, level_drop_m.max(0.0)));
+                }
+                FaultSpec::StuckSensor { signal, at } => {
+                    sensors[signal_index(signal).ok_or_else(|| bad("signal"))?].stick_at(at.secs());
+                }
+                FaultSpec::DriftingSensor { signal, at, rate_per_h } => {
+                    sensors[signal_index(signal).ok_or_else(|| bad("signal"))?].drift_from(at.secs(), *rate_per_h);
+                }
+                FaultSpec::SkewedClock { signal, offset } => {
+                    let s = signal_index(signal).ok_or_else(|| bad("signal"))?;
+                    if let Some(t) = topics.iter_mut().find(|t| t.sensors.contains(&s)) {
+                        t.clock_offset_s = t.clock_offset_s.max(offset.secs());
+                    }
+                }
+                FaultSpec::BrokerOutage { at, duration } => outages.push((at.secs(), at.secs() + duration.secs())),
+            }
+        }
+
+        let tables = EdgeTables::new(&mut stream(seed, STREAM_TABLES));
+        let n_tanks = tanks.len();
+        let n_sensors = sensors.len();
+        Ok(Self {
+            step_s,
+            steps: 0,
+            owed_s: 0.0,
+            site: Site::new(sim, stream(seed, STREAM_SITE)),
+            tanks,
+            pumps,
+            setpoints,
+            sensors,
+            topics,
+            tables,
+            outages,
+            held: Vec::new(),
+            draw: vec![0.0; n_tanks],
+            values: vec![None; n_sensors],
+        })
+    }
+
+    /// Simulated time since the start, s.
+    pub fn now_s(&self) -> f64 {
+        self.steps as f64 * self.step_s
+    }
+
+    /// The model step, s.
+    pub fn step_s(&self) -> f64 {
+        self.step_s
+    }
+
+    /// The topics the plant publishes on, in scenario order.
+    pub fn topics(&self) -> impl Iterator<Item = &str> {
+        self.topics.iter().map(|t| t.name.as_str())
+    }
+
+    /// Advances simulated time by `dt_s` (a multiple of the model step; any remainder is carried to the next
+    /// call) and returns what the plant published meanwhile, in the order it was sent.
+    pub fn advance(&mut self, dt_s: f64) -> Vec<Publication> {
+        let mut out = Vec::new();
+        if !(dt_s > 0.0 && dt_s.is_finite()) {
+            return out;
+        }
+        let total = self.owed_s + dt_s;
+        let n = (total / self.step_s + 1e-9).floor();
+        self.owed_s = (total - n * self.step_s).max(0.0);
+        for _ in 0..n as u64 {
+            self.step_once(&mut out);
+        }
+        out
+    }
+
+    /// The hidden truth, for tests and for model-performance figures.
+    pub fn truth(&self) -> PlantTruth {
+        PlantTruth {
+            pumps: self
+                .pumps
+                .iter()
+                .map(|p| PumpTruth {
+                    id: p.id.clone(),
+                    motor_id: p.motor_id.clone(),
+                    pump: p.train.pump.clone(),
+                    motor: p.train.motor.clone(),
+                    factors: p.factors,
+                    state: p.state,
+                    outputs: p.outputs,
+                    defect_severity: p.severity,
+                    speed_command_rpm: p.command_rpm,
+                })
+                .collect(),
+            tanks: self.tanks.iter().map(|t| (t.id.clone(), t.state.level_m)).collect(),
+        }
+    }
+
+    /// A set-point write from the (virtual) PLC, in the set-point's unit. The drive ramps to it at the
+    /// set-point's `max_rate_per_s`. A value outside the set-point's `[min, max]` is refused.
+    pub fn set_setpoint(&mut self, id: &str, value: f64) -> Result<(), PlantError> {
+        let sp = self.setpoints.iter().find(|s| s.id == id).ok_or_else(|| PlantError::UnknownSetpoint(id.into()))?;
+        if !(sp.min..=sp.max).contains(&value) {
+            return Err(PlantError::SetpointOutOfRange {
+                id: id.into(),
+                value,
+                min: sp.min,
+                max: sp.max,
+                unit: sp.unit.clone(),
+            });
+        }
+        self.pumps[sp.pump].target_rpm = sp.converter.to_canonical(value);
+        Ok(())
+    }
+
+    /// Total 1 kHz vibration samples due by the end of step `n`.
+    fn samples_by_step(&self, n: u64) -> u64 {
+        (n as f64 * self.step_s * SAMPLE_RATE_HZ).round() as u64
+    }
+
+    /// One model step of the physics, then the sensors sampled at its end.
+    fn step_once(&mut self, out: &mut Vec<Publication>) {
+        let dt = self.step_s;
+        let t0 = self.now_s();
+        let ambient = self.site.ambient_c(t0);
+        let n_samples = self.samples_by_step(self.steps + 1) - self.samples_by_step(self.steps);
+        self.draw.iter_mut().for_each(|d| *d = 0.0);
+        let Self { pumps, tanks, tables, draw, .. } = self;
+        for p in pumps.iter_mut() {
+            p.severity = p.defects.iter().filter(|(on, _)| t0 >= on - EPS_S).fold(0.0, |m, (_, s)| s.max(m));
+            let drop = p
+                .cavitation
+                .iter()
+                .filter(|(s, e, _)| t0 >= s - EPS_S && t0 < e - EPS_S)
+                .fold(0.0, |m, (_, _, d)| d.max(m));
+            let level = p.tank.map_or(0.0, |t| tanks[t].state.level_m) - drop;
+            let max_change = p.ramp_rpm_per_s * dt;
+            p.command_rpm += (p.target_rpm - p.command_rpm).clamp(-max_change, max_change);
+            let inputs = PumpTrainInputs {
+                speed_setpoint_rpm: p.command_rpm,
+                tank_level_m: level,
+                ambient_c: ambient,
+                bearing_defect_severity: p.severity,
+            };
+            p.outputs = p.train.step(&mut p.state, &inputs, dt);
+            if let Some(t) = p.tank {
+                draw[t] += p.outputs.flow_m3h;
+            }
+            p.edge.run(tables, &p.outputs, p.severity, n_samples);
+        }
+        let factor = self.site.inflow_factor();
+        for (t, d) in self.tanks.iter_mut().zip(&self.draw) {
+            let inputs = TankInputs { inflow_m3h: t.params.inflow_m3h * factor, outflow_m3h: *d };
+            tank::step(&t.params, &mut t.state, &inputs, dt);
+        }
+        self.site.advance(dt);
+        self.steps += 1;
+        self.publish(out);
+    }
+
+    /// The true value a sensor reads, canonical unit.
+    fn truth_value(&self, source: Source, q: Quantity, t_s: f64) -> Option<f64> {
+        match source {
+            Source::Tank(t) => self.tanks.get(t).map(|t| t.state.level_m),
+            Source::Undriven => match q {
+                Quantity::WindingTemperature | Quantity::BearingTemperature => Some(self.site.ambient_c(t_s)),
+                _ => Some(0.0),
+            },
+            Source::Pump(i) => {
+                let p = self.pumps.get(i)?;
+                let vib = || p.edge.latest();
+                Some(match q {
+                    Quantity::VibrationVelocityRms => vib()?.rms_mm_s,
+                    Quantity::VibrationVelocityPeak => vib()?.peak_mm_s,
+                    Quantity::VibrationCrestFactor => vib()?.crest,
+                    Quantity::WindingTemperature => p.state.winding_temp_c,
+                    Quantity::BearingTemperature => p.state.bearing_temp_c,
+                    Quantity::Flow => p.outputs.flow_m3h,
+                    Quantity::MotorCurrent => p.outputs.motor_current_a,
+                    Quantity::Speed => p.outputs.speed_rpm,
+                    Quantity::TankLevel => self.tanks.get(p.tank?)?.state.level_m,
+                })
+            }
+        }
+    }
+
+    fn in_outage(&self, t_s: f64) -> bool {
+        self.outages.iter().any(|&(s, e)| t_s >= s - EPS_S && t_s < e - EPS_S)
+    }
+
+    /// Samples every sensor due at the present instant and publishes (or holds) one message per topic.
+    fn publish(&mut self, out: &mut Vec<Publication>) {
+        let t = self.now_s();
+        let hold = self.in_outage(t);
+        if !hold {
+            for mut p in self.held.drain(..) {
+                p.sent_s = t;
+                out.push(p);
+            }
+        }
+        for ti in 0..self.topics.len() {
+            let mut any = false;
+            for k in 0..self.topics[ti].sensors.len() {
+                let si = self.topics[ti].sensors[k];
+                self.values[si] = None;
+                let (q, source, period) = {
+                    let s = &self.sensors[si];
+                    (s.quantity, s.source, s.period_steps)
+                };
+                if !self.steps.is_multiple_of(period) {
+                    continue;
+                }
+                let truth = self.truth_value(source, q, t);
+                self.values[si] = self.sensors[si].read(truth, t);
+                any |= self.values[si].is_some();
+            }
+            if !any {
+                continue;
+            }
+            let topic = &mut self.topics[ti];
+            let ts = round_ms(Self::EPOCH_UNIX_S + t + topic.clock_offset_s);
+            let payload = topic.layout.write(&self.values, ts, topic.seq);
+            topic.seq += 1;
+            let p = Publication { topic: topic.name.clone(), payload, retain: false, t_s: t, sent_s: t };
+            if hold { self.held.push(p) } else { out.push(p) }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! The site's true boundary conditions: ambient temperature on a daily cycle with a seeded random fluctuation,
+//! and a seeded fluctuation of the tanks' inflow (the same processes the twin assumes, drawn from the plant's
+//! own random stream).
+
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::scenario::Simulation;
+
+/// Correlation time of the random fluctuations, s.
+pub const CORRELATION_S: f64 = 600.0;
+
+/// Ambient and inflow fluctuations, advanced once per model step.
+#[derive(Debug, Clone)]
+pub(crate) struct Site {
+    mean_c: f64,
+    swing_k: f64,
+    ambient_noise_k: f64,
+    inflow_noise: f64,
+    rng: ChaCha8Rng,
+    /// Ambient deviation from the daily cycle, K.
+    ambient_dev_k: f64,
+    /// Relative inflow deviation.
+    inflow_dev: f64,
+}
+
+impl Site {
+    pub(crate) fn new(sim: &Simulation, rng: ChaCha8Rng) -> Self {
+        Self {
+            mean_c: sim.ambient.mean_c,
+            swing_k: sim.ambient.daily_swing_k,
+            ambient_noise_k: sim.ambient_noise_k,
+            inflow_noise: sim.inflow_noise,
+            rng,
+            ambient_dev_k: 0.0,
+            inflow_dev: 0.0,
+        }
+    }
+
+    /// Advances both first-order Gauss–Markov processes by `dt_s` (exact discretisation:
+    /// `x' = a x + sqrt(1 - a²) σ n`, `a = exp(-dt/τ)`), so their variance stays σ² for any step.
+    pub(crate) fn advance(&mut self, dt_s: f64) {
+        if self.ambient_noise_k == 0.0 && self.inflow_noise == 0.0 {
+            return;
+        }
+        let a = (-dt_s / CORRELATION_S).exp();
+        let b = (1.0 - a * a).sqrt();
+        let n1: f64 = StandardNormal.sample(&mut self.rng);
+        let n2: f64 = StandardNormal.sample(&mut self.rng);
+        self.ambient_dev_k = a * self.ambient_dev_k + b * self.ambient_noise_k * n1;
+        self.inflow_dev = a * self.inflow_dev + b * self.inflow_noise * n2;
+    }
+
+    /// Ambient temperature at simulated time `t_s`, °C: coolest at 03:00, warmest at 15:00.
+    pub(crate) fn ambient_c(&self, t_s: f64) -> f64 {
+        let phase = std::f64::consts::TAU * (t_s / 86_400.0 - 0.375);
+        self.mean_c + self.swing_k * phase.sin() + self.ambient_dev_k
+    }
+
+    /// Multiplier on the tanks' nominal inflow, never negative.
+    pub(crate) fn inflow_factor(&self) -> f64 {
+        (1.0 + self.inflow_dev).max(0.0)
+    }
+}

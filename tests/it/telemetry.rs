@@ -1,0 +1,161 @@
+//! Live telemetry into the twin through a real Mosquitto started by the test on a free loopback port: samples
+//! published with `mosquitto_pub` land on the right asset components, converted to canonical units; malformed
+//! payloads are counted by reason and never crash the twin.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use twin::ingest::{Measurements, Telemetry};
+use twin::scenario;
+use twin::twin::{AssetIndex, SimClock, headless_app};
+use twin::units::Quantity;
+
+/// A mosquitto on 127.0.0.1:port, killed on drop.
+struct Mosquitto {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Mosquitto {
+    fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("mosquitto.conf");
+        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")).unwrap();
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto is installed by scripts/test.sh");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "mosquitto did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, port, _dir: dir }
+    }
+
+    fn publish(&self, topic: &str, payload: &str) {
+        let ok = Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q", "1", "-t", topic, "-m", payload])
+            .status()
+            .expect("mosquitto_pub");
+        assert!(ok.success());
+    }
+
+    fn publish_file(&self, topic: &str, file: &Path) {
+        let ok = Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q", "1", "-t", topic, "-f"])
+            .arg(file)
+            .status()
+            .expect("mosquitto_pub");
+        assert!(ok.success());
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The booster station's twin, connected to `broker`, with its epoch at the wall clock so live timestamps fit.
+fn live_twin(broker: &Mosquitto) -> (App, f64) {
+    let s = scenario::load(&super::root().join("scenes/booster_station.ron")).unwrap();
+    let mut app = headless_app(Arc::new(s), 1);
+    let epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let mut t = app.world_mut().resource_mut::<Telemetry>();
+    t.epoch_unix_s = epoch;
+    let cfg = twin_mqtt::MqttConfig::from_url(&format!("mqtt://127.0.0.1:{}", broker.port), "twin-it").unwrap();
+    t.connect(cfg).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !t.mqtt.as_ref().unwrap().stats().connected || t.mqtt.as_ref().unwrap().stats().subacks == 0 {
+        assert!(Instant::now() < deadline, "twin did not connect and subscribe");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (app, epoch)
+}
+
+/// Steps the twin `secs` simulated seconds, one tick per second, giving the client time to deliver.
+fn step(app: &mut App, secs: u32) {
+    for _ in 0..secs {
+        std::thread::sleep(Duration::from_millis(20));
+        app.world_mut().resource_mut::<SimClock>().pending_steps = 1;
+        app.update();
+    }
+}
+
+fn measured(app: &App, asset: &str, q: Quantity) -> Option<twin::ingest::Measured> {
+    let e = app.world().resource::<AssetIndex>().0[asset];
+    app.world().get::<Measurements>(e)?.0.get(&q).copied()
+}
+
+fn count(app: &App, key: &str) -> u64 {
+    app.world().resource::<Telemetry>().counters().get(key).copied().unwrap_or(0)
+}
+
+#[test]
+fn samples_from_mosquitto_pub_reach_the_right_components_in_canonical_units() {
+    let broker = Mosquitto::start();
+    let (mut app, epoch) = live_twin(&broker);
+    let ts = epoch + 0.5;
+    // The booster scenario's sources send in/s, degF, l/s and cm.
+    broker.publish("booster/p201/vibration", &format!(r#"{{"rms": 0.1, "ts": {ts}}}"#));
+    broker.publish("booster/m201/temp", &format!(r#"{{"value": 212, "ts": {ts}}}"#));
+    broker.publish("booster/p201/flow", &format!(r#"{{"value": 50, "ts": {ts}}}"#));
+    broker.publish("booster/t2/level", &format!(r#"{{"value": 350, "ts": {ts}}}"#));
+    step(&mut app, 8); // past the 5 s reorder horizon
+
+    let vib = measured(&app, "P-201", Quantity::VibrationVelocityRms).expect("vibration on P-201");
+    assert!((vib.value - 2.54).abs() < 1e-9, "0.1 in/s = 2.54 mm/s, got {}", vib.value);
+    assert!((vib.event_s - 0.5).abs() < 1e-6, "event time on the twin's time base: {}", vib.event_s);
+    let temp = measured(&app, "M-201", Quantity::WindingTemperature).expect("winding temp on M-201");
+    assert!((temp.value - 100.0).abs() < 1e-9, "212 degF = 100 degC, got {}", temp.value);
+    let flow = measured(&app, "P-201", Quantity::Flow).expect("flow on P-201");
+    assert!((flow.value - 180.0).abs() < 1e-9, "50 l/s = 180 m3/h, got {}", flow.value);
+    let level = measured(&app, "T-2", Quantity::TankLevel).expect("level on T-2");
+    assert!((level.value - 3.5).abs() < 1e-9, "350 cm = 3.5 m, got {}", level.value);
+    assert!(!temp.skewed_clock && !temp.reordered);
+    assert!(measured(&app, "P-202", Quantity::Flow).is_none(), "nothing landed on another pump");
+    assert_eq!(count(&app, "accepted"), 4);
+
+    // Quality: with no more samples the signals go stale after three 1 s periods.
+    step(&mut app, 4);
+    assert!(measured(&app, "M-201", Quantity::WindingTemperature).unwrap().stale);
+}
+
+#[test]
+fn malformed_payloads_are_counted_and_never_crash_the_twin() {
+    let broker = Mosquitto::start();
+    let (mut app, epoch) = live_twin(&broker);
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("truncated.pb");
+    std::fs::write(&garbage, [0x08u8, 0x96, 0x01, 0x12, 0xff, 0x0a]).unwrap(); // a truncated protobuf
+    let huge = format!(r#"{{"value": {}, "ts": {}}}"#, "9".repeat(400), epoch);
+    broker.publish("booster/m201/temp", "{not json");
+    broker.publish_file("booster/m202/temp", &garbage);
+    broker.publish("booster/m203/temp", &format!(r#"{{"value": "hot", "ts": {epoch}}}"#));
+    broker.publish("booster/p201/flow", &huge);
+    broker.publish("booster/p202/flow", &format!(r#"{{"value": 1e6, "ts": {epoch}}}"#));
+    broker.publish("booster/p203/flow", &format!(r#"{{"flow": 10, "ts": {epoch}}}"#));
+    broker.publish("nobody/listens/here", "{}");
+    broker.publish("booster/t2/level", &format!(r#"{{"value": 300, "ts": {epoch}}}"#));
+    step(&mut app, 8);
+
+    assert_eq!(count(&app, "bad_payload"), 2, "{:?}", app.world().resource::<Telemetry>().counters());
+    assert_eq!(count(&app, "not_a_number"), 1);
+    assert_eq!(count(&app, "non_finite"), 1);
+    assert_eq!(count(&app, "out_of_range"), 1);
+    assert_eq!(count(&app, "missing_value"), 1);
+    assert_eq!(count(&app, "accepted"), 1, "the one good sample still gets through");
+    assert!(measured(&app, "M-201", Quantity::WindingTemperature).is_none());
+    assert!((measured(&app, "T-2", Quantity::TankLevel).unwrap().value - 3.0).abs() < 1e-9);
+}
