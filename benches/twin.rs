@@ -30,7 +30,7 @@ fn time<F: FnMut()>(runs: usize, mut f: F) -> f64 {
 }
 
 fn opts(duration_s: f64) -> RunOptions {
-    RunOptions { duration_s, seed: 1, speed: Speed::Max, report: None, junit: None, progress: false }
+    RunOptions { duration_s, seed: 1, speed: Speed::Max, report: None, junit: None, progress: false, plant: false }
 }
 
 /// The pump station with its pump and motor copied `n` times, all on the one tank (inflow scaled to match).

@@ -62,6 +62,26 @@ enum Command {
         /// No progress bar and no summary on stderr.
         #[arg(long, short)]
         quiet: bool,
+        /// Do not run the virtual plant: the twin runs on its models alone, with no telemetry.
+        #[arg(long)]
+        no_plant: bool,
+    },
+    /// Run the virtual plant alone, publishing its telemetry to an MQTT broker (the embedded one by default).
+    Plant {
+        /// Scenario file (.ron).
+        scenario: PathBuf,
+        /// Broker URL, e.g. mqtt://127.0.0.1:1883; an in-process broker on a free loopback port when omitted.
+        #[arg(long)]
+        broker: Option<String>,
+        /// Simulated time to run, e.g. "24h".
+        #[arg(long, default_value = "24h")]
+        duration: Dur,
+        /// "realtime", a factor such as "60x", or "max".
+        #[arg(long, default_value = "realtime")]
+        speed: Speed,
+        /// Seed of the plant's hidden parameters and noise.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Validate scenario files; exit 0 when all are valid, 2 otherwise.
     Check {
@@ -75,9 +95,26 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Check { scenarios }) => check(&scenarios),
-        Some(Command::Run { scenario, duration, seed, speed, report, junit, quiet }) => {
-            let opts = RunOptions { duration_s: duration.secs(), seed, speed, report, junit, progress: !quiet };
+        Some(Command::Run { scenario, duration, seed, speed, report, junit, quiet, no_plant }) => {
+            let opts = RunOptions {
+                duration_s: duration.secs(),
+                seed,
+                speed,
+                report,
+                junit,
+                progress: !quiet,
+                plant: !no_plant,
+            };
             run(&scenario, &opts, quiet)
+        }
+        Some(Command::Plant { scenario, broker, duration, speed, seed }) => {
+            match twin::plant::publish::run_plant(&scenario, broker.as_deref(), duration.secs(), speed, seed) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
         }
         None => gui(cli.gui),
     }

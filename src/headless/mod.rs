@@ -60,6 +60,8 @@ pub struct RunOptions {
     pub junit: Option<PathBuf>,
     /// Show a progress bar (only ever drawn on a terminal).
     pub progress: bool,
+    /// Run the virtual plant in-process and feed its telemetry through the ingestion path.
+    pub plant: bool,
 }
 
 /// Why a run could not be carried out (exit code 2).
@@ -96,6 +98,10 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
         && !errors.0.is_empty()
     {
         return Err(RunError::Model { file: path.to_owned(), errors: errors.0.clone() });
+    }
+    if opts.plant {
+        crate::plant::inprocess::add_inprocess_plant(&mut app, &scenario, opts.seed, None)
+            .map_err(|e| RunError::Model { file: path.to_owned(), errors: vec![format!("virtual plant: {e}")] })?;
     }
     let step_s = app.world().resource::<SimClock>().step_s;
     let total_steps = (opts.duration_s / step_s).round().max(1.0) as u64;
@@ -135,8 +141,13 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
     bar.finish_and_clear();
 
     let results = checker.finish(total_steps);
-    let ingest = app.world().resource::<crate::ingest::Telemetry>().counters();
-    let report = recorder.into_report(&scenario, opts.seed, step_s, total_steps, results, ingest);
+    let mut report = recorder.into_report(&scenario, opts.seed, step_s, total_steps, results);
+    let telemetry = app.world().resource::<crate::ingest::Telemetry>();
+    report.ingest = telemetry.counters();
+    report.ingest_by_signal = telemetry.signal_counters();
+    if let Some(runner) = app.world().get_resource::<crate::plant::inprocess::PlantRunner>() {
+        report.ingest.insert("plant_publications_refused".into(), runner.refused());
+    }
     if let Some(p) = &opts.report {
         write(p, &report.to_json())?;
     }

@@ -48,6 +48,8 @@ pub struct Report {
     pub expectations: Vec<ExpectationResult>,
     /// Every ingestion outcome counted by reason, with channel drops and the messages taken.
     pub ingest: BTreeMap<String, u64>,
+    /// The same outcomes per signal id.
+    pub ingest_by_signal: BTreeMap<String, BTreeMap<String, u64>>,
     pub assets: Vec<AssetReport>,
     /// Sample times of every series, s.
     pub t_s: Vec<f64>,
@@ -106,7 +108,6 @@ impl Recorder {
         step_s: f64,
         steps: u64,
         expectations: Vec<ExpectationResult>,
-        ingest: BTreeMap<String, u64>,
     ) -> Report {
         let mut assets: Vec<AssetReport> = Vec::new();
         let mut series = Vec::new();
@@ -128,7 +129,8 @@ impl Recorder {
             duration_s: steps as f64 * step_s,
             passed: expectations.iter().all(|e| e.passed),
             expectations,
-            ingest,
+            ingest: BTreeMap::new(),
+            ingest_by_signal: BTreeMap::new(),
             assets,
             t_s: self.t_s,
             series,

@@ -72,6 +72,18 @@ impl Telemetry {
         Ok(())
     }
 
+    /// Counters per signal id, by outcome (only the outcomes that happened).
+    pub fn signal_counters(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
+        self.ingestor
+            .signals()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                (s.id.clone(), self.ingestor.signal_counts(i).iter().map(|(k, v)| (outcome_key(*k), *v)).collect())
+            })
+            .collect()
+    }
+
     /// A sender for producers (an MQTT bridge, the virtual plant, a replay) to feed the twin.
     pub fn sender(&self) -> TelemetrySender {
         TelemetrySender(self.tx.clone(), self.dropped_full.clone())
@@ -92,6 +104,11 @@ impl Telemetry {
         m.insert("messages".into(), self.drained);
         m
     }
+}
+
+/// The snake-case name of an outcome, as reports write it.
+fn outcome_key(o: Outcome) -> String {
+    serde_json::to_value(o).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 /// The producer side of the twin's inbound channel. It never blocks; a message refused by a full channel is

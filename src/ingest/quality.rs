@@ -113,29 +113,38 @@ impl Default for IngestSettings {
     }
 }
 
-/// Per-source clock offset estimate: the minimum of (receive - source) over a sliding window, since transport
-/// delay only ever adds; a minimum far from zero means the source's clock is off.
+/// Per-source clock offset estimate. A message's delay, receive time minus source time, is the clocks'
+/// difference plus a transport delay that is never negative, so the smallest delay over a window estimates the
+/// difference (of either sign). A source is judged only once the window spans [`CLOCK_MIN_SPAN_S`] of arrivals:
+/// a backlog delivered in one burst (after an outage, or a replay) has old timestamps too, but no spread.
 #[derive(Debug, Clone, Default)]
 struct ClockEstimate {
-    window: VecDeque<f64>,
+    /// (receive time s, delay s), oldest first.
+    window: VecDeque<(f64, f64)>,
     offset_s: f64,
     skewed: bool,
 }
 
+/// Observations kept per source.
 const CLOCK_WINDOW: usize = 64;
+/// Arrival time the window must span before a clock is judged, s.
+pub const CLOCK_MIN_SPAN_S: f64 = 30.0;
 
 impl ClockEstimate {
     fn observe(&mut self, received_s: f64, source_s: f64, threshold_s: f64) {
-        self.window.push_back(received_s - source_s);
+        self.window.push_back((received_s, received_s - source_s));
         if self.window.len() > CLOCK_WINDOW {
             self.window.pop_front();
         }
-        // The smallest delay seen is the best estimate of the pure offset; it is exact for offsets behind.
-        let min = self.window.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = self.window.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let estimate = if min < 0.0 { max.min(0.0).min(min) } else { min };
-        self.offset_s = estimate;
-        self.skewed = estimate.abs() > threshold_s;
+        let span = match (self.window.front(), self.window.back()) {
+            (Some(a), Some(b)) => b.0 - a.0,
+            _ => 0.0,
+        };
+        if span < CLOCK_MIN_SPAN_S {
+            return; // not enough evidence yet: keep the last judgement
+        }
+        self.offset_s = self.window.iter().map(|w| w.1).fold(f64::INFINITY, f64::min);
+        self.skewed = self.offset_s.abs() > threshold_s;
     }
 
     fn correct(&self, source_s: f64) -> f64 {
@@ -512,11 +521,11 @@ mod tests {
     #[test]
     fn a_skewed_source_clock_is_flagged_and_corrected() {
         let mut i = ingestor();
-        // The source's clock runs 30 s behind; transport adds 0.05..0.25 s.
-        for k in 0..20 {
+        // The source's clock runs 30 s behind; transport adds 0.05..0.25 s; a minute of arrivals.
+        for k in 0..64 {
             let t = 1000.0 + k as f64;
             let delay = 0.05 + 0.01 * (k % 20) as f64;
-            i.ingest(&msg("site/a/level", &format!(r#"{{"v": {}, "ts": {}}}"#, 100 + k, t - 30.0), t + delay));
+            i.ingest(&msg("site/a/level", &format!(r#"{{"v": {}, "ts": {}}}"#, 100 + k * 2, t - 30.0), t + delay));
         }
         let (skewed, offset) = i.clock("site/a/level").unwrap();
         assert!(skewed);
@@ -524,6 +533,36 @@ mod tests {
         let out = i.release(f64::INFINITY);
         let last = out.last().unwrap();
         assert!(last.skewed_clock);
-        assert!((last.event_s - (1019.0 + 0.05)).abs() < 1e-9, "corrected to the receive clock: {}", last.event_s);
+        assert!((last.event_s - (1063.0 + 0.05)).abs() < 1e-9, "corrected to the receive clock: {}", last.event_s);
+    }
+}
+#[cfg(test)]
+mod backlog_tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn a_backlog_received_at_once_is_not_a_skewed_clock_once_recent_samples_arrive() {
+        let s = crate::scenario::parse(
+            r#"Scenario(version: 1, name: "t",
+            assets: [(id: "T-1", kind: Tank(area_m2: 10.0, height_m: 4.0, initial_level_m: 2.0, inflow_m3h: 0.0))],
+            signals: [(id: "T-1.level", asset: "T-1", quantity: TankLevel, unit: "m",
+                source: Mqtt(topic: "l", value: "$.v", timestamp: "$.ts"), valid: (0.0, 4.0))])"#,
+            Path::new("t.ron"),
+        )
+        .unwrap();
+        let mut i = Ingestor::new(&s, IngestSettings::default());
+        for t in 1..=120 {
+            i.ingest(&RawMessage {
+                topic: "l".into(),
+                payload: format!(r#"{{"v": 1, "ts": {t}}}"#).into_bytes(),
+                received_s: 121.0,
+            });
+        }
+        let out = i.release(f64::INFINITY);
+        let last = out.last().unwrap();
+        assert!(out.iter().all(|s| !s.skewed_clock), "a burst is no evidence of a skewed clock");
+        assert_eq!(last.event_s, 120.0);
+        assert_eq!(i.clock("l"), Some((false, 0.0)));
     }
 }

@@ -71,7 +71,9 @@
 //! each sensor), so the same scenario and seed give byte-identical publications.
 
 pub mod edge;
+pub mod inprocess;
 pub mod payload;
+pub mod publish;
 pub mod sensor;
 mod site;
 pub mod truth;

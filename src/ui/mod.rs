@@ -2,6 +2,7 @@
 //! camera and an egui side panel. `run_gui` is the whole entry point; each submodule owns one concern.
 
 mod camera;
+mod live;
 mod panel;
 mod scene;
 mod screenshot;
@@ -43,15 +44,24 @@ pub fn run_gui(scenario: Arc<Scenario>, opts: GuiOptions) -> anyhow::Result<()> 
         Speed::Paced(f) => f,
     };
     let title = format!("twin — {}", scenario.name);
+    let scenario_for_live = scenario.clone();
     let mut app = App::new();
-    app.add_plugins(DefaultPlugins.set(WindowPlugin {
-        primary_window: Some(Window { title, resolution: WindowResolution::new(1280, 800), ..default() }),
-        ..default()
-    }))
+    app.add_plugins(
+        DefaultPlugins
+            .set(WindowPlugin {
+                primary_window: Some(Window { title, resolution: WindowResolution::new(1280, 800), ..default() }),
+                ..default()
+            })
+            .set(bevy::log::LogPlugin {
+                filter: format!("{},{}", bevy::log::DEFAULT_FILTER, twin_mqtt::broker::LOG_FILTER),
+                ..default()
+            }),
+    )
     .add_plugins(EguiPlugin::default())
     .add_plugins(TwinPlugin { scenario, seed: opts.seed })
     .insert_resource(ClockPacing::Realtime { speed, owed_s: 0.0, paused: false })
     .add_plugins((scene::ScenePlugin, camera::OrbitCameraPlugin, panel::PanelPlugin));
+    live::connect_live(&mut app, &scenario_for_live, opts.seed)?;
     let failure = Arc::new(Mutex::new(None));
     if let Some(path) = opts.screenshot {
         app.add_plugins(screenshot::ScreenshotPlugin { path, frames: opts.frames, failure: failure.clone() });

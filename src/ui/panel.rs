@@ -65,6 +65,8 @@ struct TwinView<'w, 's> {
     pacing: ResMut<'w, ClockPacing>,
     index: Res<'w, AssetIndex>,
     assets: Query<'w, 's, (&'static Asset, &'static SitePosition, Option<&'static TankModel>)>,
+    link: Option<Res<'w, super::live::LiveLink>>,
+    telemetry: Res<'w, crate::ingest::Telemetry>,
 }
 
 /// Draws the side panel and the asset labels, then fits the 3D camera's viewport to what the panel leaves.
@@ -74,7 +76,26 @@ fn draw_workbench(
     window: Single<&Window, With<PrimaryWindow>>,
     twin: TwinView,
 ) -> Result {
-    let TwinView { scenario, clock, mut pacing, index, assets } = twin;
+    let TwinView { scenario, clock, mut pacing, index, assets, link, telemetry } = twin;
+    let counters = telemetry.counters();
+    let link_text = match &link {
+        Some(l) if l.virtual_plant => format!("{} (embedded, virtual plant)", l.url),
+        Some(l) => l.url.clone(),
+        None => "not connected".to_owned(),
+    };
+    let n = |k: &str| counters.get(k).copied().unwrap_or(0);
+    let rejected: u64 = counters
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "accepted" | "reordered" | "messages" | "dropped_channel_full"))
+        .map(|(_, v)| v)
+        .sum();
+    let telemetry_text = format!(
+        "{} messages · {} samples applied · {} rejected · {} dropped",
+        n("messages"),
+        n("accepted") + n("reordered"),
+        rejected,
+        n("dropped_channel_full")
+    );
     let ctx = contexts.ctx_mut()?;
     let mut root = Ui::new(
         ctx.clone(),
@@ -93,6 +114,8 @@ fn draw_workbench(
         .show(&mut root, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 side_panel_ui(ui, &scenario.0.name, &clock, &mut pacing, &rows);
+                ui.separator();
+                telemetry_ui(ui, &link_text, &telemetry_text);
             });
         })
         .response
@@ -138,6 +161,13 @@ fn side_panel_ui(ui: &mut Ui, name: &str, clock: &SimClock, pacing: &mut ClockPa
     asset_list_ui(ui, rows);
     ui.separator();
     ui.small("Drag: orbit · Right/middle drag: pan\nWheel: zoom · Home: reframe");
+}
+
+/// Where telemetry comes from and what became of it.
+fn telemetry_ui(ui: &mut Ui, link: &str, counts: &str) {
+    ui.label(egui::RichText::new("Telemetry").strong());
+    ui.small(link);
+    ui.small(counts);
 }
 
 /// The sim clock, its pace, and a pause toggle.

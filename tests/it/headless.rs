@@ -28,6 +28,14 @@ fn every_bundled_scenario_runs_24h_headless_and_passes() {
         assert_eq!(r["steps"], 86_400, "1 s model step for 24 h");
         assert_eq!(r["duration_s"], 86_400.0);
         assert_eq!(r["passed"], true);
+        // The in-process virtual plant's telemetry went through ingestion: every signal, nothing dropped.
+        let ingest = &r["ingest"];
+        assert_eq!(ingest["dropped_channel_full"], 0, "{ingest}");
+        assert_eq!(ingest["plant_publications_refused"], 0, "{ingest}");
+        for (signal, counts) in r["ingest_by_signal"].as_object().unwrap() {
+            assert!(counts["accepted"].as_u64().unwrap_or(0) > 1000, "{stem}: {signal} barely received: {counts}");
+            assert!(counts.get("out_of_range").is_none() && counts.get("late").is_none(), "{stem}: {signal}: {counts}");
+        }
         let n = r["expectations"].as_array().unwrap().len();
         assert!(n > 0, "{stem} has expectations");
         let xml = std::fs::read_to_string(&junit).unwrap();

@@ -13,6 +13,7 @@ fn pump_station() -> Scenario {
 
 fn run_30d(s: Scenario) -> Report {
     let opts = RunOptions {
+        plant: false,
         duration_s: 30.0 * 86_400.0,
         seed: 1,
         speed: Speed::Max,

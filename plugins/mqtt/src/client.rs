@@ -51,6 +51,9 @@ pub struct MqttStats {
     pub published: u64,
     /// Messages refused by [`MqttClient::publish`] (queue full, too large, bad topic, client stopped).
     pub publish_dropped: u64,
+    /// QoS 1 publications the broker confirmed (PUBACKs received): what a publisher waits for before it
+    /// disconnects.
+    pub publish_confirmed: u64,
     /// Reconnects forced to make the broker redeliver QoS 1 messages dropped on a full channel (persistent
     /// sessions only, at most once per second, once the channel is at most half full).
     pub redelivery_reconnects: u64,
@@ -75,6 +78,7 @@ struct Shared {
     acked: AtomicU64,
     published: AtomicU64,
     publish_dropped: AtomicU64,
+    publish_confirmed: AtomicU64,
     redelivery_reconnects: AtomicU64,
     subacks: AtomicU64,
     subscribe_failures: AtomicU64,
@@ -220,6 +224,7 @@ impl MqttClient {
             acked: g(&s.acked),
             published: g(&s.published),
             publish_dropped: g(&s.publish_dropped),
+            publish_confirmed: g(&s.publish_confirmed),
             redelivery_reconnects: g(&s.redelivery_reconnects),
             subacks: g(&s.subacks),
             subscribe_failures: g(&s.subscribe_failures),
@@ -341,6 +346,7 @@ impl EventTask {
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => self.on_publish(p),
+                Ok(Event::Incoming(Packet::PubAck(_))) => Shared::inc(&self.shared.publish_confirmed),
                 Ok(Event::Incoming(Packet::SubAck(ack))) => {
                     Shared::inc(&self.shared.subacks);
                     let failed =

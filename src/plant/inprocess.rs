@@ -1,0 +1,75 @@
+//! The virtual plant run inside the twin's app: after each tick's pipeline it advances the plant to the twin's
+//! clock and hands what the plant published to the twin's inbound channel, as a broker would. Used by
+//! `twin run` (deterministically, no broker) and by the workbench when no external plant is connected.
+
+use bevy::prelude::*;
+
+use super::{PayloadFormat, PlantError, VirtualPlant};
+use crate::ingest::{RawMessage, Telemetry, TelemetrySender};
+use crate::scenario::Scenario;
+use crate::twin::{SimClock, TwinSystems};
+
+/// Where the plant's publications go.
+pub enum PlantOutput {
+    /// Straight into the twin's inbound channel (deterministic; no broker).
+    Direct(TelemetrySender),
+    /// Published to a broker, for the twin (and anyone else) to receive over MQTT.
+    Mqtt(twin_mqtt::MqttClient),
+}
+
+/// The running plant.
+#[derive(Resource)]
+pub struct PlantRunner {
+    /// The plant itself (its truth is what the tests and model-performance figures read).
+    pub plant: VirtualPlant,
+    output: PlantOutput,
+    /// Publications the output refused (a full channel or client queue).
+    pub refused: u64,
+}
+
+impl PlantRunner {
+    /// Publications so far that did not reach the output.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+}
+
+/// Advances the plant to the twin's clock and forwards its publications.
+fn advance_virtual_plant(mut runner: ResMut<PlantRunner>, clock: Res<SimClock>) {
+    let dt = clock.now_s - runner.plant.now_s();
+    if dt <= 0.0 {
+        return;
+    }
+    let pubs = runner.plant.advance(dt);
+    let mut refused = 0;
+    for p in pubs {
+        let ok = match &runner.output {
+            PlantOutput::Direct(tx) => {
+                tx.offer(RawMessage { topic: p.topic, payload: p.payload, received_s: f64::NAN })
+            }
+            PlantOutput::Mqtt(c) => c.publish(&p.topic, p.payload, twin_mqtt::Qos::AtLeastOnce, p.retain).is_ok(),
+        };
+        refused += u64::from(!ok);
+    }
+    runner.refused += refused;
+}
+
+/// Runs the virtual plant in the app. With `via` = `None` the publications go straight into the twin's
+/// channel; with a client they are published to its broker.
+pub fn add_inprocess_plant(
+    app: &mut App,
+    scenario: &Scenario,
+    seed: u64,
+    via: Option<twin_mqtt::MqttClient>,
+) -> Result<(), PlantError> {
+    // The plant's seed differs from the twin's so that its noise is not the twin's own random stream.
+    let plant = VirtualPlant::new(scenario, seed.wrapping_add(0x9e37_79b9_7f4a_7c15), PayloadFormat::Json)?;
+    let output = match via {
+        Some(c) => PlantOutput::Mqtt(c),
+        None => PlantOutput::Direct(app.world().resource::<Telemetry>().sender()),
+    };
+    app.world_mut().resource_mut::<Telemetry>().epoch_unix_s = VirtualPlant::EPOCH_UNIX_S;
+    app.insert_resource(PlantRunner { plant, output, refused: 0 })
+        .add_systems(Update, advance_virtual_plant.after(TwinSystems::Dispatch));
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! `twin plant`: the virtual plant on its own, publishing its telemetry to an MQTT broker as a real site's
+//! edge gateways would (the embedded broker when none is named), paced to the wall clock or faster.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use super::{PayloadFormat, VirtualPlant};
+use crate::headless::Speed;
+
+/// Simulated time advanced per publishing round, s.
+const ROUND_S: f64 = 1.0;
+
+/// Runs the plant of the scenario at `path` for `duration_s` simulated seconds.
+pub fn run_plant(path: &Path, broker: Option<&str>, duration_s: f64, speed: Speed, seed: u64) -> anyhow::Result<()> {
+    let scenario = crate::scenario::load(path)?;
+    let mut plant = VirtualPlant::new(&scenario, seed, PayloadFormat::Json)?;
+    let (_embedded, url) = match broker {
+        Some(u) => (None, u.to_owned()),
+        None => {
+            let b = twin_mqtt::broker::start_embedded().context("starting the embedded broker")?;
+            let url = b.url();
+            (Some(b), url)
+        }
+    };
+    let mut cfg = twin_mqtt::MqttConfig::from_url(&url, &format!("twin-plant-{seed}"))?;
+    cfg.clean_session = true;
+    let client = twin_mqtt::MqttClient::start(cfg)?;
+    eprintln!(
+        "virtual plant of \"{}\" publishing to {url} (topics: {})",
+        scenario.name,
+        plant.topics().collect::<Vec<_>>().join(", ")
+    );
+
+    let started = Instant::now();
+    let mut published = 0u64;
+    let mut refused = 0u64;
+    while plant.now_s() < duration_s {
+        for p in plant.advance(ROUND_S.min(duration_s - plant.now_s())) {
+            match client.publish(&p.topic, p.payload, twin_mqtt::Qos::AtLeastOnce, p.retain) {
+                Ok(()) => published += 1,
+                Err(_) => refused += 1,
+            }
+        }
+        if let Speed::Paced(factor) = speed
+            && let Some(wait) = Duration::from_secs_f64(plant.now_s() / factor).checked_sub(started.elapsed())
+        {
+            std::thread::sleep(wait);
+        }
+    }
+    // Every publication is QoS 1: wait for the broker to confirm them all before disconnecting.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.stats().publish_confirmed < published && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let confirmed = client.stats().publish_confirmed;
+    if confirmed < published {
+        anyhow::bail!("the broker confirmed {confirmed} of {published} publications within 30 s");
+    }
+    client.shutdown();
+    eprintln!(
+        "published {published} messages ({refused} refused by a full queue) over {:.0} simulated s",
+        plant.now_s()
+    );
+    Ok(())
+}
