@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use twin::headless::{self, RunOptions, Speed};
+use twin::headless::{self, RunOptions};
 use twin::scenario::{self, AssetKind, AssetSpec, Scenario};
 use twin_models::{PumpTrain, PumpTrainInputs, PumpTrainState};
 
@@ -30,7 +30,7 @@ fn time<F: FnMut()>(runs: usize, mut f: F) -> f64 {
 }
 
 fn opts(duration_s: f64) -> RunOptions {
-    RunOptions { duration_s, seed: 1, speed: Speed::Max, report: None, junit: None, progress: false, plant: false }
+    RunOptions { plant: false, ..RunOptions::new(duration_s, 1) }
 }
 
 /// The pump station with its pump and motor copied `n` times, all on the one tank (inflow scaled to match).

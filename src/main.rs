@@ -65,6 +65,12 @@ enum Command {
         /// Do not run the virtual plant: the twin runs on its models alone, with no telemetry.
         #[arg(long)]
         no_plant: bool,
+        /// Write every received telemetry message, with its receive time, to this file (JSON Lines).
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
+        /// Feed a recording (from --record) through ingestion instead of running the virtual plant.
+        #[arg(long, value_name = "FILE", conflicts_with = "no_plant")]
+        replay: Option<PathBuf>,
     },
     /// Run the virtual plant alone, publishing its telemetry to an MQTT broker (the embedded one by default).
     Plant {
@@ -95,15 +101,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Check { scenarios }) => check(&scenarios),
-        Some(Command::Run { scenario, duration, seed, speed, report, junit, quiet, no_plant }) => {
+        Some(Command::Run { scenario, duration, seed, speed, report, junit, quiet, no_plant, record, replay }) => {
             let opts = RunOptions {
-                duration_s: duration.secs(),
-                seed,
                 speed,
                 report,
                 junit,
                 progress: !quiet,
                 plant: !no_plant,
+                record,
+                replay,
+                ..RunOptions::new(duration.secs(), seed)
             };
             run(&scenario, &opts, quiet)
         }

@@ -62,6 +62,27 @@ pub struct RunOptions {
     pub progress: bool,
     /// Run the virtual plant in-process and feed its telemetry through the ingestion path.
     pub plant: bool,
+    /// Write every received message here (JSON Lines).
+    pub record: Option<PathBuf>,
+    /// Feed this recording through ingestion instead of running the plant.
+    pub replay: Option<PathBuf>,
+}
+
+impl RunOptions {
+    /// A run of `duration_s` with the in-process plant and nothing written.
+    pub fn new(duration_s: f64, seed: u64) -> Self {
+        Self {
+            duration_s,
+            seed,
+            speed: Speed::Max,
+            report: None,
+            junit: None,
+            progress: false,
+            plant: true,
+            record: None,
+            replay: None,
+        }
+    }
 }
 
 /// Why a run could not be carried out (exit code 2).
@@ -71,6 +92,10 @@ pub enum RunError {
     Scenario(#[from] ScenarioError),
     #[error("{}: cannot build the twin: {}", file.display(), errors.join("; "))]
     Model { file: PathBuf, errors: Vec<String> },
+    #[error(transparent)]
+    Recording(#[from] crate::ingest::recording::RecordingError),
+    #[error("recording: {0}")]
+    RecordingWrite(String),
     #[error("invalid duration {0} s: must be more than 0")]
     Duration(f64),
     #[error("cannot write {}: {source}", path.display())]
@@ -99,9 +124,15 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
     {
         return Err(RunError::Model { file: path.to_owned(), errors: errors.0.clone() });
     }
-    if opts.plant {
+    if let Some(replay) = &opts.replay {
+        let messages = crate::ingest::recording::read(replay)?;
+        crate::ingest::recording::add_replay(&mut app, messages);
+    } else if opts.plant {
         crate::plant::inprocess::add_inprocess_plant(&mut app, &scenario, opts.seed, None)
             .map_err(|e| RunError::Model { file: path.to_owned(), errors: vec![format!("virtual plant: {e}")] })?;
+    }
+    if let Some(record) = &opts.record {
+        app.insert_resource(crate::ingest::recording::Recorder::create(record)?);
     }
     let step_s = app.world().resource::<SimClock>().step_s;
     let total_steps = (opts.duration_s / step_s).round().max(1.0) as u64;
@@ -141,6 +172,9 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
     bar.finish_and_clear();
 
     let results = checker.finish(total_steps);
+    if let Some(mut rec) = app.world_mut().get_resource_mut::<crate::ingest::recording::Recorder>() {
+        rec.finish().map_err(RunError::RecordingWrite)?;
+    }
     let mut report = recorder.into_report(&scenario, opts.seed, step_s, total_steps, results);
     let telemetry = app.world().resource::<crate::ingest::Telemetry>();
     report.ingest = telemetry.counters();

@@ -3,6 +3,7 @@
 //! lands on the asset entities as [`Measurements`] with their quality flags. Nothing here knows MQTT.
 
 pub mod quality;
+pub mod recording;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -172,6 +173,7 @@ fn drain_telemetry(
     clock: Res<SimClock>,
     index: Res<AssetIndex>,
     mut assets: Query<&mut Measurements>,
+    mut recorder: Option<ResMut<recording::Recorder>>,
 ) {
     let t = &mut *telemetry;
     let started = Instant::now();
@@ -180,7 +182,11 @@ fn drain_telemetry(
     // the twin's clock may not follow).
     if let Some(client) = &t.mqtt {
         while let Ok(m) = client.receiver().try_recv() {
-            t.ingestor.ingest(&RawMessage { topic: m.topic, payload: m.payload, received_s: now_unix });
+            let msg = RawMessage { topic: m.topic, payload: m.payload, received_s: now_unix };
+            if let Some(r) = recorder.as_deref_mut() {
+                r.write(&msg);
+            }
+            t.ingestor.ingest(&msg);
             t.drained += 1;
             if t.budget.is_some_and(|b| started.elapsed() > b) {
                 break;
@@ -191,6 +197,9 @@ fn drain_telemetry(
         // Received "now" on the twin's clock, unless the producer stamped an earlier receive time (a replay).
         if !(msg.received_s.is_finite() && msg.received_s <= now_unix) {
             msg.received_s = now_unix;
+        }
+        if let Some(r) = recorder.as_deref_mut() {
+            r.write(&msg);
         }
         t.ingestor.ingest(&msg);
         t.drained += 1;

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use twin::headless::{self, Report, RunOptions, Speed};
+use twin::headless::{self, Report, RunOptions};
 use twin::scenario::{self, AssetKind, Scenario};
 
 fn pump_station() -> Scenario {
@@ -12,15 +12,7 @@ fn pump_station() -> Scenario {
 }
 
 fn run_30d(s: Scenario) -> Report {
-    let opts = RunOptions {
-        plant: false,
-        duration_s: 30.0 * 86_400.0,
-        seed: 1,
-        speed: Speed::Max,
-        report: None,
-        junit: None,
-        progress: false,
-    };
+    let opts = RunOptions { plant: false, ..RunOptions::new(30.0 * 86_400.0, 1) };
     headless::run(Arc::new(s), Path::new("scenes/pump_station.ron"), &opts).expect("30-day run")
 }
 

@@ -1,0 +1,167 @@
+//! Recordings of received telemetry: `--record FILE` writes every message the twin takes in, with its receive
+//! time (the source time is in the payload), as JSON Lines; `--replay FILE` feeds such a file back through the
+//! same ingestion path, each message when the twin's clock reaches its receive time.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use bevy::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{RawMessage, Telemetry, TelemetrySender};
+use crate::twin::{SimClock, TwinSystems};
+
+/// One line of a recording.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    /// Topic.
+    pub topic: String,
+    /// Receive time, Unix s.
+    pub received_unix_s: f64,
+    /// The payload as text (JSON payloads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    /// The payload as hex, when it is not UTF-8 (protobuf).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_hex: Option<String>,
+}
+
+impl Record {
+    /// The record of a received message.
+    pub fn of(msg: &RawMessage) -> Self {
+        match std::str::from_utf8(&msg.payload) {
+            Ok(text) => Record {
+                topic: msg.topic.clone(),
+                received_unix_s: msg.received_s,
+                payload: Some(text.to_owned()),
+                payload_hex: None,
+            },
+            Err(_) => Record {
+                topic: msg.topic.clone(),
+                received_unix_s: msg.received_s,
+                payload: None,
+                payload_hex: Some(msg.payload.iter().map(|b| format!("{b:02x}")).collect()),
+            },
+        }
+    }
+
+    fn into_message(self) -> Result<RawMessage, String> {
+        let payload = match (self.payload, self.payload_hex) {
+            (Some(t), None) => t.into_bytes(),
+            (None, Some(h)) => {
+                if h.len() % 2 != 0 {
+                    return Err("payload_hex has an odd number of digits".into());
+                }
+                (0..h.len())
+                    .step_by(2)
+                    .map(|i| {
+                        u8::from_str_radix(&h[i..i + 2], 16).map_err(|_| format!("payload_hex: bad digits at {i}"))
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            _ => return Err("a record needs exactly one of payload and payload_hex".into()),
+        };
+        if !self.received_unix_s.is_finite() {
+            return Err("received_unix_s is not a finite number".into());
+        }
+        Ok(RawMessage { topic: self.topic, payload, received_s: self.received_unix_s })
+    }
+}
+
+/// Why a recording could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordingError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{line}: {message}", path.display())]
+    Line { path: PathBuf, line: usize, message: String },
+}
+
+/// Reads a whole recording, in file order; every bad line is an error naming its line number.
+pub fn read(path: &Path) -> Result<Vec<RawMessage>, RecordingError> {
+    let io = |source| RecordingError::Io { path: path.to_owned(), source };
+    let file = File::open(path).map_err(io)?;
+    let mut out = Vec::new();
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(io)?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |message: String| RecordingError::Line { path: path.to_owned(), line: i + 1, message };
+        let record: Record = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
+        out.push(record.into_message().map_err(bad)?);
+    }
+    Ok(out)
+}
+
+/// The open recording file of a run.
+#[derive(Resource)]
+pub struct Recorder {
+    path: PathBuf,
+    out: BufWriter<File>,
+    /// The first write error, if any; later messages are not recorded.
+    pub error: Option<String>,
+}
+
+impl Recorder {
+    /// Creates (or truncates) the recording file.
+    pub fn create(path: &Path) -> Result<Self, RecordingError> {
+        let file = File::create(path).map_err(|source| RecordingError::Io { path: path.to_owned(), source })?;
+        Ok(Self { path: path.to_owned(), out: BufWriter::new(file), error: None })
+    }
+
+    /// Appends one message.
+    pub fn write(&mut self, msg: &RawMessage) {
+        if self.error.is_some() {
+            return;
+        }
+        let line = serde_json::to_string(&Record::of(msg)).unwrap_or_default();
+        if let Err(e) = writeln!(self.out, "{line}") {
+            self.error = Some(format!("{}: {e}", self.path.display()));
+        }
+    }
+
+    /// Flushes to disk; the first error of the whole recording, if any.
+    pub fn finish(&mut self) -> Result<(), String> {
+        if let Err(e) = self.out.flush() {
+            self.error.get_or_insert(format!("{}: {e}", self.path.display()));
+        }
+        self.error.clone().map_or(Ok(()), Err)
+    }
+}
+
+/// A recording being played back into the twin.
+#[derive(Resource)]
+pub struct Replay {
+    messages: std::vec::IntoIter<RawMessage>,
+    next: Option<RawMessage>,
+    sender: TelemetrySender,
+}
+
+/// Offers every recorded message whose receive time the twin's clock has reached.
+fn feed_replay(mut replay: ResMut<Replay>, clock: Res<SimClock>, telemetry: Res<Telemetry>) {
+    let now_unix = telemetry.epoch_unix_s + clock.now_s;
+    while let Some(m) = replay.next.take() {
+        if m.received_s > now_unix {
+            replay.next = Some(m);
+            break;
+        }
+        replay.sender.offer(m);
+        replay.next = replay.messages.next();
+    }
+}
+
+/// Replays `messages` into the twin of `app` (in place of any live source).
+pub fn add_replay(app: &mut App, messages: Vec<RawMessage>) {
+    let sender = app.world().resource::<Telemetry>().sender();
+    let mut it = messages.into_iter();
+    let next = it.next();
+    app.insert_resource(Replay { messages: it, next, sender })
+        .add_systems(Update, feed_replay.before(TwinSystems::Ingest));
+}
