@@ -85,6 +85,15 @@ impl Telemetry {
             .collect()
     }
 
+    /// Takes one received message: records it if a recording runs, and ingests it.
+    fn take(&mut self, msg: RawMessage, recorder: Option<&mut recording::Recorder>) {
+        if let Some(r) = recorder {
+            r.write(&msg);
+        }
+        self.ingestor.ingest(&msg);
+        self.drained += 1;
+    }
+
     /// A sender for producers (an MQTT bridge, the virtual plant, a replay) to feed the twin.
     pub fn sender(&self) -> TelemetrySender {
         TelemetrySender(self.tx.clone(), self.dropped_full.clone())
@@ -178,32 +187,25 @@ fn drain_telemetry(
     let t = &mut *telemetry;
     let started = Instant::now();
     let now_unix = t.epoch_unix_s + clock.now_s;
-    // Live messages first: their receive time is the twin's now (the broker's client stamps wall time, which
-    // the twin's clock may not follow).
-    if let Some(client) = &t.mqtt {
+    let over_budget = |t: &Telemetry| t.budget.is_some_and(|b| started.elapsed() > b);
+    // Live messages first. Their receive time is the twin's now: the client stamps wall time, which the
+    // twin's clock need not follow.
+    if let Some(client) = t.mqtt.take() {
         while let Ok(m) = client.receiver().try_recv() {
-            let msg = RawMessage { topic: m.topic, payload: m.payload, received_s: now_unix };
-            if let Some(r) = recorder.as_deref_mut() {
-                r.write(&msg);
-            }
-            t.ingestor.ingest(&msg);
-            t.drained += 1;
-            if t.budget.is_some_and(|b| started.elapsed() > b) {
+            t.take(RawMessage { topic: m.topic, payload: m.payload, received_s: now_unix }, recorder.as_deref_mut());
+            if over_budget(t) {
                 break;
             }
         }
+        t.mqtt = Some(client);
     }
     while let Ok(mut msg) = t.rx.try_recv() {
         // Received "now" on the twin's clock, unless the producer stamped an earlier receive time (a replay).
         if !(msg.received_s.is_finite() && msg.received_s <= now_unix) {
             msg.received_s = now_unix;
         }
-        if let Some(r) = recorder.as_deref_mut() {
-            r.write(&msg);
-        }
-        t.ingestor.ingest(&msg);
-        t.drained += 1;
-        if t.budget.is_some_and(|b| started.elapsed() > b) {
+        t.take(msg, recorder.as_deref_mut());
+        if over_budget(t) {
             break;
         }
     }

@@ -464,7 +464,7 @@ impl VirtualPlant {
             step_s,
             steps: 0,
             owed_s: 0.0,
-            site: Site::new(sim, stream(seed, STREAM_SITE)),
+            site: Site::from_rng(sim, stream(seed, STREAM_SITE)),
             tanks,
             pumps,
             setpoints,

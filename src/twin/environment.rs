@@ -9,7 +9,7 @@ use rand_distr::{Distribution, StandardNormal};
 use crate::scenario::Simulation;
 
 /// Correlation time of the random fluctuations, s.
-const CORRELATION_S: f64 = 600.0;
+pub const CORRELATION_S: f64 = 600.0;
 
 /// Seeded boundary conditions, advanced once per model step.
 #[derive(Resource, Debug, Clone)]
@@ -28,18 +28,24 @@ pub struct Environment {
 impl Environment {
     /// Boundary conditions for a scenario's simulation settings and a seed.
     pub fn new(sim: &Simulation, seed: u64) -> Self {
+        Self::from_rng(sim, ChaCha8Rng::seed_from_u64(seed))
+    }
+
+    /// Boundary conditions drawing from a given random stream (the virtual plant uses its own).
+    pub fn from_rng(sim: &Simulation, rng: ChaCha8Rng) -> Self {
         Self {
             mean_c: sim.ambient.mean_c,
             swing_k: sim.ambient.daily_swing_k,
             ambient_noise_k: sim.ambient_noise_k,
             inflow_noise: sim.inflow_noise,
-            rng: ChaCha8Rng::seed_from_u64(seed),
+            rng,
             ambient_dev_k: 0.0,
             inflow_dev: 0.0,
         }
     }
 
-    /// Advances the random processes by `dt_s` (first-order Gauss–Markov, exact discretisation).
+    /// Advances both first-order Gauss–Markov processes by `dt_s` (exact discretisation:
+    /// `x' = a x + sqrt(1 - a²) σ n`, `a = exp(-dt/τ)`), so their variance stays σ² for any step.
     pub fn advance(&mut self, dt_s: f64) {
         if self.ambient_noise_k == 0.0 && self.inflow_noise == 0.0 {
             return;
