@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use twin::headless::{self, RunOptions, Speed};
@@ -182,7 +181,7 @@ fn gui(args: GuiArgs) -> ExitCode {
         None => scenario::parse(twin::BUNDLED_SCENARIO, Path::new(twin::BUNDLED_SCENARIO_PATH)),
     };
     let scenario = match loaded {
-        Ok(s) => Arc::new(s),
+        Ok(s) => std::sync::Arc::new(s),
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(2);
@@ -201,7 +200,7 @@ fn gui(args: GuiArgs) -> ExitCode {
 
 #[cfg(not(feature = "gui"))]
 fn gui(args: GuiArgs) -> ExitCode {
-    let _ = (&args.scenario, args.speed, args.seed, &args.screenshot, args.frames, Arc::new(()));
+    let _ = args;
     eprintln!(
         "error: this build has no GUI (built without the `gui` feature); use `twin run SCENARIO` or `twin check`"
     );

@@ -31,6 +31,18 @@ pub enum Speed {
     Paced(f64),
 }
 
+impl Speed {
+    /// Sleeps until simulated time `sim_t_s` is due on the wall clock, counted from `started`
+    /// (returns at once for `Max`, or when already late).
+    pub fn pace(self, started: Instant, sim_t_s: f64) {
+        if let Speed::Paced(factor) = self
+            && let Some(wait) = Duration::from_secs_f64(sim_t_s / factor).checked_sub(started.elapsed())
+        {
+            std::thread::sleep(wait);
+        }
+    }
+}
+
 impl std::str::FromStr for Speed {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -162,12 +174,7 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
         }
         checker.check(app.world(), done);
         bar.set_position(done);
-        if let Speed::Paced(factor) = opts.speed {
-            let due = Duration::from_secs_f64(t / factor);
-            if let Some(wait) = due.checked_sub(started.elapsed()) {
-                std::thread::sleep(wait);
-            }
-        }
+        opts.speed.pace(started, t);
     }
     bar.finish_and_clear();
 

@@ -24,7 +24,7 @@ pub struct PlantRunner {
     pub plant: VirtualPlant,
     output: PlantOutput,
     /// Publications the output refused (a full channel or client queue).
-    pub refused: u64,
+    refused: u64,
 }
 
 impl PlantRunner {

@@ -43,11 +43,7 @@ pub fn run_plant(path: &Path, broker: Option<&str>, duration_s: f64, speed: Spee
                 Err(_) => refused += 1,
             }
         }
-        if let Speed::Paced(factor) = speed
-            && let Some(wait) = Duration::from_secs_f64(plant.now_s() / factor).checked_sub(started.elapsed())
-        {
-            std::thread::sleep(wait);
-        }
+        speed.pace(started, plant.now_s());
     }
     // Every publication is QoS 1: wait for the broker to confirm them all before disconnecting.
     let deadline = Instant::now() + Duration::from_secs(30);
