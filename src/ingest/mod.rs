@@ -37,6 +37,21 @@ pub struct Measured {
     pub stale: bool,
 }
 
+/// One sample applied to the twin this tick, in event-time order: what the state estimation consumes. A
+/// `reordered` sample is older than one already applied for its signal (it arrived late, within the allowed
+/// lateness); consumers that integrate over time re-apply from its event time.
+#[derive(Message, Debug, Clone, Copy, PartialEq)]
+pub struct SampleApplied {
+    /// The asset entity the sample belongs to.
+    pub asset: Entity,
+    /// Index of the signal in the ingestor's signal table.
+    pub signal: usize,
+    /// What it measures.
+    pub quantity: Quantity,
+    /// The measurement, with its times on the twin's time base.
+    pub measured: Measured,
+}
+
 /// The latest measured values of an asset, by quantity.
 #[derive(Component, Debug, Clone, Default)]
 pub struct Measurements(pub BTreeMap<Quantity, Measured>);
@@ -167,6 +182,7 @@ impl Plugin for IngestPlugin {
             drained: 0,
             mqtt: None,
         })
+        .add_message::<SampleApplied>()
         .add_systems(Update, drain_telemetry.in_set(TwinSystems::Ingest));
         let entities: Vec<Entity> = app.world().resource::<AssetIndex>().0.values().copied().collect();
         for e in entities {
@@ -175,14 +191,18 @@ impl Plugin for IngestPlugin {
     }
 }
 
-/// Drains the inbound channel (within the budget), runs the checks, and applies released samples to the
-/// assets in event-time order; then refreshes every signal's staleness.
+/// Drains the inbound channel (within the budget), runs the checks, and applies every sample whose event time
+/// has come to the assets in event-time order (a [`SampleApplied`] each); then refreshes every signal's
+/// staleness. A sample is applied in the tick it arrives: waiting for the allowed lateness would delay every
+/// sample by it. One that arrives out of order is still applied (flagged `reordered`) but does not replace a newer
+/// value in [`Measurements`].
 fn drain_telemetry(
     mut telemetry: ResMut<Telemetry>,
     clock: Res<SimClock>,
     index: Res<AssetIndex>,
     mut assets: Query<&mut Measurements>,
     mut recorder: Option<ResMut<recording::Recorder>>,
+    mut applied: MessageWriter<SampleApplied>,
 ) {
     let t = &mut *telemetry;
     let started = Instant::now();
@@ -209,23 +229,25 @@ fn drain_telemetry(
             break;
         }
     }
-    let horizon = now_unix - t.ingestor.allowed_lateness_s();
-    for s in t.ingestor.release(horizon) {
+    // Samples stamped in the twin's future (a source clock ahead of ours) wait until their time comes.
+    for s in t.ingestor.release(now_unix) {
         let sig = &t.ingestor.signals()[s.signal];
         let Some(&e) = index.0.get(&sig.asset) else { continue };
+        let measured = Measured {
+            value: s.value,
+            event_s: s.event_s - t.epoch_unix_s,
+            received_s: s.received_s - t.epoch_unix_s,
+            skewed_clock: s.skewed_clock,
+            reordered: s.reordered,
+            stale: false,
+        };
         if let Ok(mut m) = assets.get_mut(e) {
-            m.0.insert(
-                sig.quantity,
-                Measured {
-                    value: s.value,
-                    event_s: s.event_s - t.epoch_unix_s,
-                    received_s: s.received_s - t.epoch_unix_s,
-                    skewed_clock: s.skewed_clock,
-                    reordered: s.reordered,
-                    stale: false,
-                },
-            );
+            let newest = m.0.get(&sig.quantity).is_none_or(|old| old.event_s <= measured.event_s);
+            if newest {
+                m.0.insert(sig.quantity, measured);
+            }
         }
+        applied.write(SampleApplied { asset: e, signal: s.signal, quantity: sig.quantity, measured });
     }
     for (i, sig) in t.ingestor.signals().iter().enumerate() {
         let stale = t.ingestor.is_stale(i, now_unix);

@@ -9,6 +9,7 @@
 //! - [`json`]: JSON payload decoding with `$.a.b[0]` paths.
 //! - [`sparkplug`]: Sparkplug B payloads (prost), topics, and a per-node alias/sequence tracker.
 //! - [`broker`]: an embedded rumqttd broker on loopback for the self-contained default setup.
+//! - `testkit` (feature `testkit`): a real mosquitto for tests and benchmarks.
 
 pub mod broker;
 mod client;
@@ -16,6 +17,8 @@ mod config;
 mod error;
 pub mod json;
 pub mod sparkplug;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod tls;
 pub mod topic;
 

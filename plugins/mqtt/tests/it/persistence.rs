@@ -3,54 +3,13 @@
 //! manual acks) and the rumqttc publisher (persistent session, retransmits) reconnect by themselves, and every
 //! sequence number arrives at least once.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rumqttc::{AsyncClient, MqttOptions, QoS};
 use twin_mqtt::{MqttClient, Qos};
 
 use crate::common::*;
 
 const N: usize = 10_000;
-
-/// A rumqttc publisher in its own thread: one task polls the event loop (never awaiting a publish), another
-/// publishes `N` messages with pacing. Returns when all were queued and the broker acked them all, or stop.
-fn spawn_publisher(port: u16, stop: Arc<AtomicBool>, pubacks: Arc<AtomicU64>) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let mut opts = MqttOptions::new("it-persist-pub", "127.0.0.1", port);
-            opts.set_clean_session(false).set_keep_alive(Duration::from_secs(5)).set_inflight(100);
-            let (client, mut eventloop) = AsyncClient::new(opts, 1000);
-            let poller = {
-                let stop = stop.clone();
-                let pubacks = pubacks.clone();
-                tokio::spawn(async move {
-                    while !stop.load(Ordering::Relaxed) {
-                        match tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await {
-                            Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_)))) => {
-                                pubacks.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Ok(Ok(_)) | Err(_) => {}
-                            Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
-                        }
-                    }
-                })
-            };
-            for i in 0..N {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                client.publish("stream/seq", QoS::AtLeastOnce, false, format!("{i}")).await.unwrap();
-                if i % 50 == 49 {
-                    tokio::time::sleep(Duration::from_millis(15)).await; // ~3000 msg/s: the restart hits mid-stream
-                }
-            }
-            let _ = poller.await;
-        });
-    })
-}
 
 #[test]
 fn qos1_stream_survives_broker_restart_with_persistence() {
@@ -62,9 +21,10 @@ fn qos1_stream_survives_broker_restart_with_persistence() {
     let sub = MqttClient::start(cfg).unwrap();
     wait_subscribed(&sub, 1);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let pubacks = Arc::new(AtomicU64::new(0));
-    let publisher = spawn_publisher(broker.port, stop.clone(), pubacks.clone());
+    // ~3000 msg/s: the restart hits mid-stream.
+    let payloads = (0..N).map(|i| i.to_string().into_bytes()).collect();
+    let publisher =
+        StreamPublisher::start(broker.port, "it-persist-pub", "stream/seq", payloads, 50, Duration::from_millis(15));
 
     let mut seen = vec![0u32; N];
     let mut distinct = 0usize;
@@ -87,15 +47,15 @@ fn qos1_stream_survives_broker_restart_with_persistence() {
             restarted_at = Some(distinct);
         }
     }
-    stop.store(true, Ordering::Relaxed);
-    publisher.join().unwrap();
+    let pubacks = publisher.pubacks();
+    publisher.stop();
     let duplicates: u32 = seen.iter().map(|c| c.saturating_sub(1)).sum();
     let missing: Vec<usize> = seen.iter().enumerate().filter(|(_, c)| **c == 0).map(|(i, _)| i).take(20).collect();
     let s = sub.stats();
     eprintln!(
         "persistence: restart after {restarted_at:?} distinct, {distinct}/{N} distinct received, {duplicates} \
          duplicates ({dup_flagged} with DUP flag), publisher pubacks {}, {:.1} s, stats {s:?}",
-        pubacks.load(Ordering::Relaxed),
+        pubacks,
         t0.elapsed().as_secs_f64()
     );
     assert!(restarted_at.is_some(), "the broker restart must happen mid-stream");
