@@ -88,6 +88,18 @@ impl Telemetry {
         Ok(())
     }
 
+    /// Blocks until a message waits on the inbound channel or on the live client's, or `timeout` passes, and
+    /// says which; takes nothing. A live loop that waits here before each tick applies a sample as soon as it
+    /// arrives instead of at the next frame.
+    pub fn wait_ready(&self, timeout: Duration) -> bool {
+        let mut sel = crossbeam_channel::Select::new();
+        sel.recv(&self.rx);
+        if let Some(c) = &self.mqtt {
+            sel.recv(c.receiver());
+        }
+        sel.ready_timeout(timeout).is_ok()
+    }
+
     /// Counters per signal id, by outcome (only the outcomes that happened).
     pub fn signal_counters(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
         self.ingestor

@@ -158,7 +158,12 @@ impl MqttClient {
                     };
                     rt.block_on(async move {
                         // AsyncClient::new needs no runtime, but the event loop's timers do: build both here.
-                        let (client, eventloop) = AsyncClient::new(opts, request_capacity);
+                        let (client, mut eventloop) = AsyncClient::new(opts, request_capacity);
+                        // Telemetry and acks are small packets: Nagle's algorithm would hold them back for up
+                        // to the peer's delayed-ACK time (40 ms on Linux).
+                        let mut net = eventloop.network_options();
+                        net.set_tcp_nodelay(true);
+                        eventloop.set_network_options(net);
                         let _ = ready_tx.send(Ok(client.clone()));
                         let task = EventTask::new(cfg, client, tx, shared, wake);
                         task.run(eventloop).await;
