@@ -5,6 +5,7 @@ pub mod headless;
 pub mod ingest;
 pub mod plant;
 pub mod scenario;
+pub mod sync;
 pub mod twin;
 #[cfg(feature = "gui")]
 pub mod ui;

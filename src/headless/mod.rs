@@ -186,6 +186,7 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
     let telemetry = app.world().resource::<crate::ingest::Telemetry>();
     report.ingest = telemetry.counters();
     report.ingest_by_signal = telemetry.signal_counters();
+    report.sync = crate::sync::SyncReport::of(app.world());
     if let Some(runner) = app.world().get_resource::<crate::plant::inprocess::PlantRunner>() {
         report.ingest.insert("plant_publications_refused".into(), runner.refused());
     }

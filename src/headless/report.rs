@@ -50,6 +50,8 @@ pub struct Report {
     pub ingest: BTreeMap<String, u64>,
     /// The same outcomes per signal id.
     pub ingest_by_signal: BTreeMap<String, BTreeMap<String, u64>>,
+    /// How telemetry was merged with the models: counters, revised spans, prediction errors.
+    pub sync: crate::sync::SyncReport,
     pub assets: Vec<AssetReport>,
     /// Sample times of every series, s.
     pub t_s: Vec<f64>,
@@ -131,6 +133,7 @@ impl Recorder {
             expectations,
             ingest: BTreeMap::new(),
             ingest_by_signal: BTreeMap::new(),
+            sync: Default::default(),
             assets,
             t_s: self.t_s,
             series,

@@ -219,6 +219,8 @@ fn drain_telemetry(
     let t = &mut *telemetry;
     let started = Instant::now();
     let now_unix = t.epoch_unix_s + clock.now_s;
+    // Sources inside the app (the in-process plant, a replay) deliver up to the end of this tick.
+    let tick_end_unix = now_unix + f64::from(clock.pending_steps) * clock.step_s;
     let over_budget = |t: &Telemetry| t.budget.is_some_and(|b| started.elapsed() > b);
     // Live messages first. Their receive time is the twin's now: the client stamps wall time, which the
     // twin's clock need not follow.
@@ -232,8 +234,9 @@ fn drain_telemetry(
         t.mqtt = Some(client);
     }
     while let Ok(mut msg) = t.rx.try_recv() {
-        // Received "now" on the twin's clock, unless the producer stamped an earlier receive time (a replay).
-        if !(msg.received_s.is_finite() && msg.received_s <= now_unix) {
+        // Received "now" on the twin's clock, unless the producer stamped its own receive time within this tick
+        // (a replay, the in-process plant).
+        if !(msg.received_s.is_finite() && msg.received_s <= tick_end_unix) {
             msg.received_s = now_unix;
         }
         t.take(msg, recorder.as_deref_mut());
@@ -242,7 +245,7 @@ fn drain_telemetry(
         }
     }
     // Samples stamped in the twin's future (a source clock ahead of ours) wait until their time comes.
-    for s in t.ingestor.release(now_unix) {
+    for s in t.ingestor.release(tick_end_unix) {
         let sig = &t.ingestor.signals()[s.signal];
         let Some(&e) = index.0.get(&sig.asset) else { continue };
         let measured = Measured {

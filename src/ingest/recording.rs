@@ -144,9 +144,9 @@ pub struct Replay {
     sender: TelemetrySender,
 }
 
-/// Offers every recorded message whose receive time the twin's clock has reached.
+/// Offers every recorded message received by the time the twin's clock reaches at the end of this tick.
 fn feed_replay(mut replay: ResMut<Replay>, clock: Res<SimClock>, telemetry: Res<Telemetry>) {
-    let now_unix = telemetry.epoch_unix_s + clock.now_s;
+    let now_unix = telemetry.epoch_unix_s + clock.now_s + f64::from(clock.pending_steps) * clock.step_s;
     while let Some(m) = replay.next.take() {
         if m.received_s > now_unix {
             replay.next = Some(m);
@@ -163,5 +163,5 @@ pub fn add_replay(app: &mut App, messages: Vec<RawMessage>) {
     let mut it = messages.into_iter();
     let next = it.next();
     app.insert_resource(Replay { messages: it, next, sender })
-        .add_systems(Update, feed_replay.before(TwinSystems::Ingest));
+        .add_systems(Update, feed_replay.in_set(TwinSystems::Sources));
 }

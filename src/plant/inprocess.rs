@@ -1,5 +1,6 @@
-//! The virtual plant run inside the twin's app: after each tick's pipeline it advances the plant to the twin's
-//! clock and hands what the plant published to the twin's inbound channel, as a broker would. Used by
+//! The virtual plant run inside the twin's app: at the start of each tick it advances the plant to the time the
+//! twin's clock reaches at the end of the tick (reality runs ahead of its twin) and hands what the plant
+//! published to the twin's inbound channel, received at the time it was sent, as a loss-free broker would. Used by
 //! `twin run` (deterministically, no broker) and by the workbench when no external plant is connected.
 
 use bevy::prelude::*;
@@ -36,7 +37,9 @@ impl PlantRunner {
 
 /// Advances the plant to the twin's clock and forwards its publications.
 fn advance_virtual_plant(mut runner: ResMut<PlantRunner>, clock: Res<SimClock>) {
-    let dt = clock.now_s - runner.plant.now_s();
+    // The plant runs ahead of the twin, as reality does: to the time the twin reaches at the end of this tick.
+    let target = clock.now_s + f64::from(clock.pending_steps) * clock.step_s;
+    let dt = target - runner.plant.now_s();
     if dt <= 0.0 {
         return;
     }
@@ -44,9 +47,11 @@ fn advance_virtual_plant(mut runner: ResMut<PlantRunner>, clock: Res<SimClock>) 
     let mut refused = 0;
     for p in pubs {
         let ok = match &runner.output {
-            PlantOutput::Direct(tx) => {
-                tx.offer(RawMessage { topic: p.topic, payload: p.payload, received_s: f64::NAN })
-            }
+            PlantOutput::Direct(tx) => tx.offer(RawMessage {
+                topic: p.topic,
+                payload: p.payload,
+                received_s: VirtualPlant::EPOCH_UNIX_S + p.sent_s,
+            }),
             PlantOutput::Mqtt(c) => c.publish(&p.topic, p.payload, twin_mqtt::Qos::AtLeastOnce, p.retain).is_ok(),
         };
         refused += u64::from(!ok);
@@ -70,6 +75,6 @@ pub fn add_inprocess_plant(
     };
     app.world_mut().resource_mut::<Telemetry>().epoch_unix_s = VirtualPlant::EPOCH_UNIX_S;
     app.insert_resource(PlantRunner { plant, output, refused: 0 })
-        .add_systems(Update, advance_virtual_plant.after(TwinSystems::Dispatch));
+        .add_systems(Update, advance_virtual_plant.in_set(TwinSystems::Sources));
     Ok(())
 }

@@ -65,6 +65,6 @@ pub struct ClockPlugin;
 
 impl Plugin for ClockPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Update, pace_sim_clock.before(TwinSystems::Ingest));
+        app.add_systems(Update, pace_sim_clock.in_set(TwinSystems::Pace));
     }
 }

@@ -16,12 +16,17 @@ use bevy::prelude::*;
 
 use crate::scenario::{Index, Scenario};
 pub use clock::{ClockPacing, SimClock};
-pub use environment::Environment;
+pub use environment::{CORRELATION_S, Environment};
 pub use kinds::{AssetKindDef, AssetKinds, RegisterAssetKind};
 
 /// The twin's pipeline, declared once; every module joins one of these sets, which run in this order each tick.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TwinSystems {
+    /// Set this tick's model steps (real-time pacing).
+    Pace,
+    /// Producers inside the app (the in-process virtual plant, a replay) deliver what they have up to the end
+    /// of this tick.
+    Sources,
     /// Decode and validate incoming samples.
     Ingest,
     /// Merge samples into the estimated state at their event times.
@@ -84,6 +89,8 @@ impl Plugin for TwinPlugin {
         app.configure_sets(
             Update,
             (
+                TwinSystems::Pace,
+                TwinSystems::Sources,
                 TwinSystems::Ingest,
                 TwinSystems::Assimilate,
                 TwinSystems::Simulate,
@@ -102,6 +109,10 @@ impl Plugin for TwinPlugin {
         .add_plugins((clock::ClockPlugin, simulate::SimulatePlugin))
         .add_plugins((pump::PumpPlugin, motor::MotorPlugin, tank::TankPlugin)); // the modelled kinds
         spawn_assets(app.world_mut(), &self.scenario);
+        app.add_plugins(crate::sync::SyncPlugin {
+            lateness_s: crate::ingest::IngestSettings::default().allowed_lateness_s,
+            inflow_noise: self.scenario.simulation.inflow_noise,
+        });
         app.add_plugins(crate::ingest::IngestPlugin {
             scenario: self.scenario.clone(),
             settings: crate::ingest::IngestSettings::default(),

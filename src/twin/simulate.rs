@@ -1,44 +1,148 @@
-//! The Simulate stage: steps every asset model by the tick's model steps, pumps and their feed tanks coupled
-//! at every step (the pumps draw on the level the tanks had at the start of the step).
+//! The Simulate stage: steps every asset model, pumps and their feed tanks coupled at every step (the pumps draw
+//! on the level the tanks had at the start of the step), in two branches.
+//!
+//! - The **assimilated** branch lags the clock by the allowed lateness of telemetry. It advances only to the
+//!   horizon `now - lateness`, and every sample whose event time falls within a step is applied at the end of
+//!   that step (see [`crate::sync`]). By the time the horizon passes an event time, every sample of that time
+//!   that may still be accepted has arrived, so the assimilated state is the same whatever order the samples
+//!   arrived in: a late sample changes the indices exactly as if it had come on time.
+//! - The **predicted** branch is what the twin shows at the clock's time (`PumpState`, `PumpReadings`,
+//!   `TankLevel`, `Environment`): each tick it is recomputed from the assimilated state, open loop, over the
+//!   lateness. It is the checkpoint-and-replay of event-time processing, with the checkpoint always at the
+//!   horizon.
+
+use std::sync::Arc;
 
 use bevy::prelude::*;
-use twin_models::tank::{self, TankInputs};
+use twin_models::params::TankParams;
+use twin_models::tank::{self, TankInputs, TankState};
+use twin_models::{PumpTrain, PumpTrainOutputs, PumpTrainState};
 
-use super::pump::{Feed, PumpModel, PumpReadings, PumpState, SpeedSetpoint, inputs};
+use super::pump::{Drive, Feed, PumpModel, PumpReadings, PumpState, SpeedSetpoint, inputs};
 use super::tank::{TankLevel, TankModel};
 use super::{Environment, SimClock, TwinSystems};
+use crate::sync::Assimilation;
 
-/// Advances all models by `clock.pending_steps` steps.
+/// One pump train as the stepping needs it.
+pub struct PumpSlot {
+    /// The pump's entity.
+    pub entity: Entity,
+    /// Its drive motor's entity.
+    pub motor: Entity,
+    /// Its model (the current calibration).
+    pub model: Arc<PumpTrain>,
+    /// Commanded speed, rpm.
+    pub rpm: f64,
+    /// Index of its feed tank in the tank table.
+    pub feed: Option<usize>,
+}
+
+/// One tank as the stepping needs it.
+pub struct TankSlot {
+    /// The tank's entity.
+    pub entity: Entity,
+    /// Geometry and nominal inflow.
+    pub params: TankParams,
+}
+
+/// The plant's topology this tick: pumps and tanks in a fixed order.
+#[derive(Default)]
+pub struct Topology {
+    pub pumps: Vec<PumpSlot>,
+    pub tanks: Vec<TankSlot>,
+}
+
+/// The state of every model at one time, in [`Topology`] order.
+#[derive(Debug, Clone)]
+pub struct Branch {
+    /// Pump-train states and the outputs of their last step.
+    pub pumps: Vec<(PumpTrainState, PumpTrainOutputs)>,
+    /// Tank levels.
+    pub tanks: Vec<TankState>,
+    /// Boundary conditions.
+    pub env: Environment,
+    /// Model steps taken since t = 0.
+    pub steps: u64,
+    /// Outflow per tank during the last step, m³/h (scratch).
+    draw: Vec<f64>,
+}
+
+impl Branch {
+    /// Takes one model step of `dt_s` from `steps × dt_s`.
+    pub fn step(&mut self, topo: &Topology, dt_s: f64) {
+        let ambient = self.env.ambient_c(self.steps as f64 * dt_s);
+        self.draw.clear();
+        self.draw.resize(self.tanks.len(), 0.0);
+        for (slot, (state, out)) in topo.pumps.iter().zip(self.pumps.iter_mut()) {
+            let level = slot.feed.map(|i| self.tanks[i].level_m);
+            *out = slot.model.step(state, &inputs(slot.rpm, level, ambient), dt_s);
+            if let Some(i) = slot.feed {
+                self.draw[i] += out.flow_m3h;
+            }
+        }
+        let factor = self.env.inflow_factor();
+        for ((slot, level), outflow) in topo.tanks.iter().zip(self.tanks.iter_mut()).zip(&self.draw) {
+            let i = TankInputs { inflow_m3h: slot.params.inflow_m3h * factor, outflow_m3h: *outflow };
+            tank::step(&slot.params, level, &i, dt_s);
+        }
+        self.env.advance(dt_s);
+        self.steps += 1;
+    }
+}
+
+/// What the stepping reads and writes of a pump entity.
+type PumpItem = (Entity, &'static PumpModel, &'static mut PumpState, &'static mut PumpReadings, PumpInputs);
+type PumpInputs = (&'static SpeedSetpoint, &'static Feed, &'static Drive);
+
+/// Advances the assimilated branch to the horizon and the predicted one to the clock's new time.
 fn step_models(
     mut clock: ResMut<SimClock>,
     mut env: ResMut<Environment>,
-    mut pumps: Query<(&PumpModel, &mut PumpState, &mut PumpReadings, &SpeedSetpoint, &Feed)>,
+    mut assimilation: ResMut<Assimilation>,
+    mut pumps: Query<PumpItem>,
     mut tanks: Query<(Entity, &TankModel, &mut TankLevel)>,
-    mut draw: Local<Vec<(Entity, f64)>>,
+    mut topo: Local<Topology>,
+    mut assimilated: Local<Option<Branch>>,
 ) {
-    let dt = clock.step_s;
-    for _ in 0..clock.pending_steps {
-        let ambient = env.ambient_c(clock.now_s);
-        draw.clear();
-        draw.extend(tanks.iter().map(|(e, _, _)| (e, 0.0)));
-        for (model, mut state, mut readings, setpoint, feed) in &mut pumps {
-            let level = feed.0.and_then(|t| tanks.get(t).ok()).map(|(_, _, l)| l.0.level_m);
-            readings.0 = model.0.step(&mut state.0, &inputs(setpoint.rpm, level, ambient), dt);
-            if let Some(t) = feed.0
-                && let Some(slot) = draw.iter_mut().find(|(e, _)| *e == t)
-            {
-                slot.1 += readings.0.flow_m3h;
-            }
-        }
-        let factor = env.inflow_factor();
-        for ((_, params, mut level), (_, outflow)) in tanks.iter_mut().zip(draw.iter()) {
-            let i = TankInputs { inflow_m3h: params.0.inflow_m3h * factor, outflow_m3h: *outflow };
-            tank::step(&params.0, &mut level.0, &i, dt);
-        }
-        env.advance(dt);
-        clock.steps_done += 1;
-        clock.now_s = clock.steps_done as f64 * dt;
+    if clock.pending_steps == 0 {
+        return;
     }
+    let dt = clock.step_s;
+    topo.tanks.clear();
+    topo.tanks.extend(tanks.iter().map(|(entity, m, _)| TankSlot { entity, params: m.0.clone() }));
+    topo.pumps.clear();
+    for (entity, model, _, _, (sp, feed, drive)) in &pumps {
+        let feed = feed.0.and_then(|t| topo.tanks.iter().position(|s| s.entity == t));
+        topo.pumps.push(PumpSlot { entity, motor: drive.0, model: model.0.clone(), rpm: sp.rpm, feed });
+    }
+    let a = assimilated.get_or_insert_with(|| Branch {
+        pumps: pumps.iter().map(|(_, _, s, r, _)| (s.0, r.0)).collect(),
+        tanks: tanks.iter().map(|(_, _, l)| l.0).collect(),
+        env: env.clone(),
+        steps: clock.steps_done,
+        draw: Vec::new(),
+    });
+
+    let target = clock.steps_done + u64::from(clock.pending_steps);
+    let horizon = target.saturating_sub(assimilation.lateness_steps(dt)).max(a.steps);
+    while a.steps < horizon {
+        a.step(&topo, dt);
+        assimilation.correct(&topo, a, dt);
+    }
+    let mut predicted = a.clone();
+    while predicted.steps < target {
+        predicted.step(&topo, dt);
+    }
+    for ((_, _, mut state, mut readings, _), (s, r)) in pumps.iter_mut().zip(predicted.pumps) {
+        state.0 = s;
+        readings.0 = r;
+    }
+    for ((_, _, mut level), l) in tanks.iter_mut().zip(predicted.tanks) {
+        level.0 = l;
+    }
+    *env = predicted.env;
+    clock.steps_done = target;
+    clock.now_s = target as f64 * dt;
     clock.pending_steps = 0;
 }
 

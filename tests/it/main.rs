@@ -5,6 +5,7 @@ mod check;
 #[cfg(feature = "gui")]
 mod gui;
 mod headless;
+mod sync;
 mod telemetry;
 mod wear;
 
