@@ -2,10 +2,13 @@
 //! the what-if engine, the virtual plant, tests and benchmarks all run the same code.
 
 pub mod bearing;
+pub mod calibration;
+pub mod drift;
 pub mod health;
 pub mod hydraulics;
 pub mod insulation;
 pub mod loadmap;
+pub mod observer;
 pub mod params;
 pub mod pump_train;
 pub mod rotor;

@@ -258,6 +258,17 @@ pub struct MotorThermal {
     pub g_bearing_ambient_w_per_k: f64,
 }
 
+/// Jacobians of one [`MotorThermal::step`], rows and columns ordered winding, frame, bearing housing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThermalStepJacobians {
+    /// `dT'_i/dT_j`, dimensionless.
+    pub state: [[f64; 3]; 3],
+    /// `dT'_i/dT_amb`, dimensionless.
+    pub ambient: [f64; 3],
+    /// `dT'_i/dP_j` (heat input to node j), K/W.
+    pub heat: [[f64; 3]; 3],
+}
+
 /// Node temperatures of [`MotorThermal`], °C.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MotorTemps {
@@ -318,6 +329,38 @@ impl MotorThermal {
         t.frame_c = tf;
         t.winding_c = (bw + gwf * tf) * inv_aw;
         t.bearing_c = (bb + gbf * tf) * inv_ab;
+    }
+
+    /// Jacobians of one backward-Euler [`step`](Self::step) (nodes: winding, frame, bearing housing). The step
+    /// solves `A T' = (C/dt) T + P + g T_amb` with `A = C/dt + L(s)`, so `dT'/dT = A^-1 C/dt`,
+    /// `dT'/dP = A^-1` and `dT'/dT_amb = A^-1 g` (`g = [0, g_fa(s), g_ba]`). Used by state observers and
+    /// sensitivity propagation; does not change the step itself.
+    pub fn step_jacobians(&self, speed_ratio: f64, dt_s: f64) -> ThermalStepJacobians {
+        let gwf = self.g_winding_frame_w_per_k;
+        let gfa = self.g_frame_ambient(speed_ratio);
+        let gbf = self.g_bearing_frame_w_per_k;
+        let gba = self.g_bearing_ambient_w_per_k;
+        let inv_dt = 1.0 / dt_s.max(1e-9);
+        let c = [self.c_winding_j_per_k * inv_dt, self.c_frame_j_per_k * inv_dt, self.c_bearing_j_per_k * inv_dt];
+        let a = [[c[0] + gwf, -gwf, 0.0], [-gwf, c[1] + gwf + gfa + gbf, -gbf], [0.0, -gbf, c[2] + gbf + gba]];
+        let mut heat = [[0.0; 3]; 3];
+        for j in 0..3 {
+            let mut e = [0.0; 3];
+            e[j] = 1.0;
+            let col = solve(a, e);
+            for i in 0..3 {
+                heat[i][j] = col[i];
+            }
+        }
+        let mut state = [[0.0; 3]; 3];
+        let mut ambient = [0.0; 3];
+        for i in 0..3 {
+            for j in 0..3 {
+                state[i][j] = heat[i][j] * c[j];
+            }
+            ambient[i] = heat[i][1] * gfa + heat[i][2] * gba;
+        }
+        ThermalStepJacobians { state, ambient, heat }
     }
 
     /// The same network as a generic [`ThermalNetwork`] (nodes: winding, frame, bearing) at speed ratio `s`.
