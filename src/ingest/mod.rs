@@ -77,12 +77,11 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// Connects the twin to a broker: every signal's topic is subscribed at QoS 1, and the client's bounded
-    /// receiver is drained with the internal channel each tick.
+    /// Connects the twin to a broker: every filter of `Ingestor::subscriptions` (the JSON signals' topics and each
+    /// Sparkplug node's births, data and deaths) is subscribed at QoS 1, and the client's bounded receiver is
+    /// drained with the internal channel each tick.
     pub fn connect(&mut self, mut config: twin_mqtt::MqttConfig) -> Result<(), twin_mqtt::MqttError> {
-        let mut topics: Vec<String> = self.ingestor.signals().iter().map(|s| s.topic.clone()).collect();
-        topics.sort();
-        topics.dedup();
+        let topics = self.ingestor.subscriptions();
         config.subscriptions = topics.into_iter().map(|t| (t, twin_mqtt::Qos::AtLeastOnce)).collect();
         self.mqtt = Some(twin_mqtt::MqttClient::start(config)?);
         Ok(())
@@ -272,6 +271,15 @@ fn drain_telemetry(
             && v.stale != stale
         {
             v.stale = stale;
+        }
+    }
+    // Sparkplug rebirth requests go out over the live client; without one they wait (bounded, drops counted) in
+    // the ingestor for the in-process plant.
+    if let Some(client) = &t.mqtt {
+        for (topic, payload) in t.ingestor.take_commands() {
+            if client.publish(&topic, payload, twin_mqtt::Qos::AtLeastOnce, false).is_err() {
+                t.ingestor.record(Outcome::CommandDropped);
+            }
         }
     }
 }

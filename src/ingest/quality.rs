@@ -1,14 +1,28 @@
 //! Telemetry ingestion as plain Rust: maps a message's topic to the scenario's signals, decodes the values,
 //! converts them to canonical units and applies the data-quality checks (range, NaN, dead-band, duplicates,
 //! clock offset, event-time reordering, lateness, staleness), counting every outcome by reason.
+//!
+//! Two decodings feed the same per-value checks ([`Ingestor`]'s `check_value`):
+//! - JSON: the topic is matched against the JSON signals' topic filters and each value read at its path.
+//! - Sparkplug B: a message whose topic parses as Sparkplug and whose (group, edge node) has signals is decoded
+//!   (protobuf that does not decode is `bad_payload`, counted against the node's or device's signals), checked
+//!   for a QoS 1 redelivery (same topic, payload `seq` and payload timestamp: `duplicate`), then run through a
+//!   `NodeTracker` (aliases from the births, `seq` continuity). Each metric of a birth or data message maps to
+//!   the signal of the same (group, edge node, device, metric); its timestamp (ms) is the source time; metrics
+//!   mapped to no signal are `unmapped_metric` (the protocol's `bdSeq`, `Node Control/*`, `Device Control/*` and
+//!   `Properties/*` are not telemetry and are skipped), null or non-numeric ones `missing_value`. A sequence gap,
+//!   an unknown alias or data before a birth queues the node's rebirth NCMD ([`Ingestor::take_commands`],
+//!   `rebirth_requested`) and the node's messages are `awaiting_rebirth` until its NBIRTH. NDEATH and DDEATH
+//!   (`death`) make the node's or device's signals stale at once. Commands and STATE are `ignored`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::Serialize;
 use serde_json::Value;
+use twin_mqtt::sparkplug::{self, MessageType, NodeEvent, NodeTracker, SparkplugTopic};
 use twin_mqtt::{CodecError, json, topic};
 
-use crate::scenario::{Scenario, SignalSource};
+use crate::scenario::{Scenario, SignalSource, SparkplugSource};
 use crate::units::{Quantity, UnitConverter};
 
 /// A message as it arrives from any source (MQTT, a recording, a CSV row).
@@ -50,6 +64,33 @@ pub enum Outcome {
     Reordered,
     /// The timestamp path is present but unreadable.
     BadTimestamp,
+    /// A Sparkplug metric that maps to no signal.
+    UnmappedMetric,
+    /// A Sparkplug message of a node that lost its state (the message revealing the loss included): not applied
+    /// until the node's rebirth.
+    AwaitingRebirth,
+    /// A Sparkplug rebirth command queued for a node (after a sequence gap, an unknown alias or data before birth).
+    RebirthRequested,
+    /// An outgoing command dropped: the queue was full (nobody takes the commands) or the client refused it.
+    CommandDropped,
+    /// A Sparkplug NDEATH or DDEATH: the node's or device's signals are stale until they send again.
+    Death,
+    /// A Sparkplug command or STATE message: no telemetry in it.
+    Ignored,
+}
+
+/// `spBv1.0/{group}/{N|D}{kind}/{node}[/{device}]`.
+fn sparkplug_topic(group: &str, kind: &str, node: &str, device: Option<&str>) -> String {
+    let ns = sparkplug::NAMESPACE;
+    match device {
+        Some(d) => format!("{ns}/{group}/D{kind}/{node}/{d}"),
+        None => format!("{ns}/{group}/N{kind}/{node}"),
+    }
+}
+
+/// The NDATA or DDATA topic of a Sparkplug signal.
+fn data_topic(sp: &SparkplugSource) -> String {
+    sparkplug_topic(&sp.group, "DATA", &sp.edge_node, sp.device.as_deref())
 }
 
 /// One signal as the ingestor needs it.
@@ -61,8 +102,10 @@ pub struct SignalEntry {
     pub asset: String,
     /// What it measures.
     pub quantity: Quantity,
-    /// Topic filter.
+    /// Topic filter (JSON); for a Sparkplug signal, its NDATA or DDATA topic (informative).
     pub topic: String,
+    /// The Sparkplug metric, for a Sparkplug signal (then `value_path` is empty and `timestamp_path` `None`).
+    pub sparkplug: Option<SparkplugSource>,
     /// JSON path of the value.
     pub value_path: String,
     /// JSON path of the source timestamp.
@@ -160,13 +203,30 @@ struct SignalState {
     last_value: Option<f64>,
     /// Receive time of the last accepted sample, s.
     last_received_s: Option<f64>,
+    /// Its Sparkplug node or device announced its death (NDEATH/DDEATH) after the last sample.
+    dead: bool,
 }
+
+/// De-duplication key: (kind, seq or timestamp bits, timestamp ms). Kinds: 0 JSON seq, 1 JSON timestamp,
+/// 2 Sparkplug (seq, payload timestamp).
+type DedupKey = (u8, u64, u64);
 
 #[derive(Debug, Clone, Default)]
 struct TopicState {
-    seen: BTreeSet<(u64, u64)>,
-    order: VecDeque<(u64, u64)>,
+    seen: BTreeSet<DedupKey>,
+    order: VecDeque<DedupKey>,
     clock: ClockEstimate,
+}
+
+/// (group, edge node, device, metric) of a Sparkplug signal.
+type SparkplugKey = (String, String, Option<String>, String);
+
+/// Outgoing commands kept for a consumer, at most.
+pub const MAX_PENDING_COMMANDS: usize = 64;
+
+/// Sparkplug metrics of the protocol itself, not telemetry: not counted as unmapped.
+fn is_protocol_metric(name: &str) -> bool {
+    name == "bdSeq" || ["Node Control/", "Device Control/", "Properties/"].iter().any(|p| name.starts_with(p))
 }
 
 /// Decodes and checks telemetry for one scenario.
@@ -181,6 +241,13 @@ pub struct Ingestor {
     arrivals: u64,
     counts: BTreeMap<Outcome, u64>,
     per_signal: Vec<BTreeMap<Outcome, u64>>,
+    /// Sparkplug: signal by (group, edge node, device, metric).
+    sp_signals: BTreeMap<SparkplugKey, usize>,
+    /// Sparkplug: the (group, edge node) pairs that have signals; messages of other nodes are not tracked.
+    sp_nodes: BTreeSet<(String, String)>,
+    tracker: NodeTracker,
+    /// Outgoing commands (topic, payload) waiting for [`Ingestor::take_commands`].
+    commands: VecDeque<(String, Vec<u8>)>,
 }
 
 /// f64 ordered by total order, for map keys.
@@ -206,15 +273,19 @@ impl Ingestor {
             .iter()
             .filter_map(|s| {
                 let converter = s.quantity.converter(&s.unit)?;
-                let SignalSource::Mqtt(src) = &s.source;
+                let (topic, sparkplug, value_path, timestamp_path) = match &s.source {
+                    SignalSource::Mqtt(src) => (src.topic.clone(), None, src.value.clone(), src.timestamp.clone()),
+                    SignalSource::Sparkplug(sp) => (data_topic(sp), Some(sp.clone()), String::new(), None),
+                };
                 let (a, b) = (converter.to_canonical(s.valid.0), converter.to_canonical(s.valid.1));
                 Some(SignalEntry {
                     id: s.id.clone(),
                     asset: s.asset.clone(),
                     quantity: s.quantity,
-                    topic: src.topic.clone(),
-                    value_path: src.value.clone(),
-                    timestamp_path: src.timestamp.clone(),
+                    topic,
+                    sparkplug,
+                    value_path,
+                    timestamp_path,
                     converter,
                     valid: (a.min(b), a.max(b)),
                     deadband: (converter.to_canonical(s.deadband) - converter.to_canonical(0.0)).abs(),
@@ -223,7 +294,19 @@ impl Ingestor {
             })
             .collect();
         let n = signals.len();
+        let mut sp_signals = BTreeMap::new();
+        let mut sp_nodes = BTreeSet::new();
+        for (i, s) in signals.iter().enumerate() {
+            if let Some(sp) = &s.sparkplug {
+                sp_signals.insert((sp.group.clone(), sp.edge_node.clone(), sp.device.clone(), sp.metric.clone()), i);
+                sp_nodes.insert((sp.group.clone(), sp.edge_node.clone()));
+            }
+        }
         Self {
+            sp_signals,
+            sp_nodes,
+            tracker: NodeTracker::new(),
+            commands: VecDeque::new(),
             settings,
             signals,
             state: vec![SignalState::default(); n],
@@ -262,11 +345,71 @@ impl Ingestor {
         }
     }
 
+    /// Counts a message-level outcome against each of `signals`, or once when there are none.
+    fn count_each(&mut self, signals: &[usize], o: Outcome) {
+        if signals.is_empty() {
+            self.count(None, o);
+        }
+        for &i in signals {
+            self.count(Some(i), o);
+        }
+    }
+
+    /// Counts an outcome that happened outside the ingestor (e.g. `CommandDropped` when the client refused a
+    /// command taken from [`Ingestor::take_commands`]).
+    pub fn record(&mut self, o: Outcome) {
+        self.count(None, o);
+    }
+
+    /// The MQTT topic filters that cover every signal: each JSON signal's topic, and for each Sparkplug edge
+    /// node with signals its NBIRTH, NDATA, NDEATH topics and DBIRTH, DDATA, DDEATH of any device (not its
+    /// commands). Sorted, without repeats.
+    pub fn subscriptions(&self) -> Vec<String> {
+        let mut v: Vec<String> =
+            self.signals.iter().filter(|s| s.sparkplug.is_none()).map(|s| s.topic.clone()).collect();
+        for (g, n) in &self.sp_nodes {
+            let ns = sparkplug::NAMESPACE;
+            for ty in ["NBIRTH", "NDATA", "NDEATH"] {
+                v.push(format!("{ns}/{g}/{ty}/{n}"));
+            }
+            for ty in ["DBIRTH", "DDATA", "DDEATH"] {
+                v.push(format!("{ns}/{g}/{ty}/{n}/+"));
+            }
+        }
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Takes the commands the twin should publish (QoS 1, not retained): Sparkplug rebirth requests. At most
+    /// [`MAX_PENDING_COMMANDS`] wait; further ones are dropped and counted as `command_dropped`.
+    pub fn take_commands(&mut self) -> Vec<(String, Vec<u8>)> {
+        self.commands.drain(..).collect()
+    }
+
+    /// Commands waiting to be taken.
+    pub fn pending_commands(&self) -> usize {
+        self.commands.len()
+    }
+
+    /// Counters of the Sparkplug node tracker (metrics skipped, rebirths requested, messages ignored).
+    pub fn sparkplug_stats(&self) -> sparkplug::TrackerStats {
+        self.tracker.stats()
+    }
+
     /// Takes one message: decodes every signal mapped to its topic and queues the samples that pass. Returns
     /// nothing: call [`Ingestor::release`] to get the samples in event-time order.
     pub fn ingest(&mut self, msg: &RawMessage) {
-        let matching: Vec<usize> =
-            (0..self.signals.len()).filter(|&i| topic::matches(&self.signals[i].topic, &msg.topic)).collect();
+        if !self.sp_nodes.is_empty()
+            && let Some(t) = sparkplug::parse_topic(&msg.topic)
+            && self.sp_nodes.contains(&(t.group.clone(), t.edge_node.clone()))
+        {
+            self.ingest_sparkplug(msg, &t);
+            return;
+        }
+        let matching: Vec<usize> = (0..self.signals.len())
+            .filter(|&i| self.signals[i].sparkplug.is_none() && topic::matches(&self.signals[i].topic, &msg.topic))
+            .collect();
         if matching.is_empty() {
             self.count(None, Outcome::UnknownTopic);
             return;
@@ -290,8 +433,8 @@ impl Ingestor {
             .iter()
             .find_map(|&i| self.signals[i].timestamp_path.as_deref().and_then(|p| json::timestamp_at(&json, p).ok()));
         let key = match (seq, first_ts) {
-            (Some(s), _) => Some((0, s)),
-            (None, Some(t)) => Some((1, t.to_bits())),
+            (Some(s), _) => Some((0, s, 0)),
+            (None, Some(t)) => Some((1, t.to_bits(), 0)),
             (None, None) => None,
         };
         let window = self.settings.dedup_window;
@@ -330,44 +473,138 @@ impl Ingestor {
                     continue;
                 }
             };
-            let value = sig.converter.to_canonical(v);
-            if !value.is_finite() {
-                self.count(Some(i), Outcome::NonFinite);
-                continue;
-            }
-            if value < sig.valid.0 || value > sig.valid.1 {
-                self.count(Some(i), Outcome::OutOfRange);
-                continue;
-            }
             let source_s = match &sig.timestamp_path {
-                None => msg.received_s,
-                Some(p) => match json::timestamp_at(&json, p) {
-                    Ok(t) => t,
-                    Err(_) => {
-                        self.count(Some(i), Outcome::BadTimestamp);
-                        continue;
-                    }
-                },
+                None => Some(msg.received_s),
+                Some(p) => json::timestamp_at(&json, p).ok(),
             };
-            let event_s = clock.correct(source_s);
-            let state = &self.state[i];
-            let mut reordered = false;
-            if let Some(w) = state.watermark_s
-                && event_s < w
-            {
-                if event_s < w - self.settings.allowed_lateness_s {
-                    self.count(Some(i), Outcome::Late);
-                    continue;
-                }
-                reordered = true;
+            self.check_value(i, v, source_s, msg.received_s, &clock);
+        }
+    }
+
+    /// The checks every value goes through, whatever its encoding: conversion of `v` (the signal's unit) to the
+    /// canonical unit, finite, in range, a readable source time (`None`: unreadable), clock correction, lateness
+    /// and reordering. A value that passes is queued for [`Ingestor::release`] (which applies the dead-band).
+    fn check_value(&mut self, i: usize, v: f64, source_s: Option<f64>, received_s: f64, clock: &ClockEstimate) {
+        let sig = &self.signals[i];
+        let value = sig.converter.to_canonical(v);
+        if !value.is_finite() {
+            self.count(Some(i), Outcome::NonFinite);
+            return;
+        }
+        if value < sig.valid.0 || value > sig.valid.1 {
+            self.count(Some(i), Outcome::OutOfRange);
+            return;
+        }
+        let Some(source_s) = source_s.filter(|t| t.is_finite()) else {
+            self.count(Some(i), Outcome::BadTimestamp);
+            return;
+        };
+        let event_s = clock.correct(source_s);
+        let state = &self.state[i];
+        let mut reordered = false;
+        if let Some(w) = state.watermark_s
+            && event_s < w
+        {
+            if event_s < w - self.settings.allowed_lateness_s {
+                self.count(Some(i), Outcome::Late);
+                return;
             }
-            let sample =
-                Sample { signal: i, value, event_s, received_s: msg.received_s, skewed_clock: clock.skewed, reordered };
-            let st = &mut self.state[i];
-            st.watermark_s = Some(st.watermark_s.map_or(event_s, |w| w.max(event_s)));
-            st.last_received_s = Some(msg.received_s);
-            self.arrivals += 1;
-            self.pending.insert((OrdF64(event_s), self.arrivals), sample);
+            reordered = true;
+        }
+        let sample = Sample { signal: i, value, event_s, received_s, skewed_clock: clock.skewed, reordered };
+        let st = &mut self.state[i];
+        st.watermark_s = Some(st.watermark_s.map_or(event_s, |w| w.max(event_s)));
+        st.last_received_s = Some(received_s);
+        st.dead = false;
+        self.arrivals += 1;
+        self.pending.insert((OrdF64(event_s), self.arrivals), sample);
+    }
+
+    /// The signals a Sparkplug message concerns: those of its device, or of the whole node for a node message.
+    fn sparkplug_signals(&self, t: &SparkplugTopic) -> Vec<usize> {
+        (0..self.signals.len())
+            .filter(|&i| {
+                self.signals[i].sparkplug.as_ref().is_some_and(|sp| {
+                    sp.group == t.group && sp.edge_node == t.edge_node && (t.device.is_none() || sp.device == t.device)
+                })
+            })
+            .collect()
+    }
+
+    /// One Sparkplug message of a node that has signals (see the module docs).
+    fn ingest_sparkplug(&mut self, msg: &RawMessage, t: &SparkplugTopic) {
+        let concerned = self.sparkplug_signals(t);
+        if matches!(t.message_type, MessageType::NCmd | MessageType::DCmd | MessageType::State) {
+            self.count(None, Outcome::Ignored);
+            return;
+        }
+        let payload = match sparkplug::decode(&msg.payload) {
+            Ok(p) => p,
+            Err(_) => {
+                self.count_each(&concerned, Outcome::BadPayload);
+                return;
+            }
+        };
+        let window = self.settings.dedup_window;
+        if let (Some(seq), Some(ts)) = (payload.seq, payload.timestamp) {
+            let topic = self.topics.entry(msg.topic.clone()).or_default();
+            let k = (2, seq, ts);
+            if !topic.seen.insert(k) {
+                self.count_each(&concerned, Outcome::Duplicate);
+                return;
+            }
+            topic.order.push_back(k);
+            if topic.order.len() > window
+                && let Some(old) = topic.order.pop_front()
+            {
+                topic.seen.remove(&old);
+            }
+        }
+        // One clock per node or device, births and data alike: keyed by its NDATA/DDATA topic.
+        let clock_topic = sparkplug_topic(&t.group, "DATA", &t.edge_node, t.device.as_deref());
+        let threshold = self.settings.skew_threshold_s;
+        let first_ms = payload.metrics.iter().find_map(|m| m.timestamp).or(payload.timestamp);
+        let state = self.topics.entry(clock_topic).or_default();
+        if let Some(ms) = first_ms {
+            state.clock.observe(msg.received_s, ms as f64 / 1000.0, threshold);
+        }
+        let clock = state.clock.clone();
+
+        let skipped_before = self.tracker.stats().skipped_metrics;
+        let event = self.tracker.handle(t, &payload);
+        for _ in skipped_before..self.tracker.stats().skipped_metrics {
+            self.count(None, Outcome::MissingValue);
+        }
+        match event {
+            NodeEvent::Metrics { edge_node, device, metrics } => {
+                for m in metrics {
+                    let key = (t.group.clone(), edge_node.clone(), device.clone(), m.name);
+                    match self.sp_signals.get(&key) {
+                        Some(&i) => {
+                            let source_s = m.timestamp_ms.map_or(msg.received_s, |ms| ms as f64 / 1000.0);
+                            self.check_value(i, m.value, Some(source_s), msg.received_s, &clock);
+                        }
+                        None if is_protocol_metric(&key.3) => {}
+                        None => self.count(None, Outcome::UnmappedMetric),
+                    }
+                }
+            }
+            NodeEvent::RebirthNeeded { group, edge_node, .. } => {
+                self.count(None, Outcome::RebirthRequested);
+                self.count_each(&concerned, Outcome::AwaitingRebirth);
+                if self.commands.len() >= MAX_PENDING_COMMANDS {
+                    self.count(None, Outcome::CommandDropped);
+                } else {
+                    self.commands.push_back(sparkplug::rebirth_command(&group, &edge_node));
+                }
+            }
+            NodeEvent::NodeDead { .. } => {
+                self.count(None, Outcome::Death);
+                for i in concerned {
+                    self.state[i].dead = true;
+                }
+            }
+            NodeEvent::Ignored => self.count_each(&concerned, Outcome::AwaitingRebirth),
         }
     }
 
@@ -398,10 +635,11 @@ impl Ingestor {
         self.settings.allowed_lateness_s
     }
 
-    /// Whether signal `i` is stale at receive time `now_s`: no sample for `stale_periods` periods (or never).
+    /// Whether signal `i` is stale at receive time `now_s`: no sample for `stale_periods` periods (or never), or
+    /// its Sparkplug node or device died (NDEATH/DDEATH) since its last sample.
     pub fn is_stale(&self, i: usize, now_s: f64) -> bool {
         let limit = self.signals[i].period_s * self.settings.stale_periods;
-        self.state[i].last_received_s.is_none_or(|t| now_s - t > limit)
+        self.state[i].dead || self.state[i].last_received_s.is_none_or(|t| now_s - t > limit)
     }
 }
 
@@ -564,5 +802,212 @@ mod backlog_tests {
         assert!(out.iter().all(|s| !s.skewed_clock), "a burst is no evidence of a skewed clock");
         assert_eq!(last.event_s, 120.0);
         assert_eq!(i.clock("l"), Some((false, 0.0)));
+    }
+}
+
+#[cfg(test)]
+mod sparkplug_tests {
+    use super::*;
+    use std::path::Path;
+    use twin_mqtt::sparkplug::{Metric, MetricValue, Payload, datatype, encode};
+
+    /// A tank level in cm from device "T-1" of edge node "edge" in group "site", and a JSON signal beside it.
+    const SCENE: &str = r#"Scenario(version: 1, name: "t",
+        assets: [(id: "T-1", kind: Tank(area_m2: 10.0, height_m: 4.0, initial_level_m: 2.0, inflow_m3h: 0.0))],
+        signals: [
+            (id: "T-1.level", asset: "T-1", quantity: TankLevel, unit: "cm",
+             source: Sparkplug(group: "site", edge_node: "edge", device: "T-1", metric: "Level"),
+             valid: (0.0, 400.0), period: "1s"),
+            (id: "T-1.level2", asset: "T-1", quantity: TankLevel, unit: "m",
+             source: Mqtt(topic: "site/t1/level", value: "$.v", timestamp: "$.ts"), valid: (0.0, 4.0)),
+        ])"#;
+
+    const NBIRTH: &str = "spBv1.0/site/NBIRTH/edge";
+    const DBIRTH: &str = "spBv1.0/site/DBIRTH/edge/T-1";
+    const DDATA: &str = "spBv1.0/site/DDATA/edge/T-1";
+
+    fn ingestor() -> Ingestor {
+        let s = crate::scenario::parse(SCENE, Path::new("t.ron")).expect("valid");
+        Ingestor::new(&s, IngestSettings::default())
+    }
+
+    fn msg(topic: &str, p: &Payload, received_s: f64) -> RawMessage {
+        RawMessage { topic: topic.into(), payload: encode(p), received_s }
+    }
+
+    fn ms(t_s: f64) -> u64 {
+        (t_s * 1000.0).round() as u64
+    }
+
+    fn nbirth(t_s: f64) -> Payload {
+        let bd = Metric::new("bdSeq", datatype::INT64, MetricValue::LongValue(0));
+        let rb = Metric::new("Node Control/Rebirth", datatype::BOOLEAN, MetricValue::BooleanValue(false));
+        Payload { timestamp: Some(ms(t_s)), seq: Some(0), metrics: vec![bd, rb], ..Default::default() }
+    }
+
+    fn dbirth(seq: u64, t_s: f64, level_cm: f64, extra: bool) -> Payload {
+        let mut metrics = vec![Metric {
+            alias: Some(1),
+            timestamp: Some(ms(t_s)),
+            ..Metric::new("Level", datatype::DOUBLE, MetricValue::DoubleValue(level_cm))
+        }];
+        if extra {
+            metrics.push(Metric {
+                alias: Some(2),
+                ..Metric::new("Other", datatype::DOUBLE, MetricValue::DoubleValue(1.0))
+            });
+        }
+        Payload { timestamp: Some(ms(t_s)), seq: Some(seq), metrics, ..Default::default() }
+    }
+
+    fn ddata(seq: u64, t_s: f64, alias: u64, v: f64) -> Payload {
+        let m = Metric {
+            alias: Some(alias),
+            timestamp: Some(ms(t_s)),
+            value: Some(MetricValue::DoubleValue(v)),
+            ..Default::default()
+        };
+        Payload { timestamp: Some(ms(t_s)), seq: Some(seq), metrics: vec![m], ..Default::default() }
+    }
+
+    /// NBIRTH at `t_s`, DBIRTH (level 250 cm) right after.
+    fn born(i: &mut Ingestor, t_s: f64) {
+        i.ingest(&msg(NBIRTH, &nbirth(t_s), t_s + 0.1));
+        i.ingest(&msg(DBIRTH, &dbirth(1, t_s, 250.0, false), t_s + 0.1));
+    }
+
+    fn count(i: &Ingestor, o: Outcome) -> u64 {
+        i.counts().get(&o).copied().unwrap_or(0)
+    }
+
+    #[test]
+    fn metrics_are_converted_to_the_canonical_unit_and_birth_values_are_samples() {
+        let mut i = ingestor();
+        born(&mut i, 1000.0);
+        i.ingest(&msg(DDATA, &ddata(2, 1001.0, 1, 260.0), 1001.1));
+        let out = i.release(f64::INFINITY);
+        let got: Vec<(f64, f64)> = out.iter().map(|s| (s.value, s.event_s)).collect();
+        assert_eq!(got.len(), 2, "{:?}", i.counts());
+        assert!((got[0].0 - 2.5).abs() < 1e-12 && got[0].1 == 1000.0, "250 cm at the DBIRTH's time: {got:?}");
+        assert!((got[1].0 - 2.6).abs() < 1e-12 && got[1].1 == 1001.0, "260 cm from the metric's ms: {got:?}");
+        assert_eq!(count(&i, Outcome::Accepted), 2);
+        assert_eq!(i.signal_counts(0).get(&Outcome::Accepted), Some(&2));
+        assert!(i.take_commands().is_empty());
+        assert_eq!(count(&i, Outcome::UnmappedMetric), 0, "bdSeq and Node Control/Rebirth are not telemetry");
+        // The same range check as JSON: 500 cm is out of range.
+        i.ingest(&msg(DDATA, &ddata(3, 1002.0, 1, 500.0), 1002.1));
+        assert_eq!(count(&i, Outcome::OutOfRange), 1);
+        i.ingest(&msg(DDATA, &ddata(4, 1003.0, 1, f64::NAN), 1003.1));
+        assert_eq!(count(&i, Outcome::MissingValue), 1, "a NaN metric has no usable value");
+    }
+
+    #[test]
+    fn a_gap_queues_one_rebirth_command_and_samples_wait_for_the_rebirth() {
+        let mut i = ingestor();
+        born(&mut i, 1000.0);
+        i.ingest(&msg(DDATA, &ddata(2, 1001.0, 1, 260.0), 1001.1));
+        i.ingest(&msg(DDATA, &ddata(4, 1003.0, 1, 280.0), 1003.1)); // seq 3 lost
+        i.ingest(&msg(DDATA, &ddata(5, 1004.0, 1, 290.0), 1004.1));
+        let cmds = i.take_commands();
+        assert_eq!(cmds.len(), 1, "one request, not one per message");
+        assert_eq!(cmds[0].0, "spBv1.0/site/NCMD/edge");
+        let p = sparkplug::decode(&cmds[0].1).unwrap();
+        assert_eq!(p.metrics[0].name.as_deref(), Some(sparkplug::REBIRTH_METRIC));
+        assert_eq!(p.metrics[0].value, Some(MetricValue::BooleanValue(true)));
+        assert_eq!(count(&i, Outcome::RebirthRequested), 1);
+        assert_eq!(i.signal_counts(0).get(&Outcome::AwaitingRebirth), Some(&2));
+        // The rebirth: births again from seq 0, then data flows.
+        i.ingest(&msg(NBIRTH, &nbirth(1005.0), 1005.1));
+        i.ingest(&msg(DBIRTH, &dbirth(1, 1005.0, 300.0, false), 1005.1));
+        i.ingest(&msg(DDATA, &ddata(2, 1006.0, 1, 310.0), 1006.1));
+        let values: Vec<f64> = i.release(f64::INFINITY).iter().map(|s| (s.value * 100.0).round()).collect();
+        assert_eq!(values, [250.0, 260.0, 300.0, 310.0], "280 and 290 cm were never applied");
+        assert!(i.take_commands().is_empty());
+        assert_eq!(i.pending_commands(), 0);
+    }
+
+    #[test]
+    fn an_unknown_alias_requests_a_rebirth() {
+        let mut i = ingestor();
+        born(&mut i, 1000.0);
+        i.ingest(&msg(DDATA, &ddata(2, 1001.0, 9, 260.0), 1001.1));
+        assert_eq!(i.take_commands().len(), 1);
+        assert_eq!(count(&i, Outcome::RebirthRequested), 1);
+        assert_eq!(i.release(f64::INFINITY).len(), 1, "only the birth's value");
+    }
+
+    #[test]
+    fn a_redelivered_ddata_is_a_duplicate_and_no_rebirth() {
+        let mut i = ingestor();
+        born(&mut i, 1000.0);
+        let m = msg(DDATA, &ddata(2, 1001.0, 1, 260.0), 1001.1);
+        i.ingest(&m);
+        i.ingest(&m);
+        i.ingest(&msg(DDATA, &ddata(3, 1002.0, 1, 270.0), 1002.1));
+        assert_eq!(count(&i, Outcome::Duplicate), 1);
+        assert_eq!(count(&i, Outcome::RebirthRequested), 0);
+        assert!(i.take_commands().is_empty());
+        assert_eq!(i.release(f64::INFINITY).len(), 3);
+    }
+
+    #[test]
+    fn truncated_or_garbage_protobuf_is_a_bad_payload_against_the_devices_signals() {
+        let mut i = ingestor();
+        born(&mut i, 1000.0);
+        let bytes = encode(&ddata(2, 1001.0, 1, 260.0));
+        for cut in [1, bytes.len() / 2, bytes.len() - 1] {
+            i.ingest(&RawMessage { topic: DDATA.into(), payload: bytes[..cut].to_vec(), received_s: 1001.1 });
+        }
+        i.ingest(&RawMessage { topic: DDATA.into(), payload: vec![0xff; 40], received_s: 1001.2 });
+        assert_eq!(i.signal_counts(0).get(&Outcome::BadPayload), Some(&4));
+        assert_eq!(i.signal_counts(1).get(&Outcome::BadPayload), None, "not the JSON signal's");
+        // A device without signals: counted once, at message level.
+        i.ingest(&RawMessage { topic: "spBv1.0/site/DDATA/edge/X".into(), payload: vec![0xff], received_s: 1001.3 });
+        assert_eq!(count(&i, Outcome::BadPayload), 5);
+        // The node was not disturbed: seq 2 follows.
+        i.ingest(&msg(DDATA, &ddata(2, 1001.0, 1, 260.0), 1001.4));
+        assert_eq!(i.release(f64::INFINITY).len(), 2);
+        assert_eq!(count(&i, Outcome::RebirthRequested), 0);
+    }
+
+    #[test]
+    fn unmapped_metrics_other_nodes_and_commands_are_counted_and_a_death_makes_signals_stale() {
+        let mut i = ingestor();
+        i.ingest(&msg(NBIRTH, &nbirth(1000.0), 1000.1));
+        i.ingest(&msg(DBIRTH, &dbirth(1, 1000.0, 250.0, true), 1000.1));
+        assert_eq!(count(&i, Outcome::UnmappedMetric), 1, "\"Other\" feeds no signal");
+        i.ingest(&msg("spBv1.0/site/NBIRTH/stranger", &nbirth(1000.0), 1000.2));
+        assert_eq!(count(&i, Outcome::UnknownTopic), 1, "a node without signals is not tracked");
+        assert!(i.take_commands().is_empty());
+        let (t, p) = sparkplug::rebirth_command("site", "edge");
+        i.ingest(&RawMessage { topic: t, payload: p, received_s: 1000.3 });
+        assert_eq!(count(&i, Outcome::Ignored), 1);
+        assert!(!i.is_stale(0, 1000.5));
+        let ddeath = Payload { timestamp: Some(ms(1000.4)), seq: Some(2), ..Default::default() };
+        i.ingest(&msg("spBv1.0/site/DDEATH/edge/T-1", &ddeath, 1000.4));
+        assert_eq!(count(&i, Outcome::Death), 1);
+        assert!(i.is_stale(0, 1000.5), "stale at once, not after three periods");
+        // Data again (a new birth) clears it.
+        i.ingest(&msg(NBIRTH, &nbirth(1001.0), 1001.1));
+        i.ingest(&msg(DBIRTH, &dbirth(1, 1001.0, 250.0, false), 1001.1));
+        assert!(!i.is_stale(0, 1001.5));
+    }
+
+    #[test]
+    fn subscriptions_cover_json_topics_and_the_sparkplug_nodes_telemetry() {
+        let i = ingestor();
+        assert_eq!(
+            i.subscriptions(),
+            [
+                "site/t1/level",
+                "spBv1.0/site/DBIRTH/edge/+",
+                "spBv1.0/site/DDATA/edge/+",
+                "spBv1.0/site/DDEATH/edge/+",
+                "spBv1.0/site/NBIRTH/edge",
+                "spBv1.0/site/NDATA/edge",
+                "spBv1.0/site/NDEATH/edge",
+            ]
+        );
+        assert_eq!(i.signals()[0].topic, DDATA);
     }
 }

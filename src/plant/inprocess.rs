@@ -2,10 +2,14 @@
 //! twin's clock reaches at the end of the tick (reality runs ahead of its twin) and hands what the plant
 //! published to the twin's inbound channel, received at the time it was sent, as a loss-free broker would. Used by
 //! `twin run` (deterministically, no broker) and by the workbench when no external plant is connected.
+//!
+//! Sparkplug rebirth requests go the other way: with a direct output, the twin's queued commands
+//! (`Ingestor::take_commands`) are handed to [`VirtualPlant::handle_command`] before each advance; with an MQTT
+//! output, the NCMDs the plant's client receives are (the client must subscribe to `spBv1.0/+/NCMD/+`).
 
 use bevy::prelude::*;
 
-use super::{PayloadFormat, PlantError, VirtualPlant};
+use super::{PlantError, VirtualPlant};
 use crate::ingest::{RawMessage, Telemetry, TelemetrySender};
 use crate::scenario::Scenario;
 use crate::twin::{SimClock, TwinSystems};
@@ -35,8 +39,21 @@ impl PlantRunner {
     }
 }
 
-/// Advances the plant to the twin's clock and forwards its publications.
-fn advance_virtual_plant(mut runner: ResMut<PlantRunner>, clock: Res<SimClock>) {
+/// Hands the plant the commands meant for it, advances it to the twin's clock and forwards its publications.
+fn advance_virtual_plant(mut runner: ResMut<PlantRunner>, clock: Res<SimClock>, mut telemetry: ResMut<Telemetry>) {
+    let runner = &mut *runner;
+    match &runner.output {
+        PlantOutput::Direct(_) => {
+            for (topic, payload) in telemetry.ingestor.take_commands() {
+                runner.plant.handle_command(&topic, &payload);
+            }
+        }
+        PlantOutput::Mqtt(c) => {
+            while let Ok(m) = c.receiver().try_recv() {
+                runner.plant.handle_command(&m.topic, &m.payload);
+            }
+        }
+    }
     // The plant runs ahead of the twin, as reality does: to the time the twin reaches at the end of this tick.
     let target = clock.now_s + f64::from(clock.pending_steps) * clock.step_s;
     let dt = target - runner.plant.now_s();
@@ -68,7 +85,7 @@ pub fn add_inprocess_plant(
     via: Option<twin_mqtt::MqttClient>,
 ) -> Result<(), PlantError> {
     // The plant's seed differs from the twin's so that its noise is not the twin's own random stream.
-    let plant = VirtualPlant::new(scenario, seed.wrapping_add(0x9e37_79b9_7f4a_7c15), PayloadFormat::Json)?;
+    let plant = VirtualPlant::new(scenario, seed.wrapping_add(0x9e37_79b9_7f4a_7c15))?;
     let output = match via {
         Some(c) => PlantOutput::Mqtt(c),
         None => PlantOutput::Direct(app.world().resource::<Telemetry>().sender()),

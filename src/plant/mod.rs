@@ -53,18 +53,32 @@
 //! - `StuckSensor`: from `at`, the signal repeats its last reading before `at`.
 //! - `DriftingSensor`: from `at`, `rate_per_h × (t - at) / 1 h` is added to the reading, in the signal's unit.
 //! - `SkewedClock`: the signal's device clock runs `offset` ahead: every timestamp on its topic is offset (one clock
-//!   per topic, i.e. per edge device; the largest offset among the topic's signals).
+//!   per topic, i.e. per edge device; the largest offset among the topic's signals; for Sparkplug, one clock per
+//!   device or node).
 //! - `BrokerOutage`: messages sampled during `[at, at + duration)` are held at the edge (store-and-forward) and
 //!   published when the broker is back, at the first sample time at or after `at + duration`, in their original
 //!   order with their original timestamps and sequence numbers, ahead of that instant's fresh messages.
 //!
 //! # Payloads
-//! [`PayloadFormat::Json`]: one JSON object per topic and sample time holding every signal of that topic sampled then,
+//! Each signal is published as its source says: JSON for `Mqtt(...)` sources, Sparkplug B for `Sparkplug(...)`.
+//!
+//! JSON: one JSON object per topic and sample time holding every signal of that topic sampled then,
 //! each at its `value` path ("$.rms" → `{"rms": …}`, "$.a.b" → `{"a": {"b": …}}`, "$.a[1]" → `{"a": [null, …]}`),
 //! the device timestamp (unix s, ms resolution, [`VirtualPlant::EPOCH_UNIX_S`] at t = 0, plus any clock skew) at
 //! every `timestamp` path, `"good"` at any `quality` path, and a per-topic counter `"seq"` (0, 1, 2, …) for
 //! de-duplication. Topic filters are made concrete: a `+` level becomes the signal's asset id, `#` its signal id.
-//! Sparkplug B is not implemented yet ([`PlantError::Unsupported`]).
+//!
+//! Sparkplug B (see [`sparkplug`](self::sparkplug)): one edge node per (group, edge node) of the signals. The first
+//! [`VirtualPlant::advance`] starts with each node's NBIRTH (seq 0; `bdSeq`, `Node Control/Rebirth` = false and
+//! the node's own metrics) and a DBIRTH per device carrying every metric with name, alias, datatype Double, its
+//! current reading and that reading's timestamp (null before the sensor has anything to read, e.g. vibration
+//! before its first 1 s window). Then, per node or device and sample time with a metric due, an NDATA/DDATA
+//! whose metrics carry only alias, timestamp and value. Timestamps are Unix ms on the device clock (the same
+//! epoch and skew as the JSON timestamps; one clock per device). `seq` counts every message of a node, births
+//! included, 0..=255 wrapping; messages held through an outage keep the seq they were given.
+//! [`VirtualPlant::handle_command`] takes an NCMD `Node Control/Rebirth = true`: the next `advance` starts with
+//! that node's births again, seq reset to 0 (held messages are released first). [`VirtualPlant::death_certificates`]
+//! gives the NDEATHs for a clean shutdown.
 //!
 //! # Determinism
 //! Everything random is drawn from ChaCha8 streams of the one seed (true parameters, site, each pump's edge box,
@@ -76,6 +90,7 @@ pub mod payload;
 pub mod publish;
 pub mod sensor;
 mod site;
+pub mod sparkplug;
 pub mod truth;
 
 #[cfg(test)]
@@ -94,6 +109,7 @@ use edge::{EdgeTables, SAMPLE_RATE_HZ, VibrationEdge};
 use payload::{Layout, Slot};
 use sensor::{Sensor, Source};
 use site::Site;
+use sparkplug::SpNode;
 pub use truth::{PlantTruth, PumpTruth, TrueFactors};
 
 /// One message the plant's edge devices published.
@@ -111,22 +127,9 @@ pub struct Publication {
     pub sent_s: f64,
 }
 
-/// How payloads are encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PayloadFormat {
-    /// One JSON object per topic and sample time, laid out by the scenario's JSON paths.
-    #[default]
-    Json,
-    /// Sparkplug B protobuf (not yet implemented).
-    SparkplugB,
-}
-
 /// Why the plant could not be built or a request was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PlantError {
-    /// A feature the plant does not support yet.
-    #[error("not supported yet: {0}")]
-    Unsupported(String),
     /// The scenario cannot be simulated as written.
     #[error("scenario: {0}")]
     Scenario(String),
@@ -229,6 +232,12 @@ pub struct VirtualPlant {
     draw: Vec<f64>,
     /// Scratch: per-sensor reading of the sample being written.
     values: Vec<Option<f64>>,
+    /// Sparkplug B edge nodes, in the scenario order of their first signal.
+    sp_nodes: Vec<SpNode>,
+    /// Per sensor: the last reading published over Sparkplug and its device timestamp, Unix ms (for births).
+    sp_last: Vec<Option<(f64, u64)>>,
+    /// Commands received that asked nothing of this plant (not an NCMD rebirth for one of its nodes).
+    commands_ignored: u64,
 }
 
 fn stream(seed: u64, n: u64) -> ChaCha8Rng {
@@ -261,10 +270,7 @@ impl VirtualPlant {
     pub const EPOCH_UNIX_S: f64 = 1_767_225_600.0;
 
     /// Builds the plant for a (validated) scenario. Every random draw comes from `seed`.
-    pub fn new(scenario: &Scenario, seed: u64, format: PayloadFormat) -> Result<Self, PlantError> {
-        if format == PayloadFormat::SparkplugB {
-            return Err(PlantError::Unsupported("Sparkplug B payloads".into()));
-        }
+    pub fn new(scenario: &Scenario, seed: u64) -> Result<Self, PlantError> {
         let sim = &scenario.simulation;
         let step_s = sim.model_step.secs();
         if !(step_s > 0.0 && step_s.is_finite()) {
@@ -374,6 +380,7 @@ impl VirtualPlant {
 
         let mut sensors = Vec::new();
         let mut topics: Vec<Topic> = Vec::new();
+        let mut sp_nodes: Vec<SpNode> = Vec::new();
         for (i, sig) in scenario.signals.iter().enumerate() {
             let bad = |what: String| PlantError::Scenario(format!("signal \"{}\": {what}", sig.id));
             let converter =
@@ -404,7 +411,20 @@ impl VirtualPlant {
                 stream(seed, STREAM_SENSOR + i as u64),
             ));
 
-            let SignalSource::Mqtt(src) = &sig.source;
+            let src = match &sig.source {
+                SignalSource::Mqtt(src) => src,
+                SignalSource::Sparkplug(sp) => {
+                    let n = match sp_nodes.iter().position(|n| n.group == sp.group && n.id == sp.edge_node) {
+                        Some(n) => n,
+                        None => {
+                            sp_nodes.push(SpNode::new(&sp.group, &sp.edge_node));
+                            sp_nodes.len() - 1
+                        }
+                    };
+                    sp_nodes[n].add_metric(sp.device.as_deref(), &sp.metric, i).map_err(bad)?;
+                    continue;
+                }
+            };
             let name = concrete_topic(&src.topic, &sig.asset, &sig.id);
             let t = match topics.iter().position(|t| t.name == name) {
                 Some(t) => t,
@@ -452,6 +472,9 @@ impl VirtualPlant {
                     if let Some(t) = topics.iter_mut().find(|t| t.sensors.contains(&s)) {
                         t.clock_offset_s = t.clock_offset_s.max(offset.secs());
                     }
+                    if let Some(d) = sp_nodes.iter_mut().find_map(|n| n.device_of(s)) {
+                        d.clock_offset_s = d.clock_offset_s.max(offset.secs());
+                    }
                 }
                 FaultSpec::BrokerOutage { at, duration } => outages.push((at.secs(), at.secs() + duration.secs())),
             }
@@ -475,6 +498,9 @@ impl VirtualPlant {
             held: Vec::new(),
             draw: vec![0.0; n_tanks],
             values: vec![None; n_sensors],
+            sp_nodes,
+            sp_last: vec![None; n_sensors],
+            commands_ignored: 0,
         })
     }
 
@@ -488,15 +514,72 @@ impl VirtualPlant {
         self.step_s
     }
 
-    /// The topics the plant publishes on, in scenario order.
+    /// The topics the plant publishes data on: the JSON topics in scenario order, then the Sparkplug NDATA and
+    /// DDATA topics (births and deaths go to the matching NBIRTH/DBIRTH/NDEATH topics).
     pub fn topics(&self) -> impl Iterator<Item = &str> {
-        self.topics.iter().map(|t| t.name.as_str())
+        let sp = self.sp_nodes.iter().flat_map(|n| n.all_devices().filter(|d| !d.metrics.is_empty()));
+        self.topics.iter().map(|t| t.name.as_str()).chain(sp.map(|d| d.data_topic.as_str()))
+    }
+
+    /// The Sparkplug edge nodes the plant runs, as (group, edge node).
+    pub fn sparkplug_nodes(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.sp_nodes.iter().map(|n| (n.group.as_str(), n.id.as_str()))
+    }
+
+    /// A command from the broker. An NCMD with `Node Control/Rebirth = true` for one of the plant's edge nodes
+    /// makes the next [`VirtualPlant::advance`] (an `advance(0.0)` too) start with that node's NBIRTH (seq 0)
+    /// and DBIRTHs; returns whether it did. Anything else (another node, another message type, a payload that
+    /// does not decode, no rebirth request) is counted in [`VirtualPlant::commands_ignored`].
+    pub fn handle_command(&mut self, topic: &str, payload: &[u8]) -> bool {
+        let node = twin_mqtt::sparkplug::parse_topic(topic)
+            .filter(|t| t.message_type == twin_mqtt::sparkplug::MessageType::NCmd)
+            .and_then(|t| self.sp_nodes.iter().position(|n| n.group == t.group && n.id == t.edge_node));
+        match node {
+            Some(n) if sparkplug::is_rebirth_request(payload) == Some(true) => {
+                self.sp_nodes[n].birth_due = true;
+                true
+            }
+            _ => {
+                self.commands_ignored += 1;
+                false
+            }
+        }
+    }
+
+    /// Commands so far that asked nothing of this plant.
+    pub fn commands_ignored(&self) -> u64 {
+        self.commands_ignored
+    }
+
+    /// The NDEATH of every Sparkplug edge node (payload: `bdSeq`, no seq), to publish on a clean shutdown.
+    pub fn death_certificates(&self) -> Vec<Publication> {
+        let t = self.now_s();
+        self.sp_nodes
+            .iter()
+            .map(|n| {
+                let ms = sparkplug::unix_ms(Self::EPOCH_UNIX_S, t, n.own.clock_offset_s);
+                let payload = sparkplug::death_payload(n.bd_seq, ms);
+                Publication { topic: n.death_topic(), payload, retain: false, t_s: t, sent_s: t }
+            })
+            .collect()
     }
 
     /// Advances simulated time by `dt_s` (a multiple of the model step; any remainder is carried to the next
-    /// call) and returns what the plant published meanwhile, in the order it was sent.
+    /// call) and returns what the plant published meanwhile, in the order it was sent: first any Sparkplug births
+    /// that are due (at the start, and after a rebirth request), then the samples.
     pub fn advance(&mut self, dt_s: f64) -> Vec<Publication> {
         let mut out = Vec::new();
+        if self.sp_nodes.iter().any(|n| n.birth_due) {
+            let t = self.now_s();
+            if !self.in_outage(t) {
+                self.release_held(t, &mut out);
+            }
+            for n in 0..self.sp_nodes.len() {
+                if self.sp_nodes[n].birth_due {
+                    self.births(n, &mut out);
+                }
+            }
+        }
         if !(dt_s > 0.0 && dt_s.is_finite()) {
             return out;
         }
@@ -623,15 +706,59 @@ impl VirtualPlant {
         self.outages.iter().any(|&(s, e)| t_s >= s - EPS_S && t_s < e - EPS_S)
     }
 
-    /// Samples every sensor due at the present instant and publishes (or holds) one message per topic.
+    /// Sends the messages held through an outage, at `t`.
+    fn release_held(&mut self, t: f64, out: &mut Vec<Publication>) {
+        for mut p in self.held.drain(..) {
+            p.sent_s = t;
+            out.push(p);
+        }
+    }
+
+    /// Publishes (or holds, during an outage) one message.
+    fn send(&mut self, p: Publication, hold: bool, out: &mut Vec<Publication>) {
+        if hold { self.held.push(p) } else { out.push(p) }
+    }
+
+    /// Node `n`'s NBIRTH (seq 0) and its DBIRTHs, each metric with its latest reading (a first reading now
+    /// when there is none yet).
+    fn births(&mut self, n: usize, out: &mut Vec<Publication>) {
+        let t = self.now_s();
+        let hold = self.in_outage(t);
+        self.sp_nodes[n].birth_due = false;
+        self.sp_nodes[n].reset_seq();
+        let devices: Vec<sparkplug::SpDevice> = self.sp_nodes[n].all_devices().cloned().collect();
+        for (k, dev) in devices.iter().enumerate() {
+            if k > 0 && dev.metrics.is_empty() {
+                continue;
+            }
+            let now_ms = sparkplug::unix_ms(Self::EPOCH_UNIX_S, t, dev.clock_offset_s);
+            let mut metrics = if k == 0 {
+                sparkplug::node_control_metrics(self.sp_nodes[n].bd_seq, now_ms)
+            } else {
+                Vec::with_capacity(dev.metrics.len())
+            };
+            for m in &dev.metrics {
+                if self.sp_last[m.sensor].is_none() {
+                    let (q, source) = (self.sensors[m.sensor].quantity, self.sensors[m.sensor].source);
+                    let truth = self.truth_value(source, q, t);
+                    self.sp_last[m.sensor] = self.sensors[m.sensor].read(truth, t).map(|v| (v, now_ms));
+                }
+                metrics.push(sparkplug::birth_metric(m, self.sp_last[m.sensor], now_ms));
+            }
+            let seq = self.sp_nodes[n].next_seq();
+            let payload = sparkplug::payload(now_ms, Some(seq), metrics);
+            let p = Publication { topic: dev.birth_topic.clone(), payload, retain: false, t_s: t, sent_s: t };
+            self.send(p, hold, out);
+        }
+    }
+
+    /// Samples every sensor due at the present instant and publishes (or holds) one message per JSON topic and
+    /// one NDATA/DDATA per Sparkplug node or device with a metric due.
     fn publish(&mut self, out: &mut Vec<Publication>) {
         let t = self.now_s();
         let hold = self.in_outage(t);
         if !hold {
-            for mut p in self.held.drain(..) {
-                p.sent_s = t;
-                out.push(p);
-            }
+            self.release_held(t, out);
         }
         for ti in 0..self.topics.len() {
             let mut any = false;
@@ -657,7 +784,35 @@ impl VirtualPlant {
             let payload = topic.layout.write(&self.values, ts, topic.seq);
             topic.seq += 1;
             let p = Publication { topic: topic.name.clone(), payload, retain: false, t_s: t, sent_s: t };
-            if hold { self.held.push(p) } else { out.push(p) }
+            self.send(p, hold, out);
+        }
+        for n in 0..self.sp_nodes.len() {
+            for k in 0..=self.sp_nodes[n].devices.len() {
+                let dev = if k == 0 { &self.sp_nodes[n].own } else { &self.sp_nodes[n].devices[k - 1] };
+                let ts = sparkplug::unix_ms(Self::EPOCH_UNIX_S, t, dev.clock_offset_s);
+                let due: Vec<(u64, usize)> = dev
+                    .metrics
+                    .iter()
+                    .filter(|m| self.steps.is_multiple_of(self.sensors[m.sensor].period_steps))
+                    .map(|m| (m.alias, m.sensor))
+                    .collect();
+                let mut metrics = Vec::with_capacity(due.len());
+                for (alias, si) in due {
+                    let (q, source) = (self.sensors[si].quantity, self.sensors[si].source);
+                    let truth = self.truth_value(source, q, t);
+                    if let Some(v) = self.sensors[si].read(truth, t) {
+                        self.sp_last[si] = Some((v, ts));
+                        metrics.push(sparkplug::data_metric(alias, v, ts));
+                    }
+                }
+                if metrics.is_empty() {
+                    continue;
+                }
+                let node = &mut self.sp_nodes[n];
+                let topic = if k == 0 { node.own.data_topic.clone() } else { node.devices[k - 1].data_topic.clone() };
+                let payload = sparkplug::payload(ts, Some(node.next_seq()), metrics);
+                self.send(Publication { topic, payload, retain: false, t_s: t, sent_s: t }, hold, out);
+            }
         }
     }
 }

@@ -23,7 +23,7 @@ fn station() -> Scenario {
 }
 
 fn plant(s: &Scenario, seed: u64) -> VirtualPlant {
-    VirtualPlant::new(s, seed, PayloadFormat::Json).unwrap()
+    VirtualPlant::new(s, seed).unwrap()
 }
 
 fn json(p: &Publication) -> Value {
@@ -48,7 +48,7 @@ fn signal<'s>(s: &'s Scenario, id: &str) -> &'s SignalSpec {
 }
 
 fn mqtt(sig: &SignalSpec) -> &crate::scenario::MqttSource {
-    let SignalSource::Mqtt(m) = &sig.source;
+    let SignalSource::Mqtt(m) = &sig.source else { panic!("{} is not a JSON signal", sig.id) };
     m
 }
 
@@ -73,7 +73,7 @@ fn extra_signal(base: &SignalSpec, id: &str, asset: &str, q: Quantity, unit: &st
     s.quantity = q;
     s.unit = unit.into();
     s.valid = (-1e6, 1e6);
-    let SignalSource::Mqtt(m) = &mut s.source;
+    let SignalSource::Mqtt(m) = &mut s.source else { panic!("not a JSON signal") };
     m.topic = topic.into();
     s
 }
@@ -264,6 +264,7 @@ fn same_seed_same_bytes_another_seed_other_bytes() {
     let b = plant(&s, 7).advance(120.0);
     let c = plant(&s, 8).advance(120.0);
     assert!(!a.is_empty());
+    assert!(a.iter().any(|x| x.topic.starts_with("spBv1.0/")), "the booster's Sparkplug node is covered too");
     assert_eq!(a, b);
     assert_eq!(a.len(), c.len());
     assert_ne!(a, c);
@@ -496,16 +497,10 @@ fn without_static_head_the_published_flow_follows_the_affinity_law() {
 }
 
 #[test]
-fn sparkplug_is_not_supported_yet() {
-    let e = VirtualPlant::new(&station(), 0, PayloadFormat::SparkplugB).unwrap_err();
-    assert!(matches!(e, PlantError::Unsupported(_)), "{e}");
-}
-
-#[test]
 fn topic_filters_are_made_publishable() {
     let mut s = station();
     for sig in &mut s.signals {
-        let SignalSource::Mqtt(m) = &mut sig.source;
+        let SignalSource::Mqtt(m) = &mut sig.source else { continue };
         if sig.id == "P-101.flow" {
             m.topic = "plant/+/flow".into();
         } else if sig.id == "M-101.current" {
@@ -521,9 +516,9 @@ fn topic_filters_are_made_publishable() {
 #[test]
 fn a_bad_json_path_is_reported_not_panicked() {
     let mut s = station();
-    let SignalSource::Mqtt(m) = &mut s.signals[1].source;
+    let SignalSource::Mqtt(m) = &mut s.signals[1].source else { panic!("JSON signal") };
     m.value = "$.rms".into(); // clashes with the RMS signal on the same topic
-    let e = VirtualPlant::new(&s, 0, PayloadFormat::Json).unwrap_err();
+    let e = VirtualPlant::new(&s, 0).unwrap_err();
     assert!(e.to_string().contains("clashes"), "{e}");
 }
 
@@ -541,4 +536,192 @@ fn a_day_of_the_pump_station() {
     assert_eq!(n, 86_400 * 4 + 8_640);
     let t = p.truth();
     assert!(t.tanks[0].1 > 0.5 && t.tanks[0].1 <= 5.0);
+}
+
+// Sparkplug B: the booster station's third train (M-203, P-203) is edge node "booster-edge-3" in group "booster".
+
+use twin_mqtt::sparkplug::{self as sp, MessageType, MetricValue};
+
+const EDGE3: &str = "booster-edge-3";
+
+fn decoded(p: &Publication) -> (sp::SparkplugTopic, sp::Payload) {
+    let t = sp::parse_topic(&p.topic).unwrap_or_else(|| panic!("not a Sparkplug topic: {}", p.topic));
+    (t, sp::decode(&p.payload).unwrap())
+}
+
+fn sparkplug_pubs(pubs: &[Publication]) -> Vec<(sp::SparkplugTopic, sp::Payload, &Publication)> {
+    pubs.iter()
+        .filter(|p| p.topic.starts_with("spBv1.0/"))
+        .map(|p| {
+            let (t, pl) = decoded(p);
+            (t, pl, p)
+        })
+        .collect()
+}
+
+fn ms(t_s: f64) -> u64 {
+    ((EPOCH + t_s) * 1000.0).round() as u64
+}
+
+#[test]
+fn sparkplug_births_come_first_then_data_by_alias_only() {
+    let s = scene("booster_station.ron");
+    let mut p = plant(&s, 21);
+    let pubs = p.advance(3.0);
+    let spb = sparkplug_pubs(&pubs);
+    let kinds: Vec<(MessageType, Option<&str>)> =
+        spb.iter().map(|(t, _, _)| (t.message_type, t.device.as_deref())).collect();
+    assert_eq!(
+        &kinds[..3],
+        &[(MessageType::NBirth, None), (MessageType::DBirth, Some("P-203")), (MessageType::DBirth, Some("M-203"))]
+    );
+    assert!(pubs[0].topic == "spBv1.0/booster/NBIRTH/booster-edge-3", "births before any sample: {}", pubs[0].topic);
+    assert!(spb.iter().all(|(t, _, _)| t.group == "booster" && t.edge_node == EDGE3));
+
+    // NBIRTH: seq 0, bdSeq and the rebirth control, at t = 0.
+    let (_, nbirth, _) = &spb[0];
+    assert_eq!((nbirth.seq, nbirth.timestamp), (Some(0), Some(ms(0.0))));
+    let names: Vec<&str> = nbirth.metrics.iter().filter_map(|m| m.name.as_deref()).collect();
+    assert_eq!(names, ["bdSeq", sp::REBIRTH_METRIC]);
+    assert_eq!(nbirth.metrics[0].value, Some(MetricValue::LongValue(0)));
+    assert_eq!(nbirth.metrics[1].value, Some(MetricValue::BooleanValue(false)));
+
+    // DBIRTHs: every metric with name, alias, Double and its current value (vibration has no window yet: null).
+    let (_, pb, _) = &spb[1];
+    assert_eq!(pb.seq, Some(1));
+    let flow_birth = pb.metrics.iter().find(|m| m.name.as_deref() == Some("Flow")).unwrap();
+    assert_eq!(flow_birth.datatype, Some(sp::datatype::DOUBLE));
+    assert!(matches!(flow_birth.value, Some(MetricValue::DoubleValue(v)) if v > 10.0), "{flow_birth:?}");
+    let vib_birth = pb.metrics.iter().find(|m| m.name.as_deref() == Some("Vibration/RMS")).unwrap();
+    assert_eq!((vib_birth.is_null, vib_birth.value.as_ref()), (Some(true), None));
+    let (_, mb, _) = &spb[2];
+    assert_eq!(mb.seq, Some(2));
+    let mut aliases: Vec<(String, u64)> = pb
+        .metrics
+        .iter()
+        .chain(&mb.metrics)
+        .map(|m| {
+            assert_eq!(m.datatype, Some(sp::datatype::DOUBLE));
+            (m.name.clone().unwrap(), m.alias.unwrap())
+        })
+        .collect();
+    aliases.sort_by_key(|a| a.1);
+    assert_eq!(aliases.iter().map(|a| a.1).collect::<Vec<_>>(), [1, 2, 3, 4], "unique aliases per node");
+    let flow_alias = flow_birth.alias.unwrap();
+
+    // DDATA: alias, timestamp and value only; seq continues across devices; timestamps are the sample times.
+    let data = &spb[3..];
+    assert_eq!(data.len(), 6, "two devices, three seconds");
+    for (k, (t, payload, publ)) in data.iter().enumerate() {
+        assert_eq!(t.message_type, MessageType::DData);
+        assert_eq!(payload.seq, Some(3 + k as u64));
+        assert_eq!(payload.timestamp, Some(ms(publ.t_s)));
+        assert_eq!(payload.metrics.len(), 2);
+        for m in &payload.metrics {
+            assert!(m.name.is_none() && m.datatype.is_none() && m.alias.is_some(), "{m:?}");
+            assert_eq!(m.timestamp, Some(ms(publ.t_s)));
+        }
+    }
+    // The value is the reading in the signal's unit (l/s) of the true flow.
+    let truth = p.truth();
+    let last_flow = data
+        .iter()
+        .rev()
+        .find_map(|(_, pl, _)| pl.metrics.iter().find(|m| m.alias == Some(flow_alias)))
+        .and_then(|m| m.value_f64(None))
+        .unwrap();
+    let expect = truth.pump("P-203").unwrap().outputs.flow_m3h / 3.6;
+    assert!((last_flow / expect - 1.0).abs() < 5.0 * FLOW_NOISE, "l/s {last_flow} vs {expect}");
+    // JSON signals are untouched.
+    assert!(pubs.iter().any(|x| x.topic == "booster/p201/flow"));
+    assert!(!pubs.iter().any(|x| x.topic.contains("p203") || x.topic.contains("m203")));
+}
+
+#[test]
+fn sparkplug_seq_counts_every_message_of_the_node_and_wraps_after_255() {
+    let s = scene("booster_station.ron");
+    let mut p = plant(&s, 22);
+    let pubs = p.advance(200.0);
+    let seqs: Vec<u64> = sparkplug_pubs(&pubs).iter().map(|(_, pl, _)| pl.seq.unwrap()).collect();
+    assert_eq!(seqs.len(), 3 + 2 * 200);
+    for (k, s) in seqs.iter().enumerate() {
+        assert_eq!(*s, k as u64 % 256, "message {k}");
+    }
+    assert!(seqs.contains(&255) && seqs[256] == 0, "wrapped");
+}
+
+#[test]
+fn a_rebirth_command_makes_the_next_advance_start_with_births_at_seq_0() {
+    let s = scene("booster_station.ron");
+    let mut p = plant(&s, 23);
+    let before = p.advance(10.0);
+    let last_ddata = sparkplug_pubs(&before).last().map(|(_, pl, _)| pl.clone()).unwrap();
+
+    // Not for this plant, not a rebirth, not decodable: ignored and counted.
+    assert!(!p.handle_command("spBv1.0/booster/NCMD/other-edge", &sp::rebirth_command("booster", "other-edge").1));
+    assert!(!p.handle_command("spBv1.0/booster/DCMD/booster-edge-3/P-203", &[]));
+    assert!(!p.handle_command("spBv1.0/booster/NCMD/booster-edge-3", &[0xff, 0xff, 0x01]));
+    let no = sp::encode(&sp::Payload {
+        metrics: vec![sp::Metric::new(sp::REBIRTH_METRIC, sp::datatype::BOOLEAN, MetricValue::BooleanValue(false))],
+        ..Default::default()
+    });
+    assert!(!p.handle_command("spBv1.0/booster/NCMD/booster-edge-3", &no));
+    assert_eq!(p.commands_ignored(), 4);
+    assert!(p.advance(0.0).is_empty(), "nothing due without a request");
+
+    let (topic, payload) = sp::rebirth_command("booster", EDGE3);
+    assert!(p.handle_command(&topic, &payload));
+    let after = p.advance(2.0);
+    let spb = sparkplug_pubs(&after);
+    let kinds: Vec<MessageType> = spb.iter().map(|(t, _, _)| t.message_type).collect();
+    assert_eq!(kinds[..3], [MessageType::NBirth, MessageType::DBirth, MessageType::DBirth]);
+    assert_eq!(after[0].topic, "spBv1.0/booster/NBIRTH/booster-edge-3", "births ahead of the samples");
+    assert_eq!(after[0].t_s, 10.0);
+    let seqs: Vec<u64> = spb.iter().map(|(_, pl, _)| pl.seq.unwrap()).collect();
+    assert_eq!(seqs, [0, 1, 2, 3, 4, 5, 6], "NBIRTH resets seq");
+    // The DBIRTH carries the last readings with their sample times (t = 10 s), not nulls.
+    let (_, pb, _) = &spb[1];
+    let flow = pb.metrics.iter().find(|m| m.name.as_deref() == Some("Flow")).unwrap();
+    assert_eq!(last_ddata.timestamp, Some(ms(10.0)));
+    assert_eq!(flow.timestamp, Some(ms(10.0)));
+    assert!(pb.metrics.iter().all(|m| m.is_null.is_none() && m.value.is_some()), "{pb:?}");
+    // Only once: the next advance has no births.
+    let more = p.advance(1.0);
+    assert!(sparkplug_pubs(&more).iter().all(|(t, _, _)| t.message_type == MessageType::DData));
+}
+
+#[test]
+fn sparkplug_data_held_through_an_outage_keeps_its_seq_and_timestamps() {
+    let mut s = scene("booster_station.ron");
+    s.faults.push(FaultSpec::BrokerOutage { at: Dur::from_secs(5.0), duration: Dur::from_secs(3.0) });
+    let mut p = plant(&s, 24);
+    let pubs = p.advance(10.0);
+    let spb = sparkplug_pubs(&pubs);
+    let seqs: Vec<u64> = spb.iter().map(|(_, pl, _)| pl.seq.unwrap()).collect();
+    assert_eq!(seqs, (0..spb.len() as u64).collect::<Vec<_>>(), "sent in their original order");
+    let held: Vec<_> = spb.iter().filter(|(_, _, x)| x.sent_s > x.t_s).collect();
+    assert_eq!(held.len(), 6, "t = 5, 6, 7 s, two devices");
+    for (_, pl, x) in held {
+        assert_eq!(x.sent_s, 8.0);
+        assert_eq!(pl.timestamp, Some(ms(x.t_s)), "original timestamp");
+    }
+}
+
+#[test]
+fn sparkplug_skewed_clock_offsets_that_device_only_and_deaths_carry_bdseq() {
+    let mut s = scene("booster_station.ron");
+    s.faults.push(FaultSpec::SkewedClock { signal: "P-203.flow".into(), offset: Dur::from_secs(30.0) });
+    let mut p = plant(&s, 25);
+    let pubs = p.advance(2.0);
+    for (t, pl, x) in sparkplug_pubs(&pubs).iter().filter(|(t, _, _)| t.message_type == MessageType::DData) {
+        let skew = if t.device.as_deref() == Some("P-203") { 30.0 } else { 0.0 };
+        assert_eq!(pl.timestamp, Some(ms(x.t_s + skew)), "{}", x.topic);
+    }
+    let deaths = p.death_certificates();
+    assert_eq!(deaths.len(), 1);
+    let (t, pl) = decoded(&deaths[0]);
+    assert_eq!((t.message_type, t.edge_node.as_str()), (MessageType::NDeath, EDGE3));
+    assert_eq!(pl.seq, None);
+    assert_eq!(pl.metrics[0].name.as_deref(), Some("bdSeq"));
+    assert_eq!(pl.metrics[0].value, Some(MetricValue::LongValue(0)));
 }

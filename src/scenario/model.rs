@@ -1,4 +1,5 @@
 //! The scenario file's typed form: what an engineer writes in a `.ron` file, field for field, with units.
+//! A signal's source is JSON over MQTT ([`MqttSource`]) or a Sparkplug B metric ([`SparkplugSource`]).
 
 use serde::{Deserialize, Serialize};
 use twin_models::params::{AmbientParams, MotorParams, PumpParams, TankParams};
@@ -40,6 +41,22 @@ pub struct Scenario {
     /// What must hold in a headless run.
     #[serde(default)]
     pub expect: Vec<Expectation>,
+    /// How the twin keeps in step with the plant: drift thresholds, recalibration.
+    #[serde(default)]
+    pub sync: SyncSpec,
+}
+
+/// Synchronization settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSpec {
+    /// Apply recalibration proposals to the model without an engineer's approval (each applied one bumps the
+    /// asset's model version and is logged).
+    #[serde(default)]
+    pub auto_recalibrate: bool,
+    /// Residual monitor thresholds for every signal (EWMA, CUSUM, baseline, warm-up, flatline).
+    #[serde(default)]
+    pub drift: twin_models::drift::DriftConfig,
 }
 
 /// Telemetry broker and PLC connections; each defaults to the embedded/virtual peer.
@@ -214,6 +231,24 @@ fn default_period() -> Dur {
 pub enum SignalSource {
     /// A JSON MQTT payload: `value` and `timestamp` are paths such as "$.rms".
     Mqtt(MqttSource),
+    /// A metric of a Sparkplug B edge node or device (protobuf, births with aliases, sequence numbers).
+    Sparkplug(SparkplugSource),
+}
+
+/// A Sparkplug B metric: `spBv1.0/{group}/DDATA/{edge_node}/{device}` (or `NDATA/{edge_node}` without a device),
+/// the metric named `metric` in its births.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SparkplugSource {
+    /// Sparkplug group id (one topic level).
+    pub group: String,
+    /// Edge node id (one topic level).
+    pub edge_node: String,
+    /// Device id under the edge node (one topic level); `None` for a metric of the node itself.
+    #[serde(default)]
+    pub device: Option<String>,
+    /// Metric name as the births declare it, e.g. "Flow" or "Bearing/Vibration RMS".
+    pub metric: String,
 }
 
 /// A JSON-over-MQTT mapping.

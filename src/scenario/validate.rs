@@ -1,5 +1,6 @@
 //! Whole-scenario validation: references, duplicates, cycles, ranges, units and physics, each problem located
-//! in the source text so the engineer can jump to it.
+//! in the source text so the engineer can jump to it. Sparkplug sources: group, edge node and device ids are
+//! single topic levels, metrics are named, and each (group, edge node, device, metric) feeds one signal.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -174,6 +175,7 @@ pub fn validate(s: &Scenario, text: &str) -> Vec<Problem> {
     }
     check_cycles(&mut c, s);
 
+    let mut sparkplug_metrics: HashMap<SparkplugKey<'_>, usize> = HashMap::new();
     for (i, sig) in s.signals.iter().enumerate() {
         match assets.get(sig.asset.as_str()) {
             None => c.at(
@@ -208,6 +210,9 @@ pub fn validate(s: &Scenario, text: &str) -> Vec<Problem> {
         }
         if sig.period.secs() <= 0.0 {
             c.at(at("signals", i, "period"), "expected sample period must be more than 0 s".into());
+        }
+        if let SignalSource::Sparkplug(sp) = &sig.source {
+            check_sparkplug(&mut c, i, sp, &mut sparkplug_metrics);
         }
     }
 
@@ -316,6 +321,55 @@ fn check_ids<'a>(c: &mut Collector<'_>, list: &'static str, ids: impl Iterator<I
         } else if let Some(first) = seen.insert(id, i) {
             c.at(at(list, i, "id"), format!("duplicate id \"{id}\"; {list}[{first}] already uses it"));
         }
+    }
+}
+
+/// (group, edge node, device, metric) of a Sparkplug signal.
+type SparkplugKey<'a> = (&'a str, &'a str, Option<&'a str>, &'a str);
+
+/// A Sparkplug source: each id is one topic level (non-empty, no `/`, `+` or `#`), the metric is named, and no
+/// two signals map the same metric of the same node or device.
+fn check_sparkplug<'a>(
+    c: &mut Collector<'_>,
+    i: usize,
+    sp: &'a SparkplugSource,
+    seen: &mut HashMap<SparkplugKey<'a>, usize>,
+) {
+    let levels = [("group", Some(&sp.group)), ("edge_node", Some(&sp.edge_node)), ("device", sp.device.as_ref())];
+    let mut ok = true;
+    for (name, value) in levels {
+        let Some(v) = value else { continue };
+        if v.trim().is_empty() || v.contains(['/', '+', '#']) {
+            ok = false;
+            let field = format!("source.{name}");
+            c.at(
+                at_value("signals", i, &field, v),
+                format!("Sparkplug {name} \"{v}\" must be one topic level: non-empty, without '/', '+' or '#'"),
+            );
+        }
+    }
+    if sp.metric.trim().is_empty() {
+        ok = false;
+        c.at(at("signals", i, "source.metric"), "Sparkplug metric name must not be empty".into());
+    }
+    if !ok {
+        return;
+    }
+    let key = (sp.group.as_str(), sp.edge_node.as_str(), sp.device.as_deref(), sp.metric.as_str());
+    if let Some(first) = seen.insert(key, i) {
+        seen.insert(key, first);
+        let owner = match &sp.device {
+            Some(d) => format!("device \"{d}\" of edge node \"{}\"", sp.edge_node),
+            None => format!("edge node \"{}\"", sp.edge_node),
+        };
+        c.at(
+            at_value("signals", i, "source.metric", &sp.metric),
+            format!(
+                "Sparkplug metric \"{}\" of {owner} in group \"{}\" is already mapped by signals[{first}]; \
+                 each metric feeds one signal",
+                sp.metric, sp.group
+            ),
+        );
     }
 }
 
@@ -447,6 +501,72 @@ fn check_cycles(c: &mut Collector<'_>, s: &Scenario) {
         c.at(
             at("assets", cycle[0], "depends_on"),
             format!("dependency cycle: {}; dependencies must form a tree", names.join(" -> ")),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    const BASE: &str = r#"Scenario(version: 1, name: "t",
+        assets: [(id: "T-1", kind: Tank(area_m2: 10.0, height_m: 4.0, initial_level_m: 2.0, inflow_m3h: 0.0))],
+        signals: [
+            (id: "a", asset: "T-1", quantity: TankLevel, unit: "m",
+             source: Sparkplug(group: "site", edge_node: "edge-1", device: "T-1", metric: "Level"), valid: (0.0, 4.0)),
+            (id: "b", asset: "T-1", quantity: TankLevel, unit: "m",
+             source: Sparkplug(group: "G", edge_node: "N", device: "D", metric: "M"), valid: (0.0, 4.0)),
+        ])"#;
+
+    fn problems(text: &str) -> String {
+        match crate::scenario::parse(text, Path::new("t.ron")) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_sparkplug_source_parses_and_validates() {
+        assert_eq!(problems(BASE), "");
+        let s = crate::scenario::parse(BASE, Path::new("t.ron")).unwrap();
+        let crate::scenario::SignalSource::Sparkplug(sp) = &s.signals[0].source else { panic!() };
+        assert_eq!(
+            (sp.group.as_str(), sp.edge_node.as_str(), sp.device.as_deref(), sp.metric.as_str()),
+            ("site", "edge-1", Some("T-1"), "Level")
+        );
+    }
+
+    #[test]
+    fn sparkplug_ids_must_be_single_topic_levels() {
+        let e = problems(&BASE.replace(r#"edge_node: "N""#, r#"edge_node: "a/b""#));
+        assert!(e.contains("signals[1].source.edge_node: Sparkplug edge_node \"a/b\" must be one topic level"), "{e}");
+        assert!(e.contains("t.ron:7:"), "located on the signal's line: {e}");
+        let e = problems(&BASE.replace(r#"group: "G""#, r#"group: "+""#));
+        assert!(e.contains("signals[1].source.group: Sparkplug group \"+\""), "{e}");
+        let e = problems(&BASE.replace(r#"device: "D""#, r#"device: """#));
+        assert!(e.contains("signals[1].source.device"), "{e}");
+        let e = problems(&BASE.replace(r#"metric: "M""#, r#"metric: " ""#));
+        assert!(e.contains("signals[1].source.metric: Sparkplug metric name must not be empty"), "{e}");
+    }
+
+    #[test]
+    fn a_sparkplug_metric_feeds_one_signal() {
+        let e = problems(&BASE.replace(
+            r#"(group: "G", edge_node: "N", device: "D", metric: "M")"#,
+            r#"(group: "site", edge_node: "edge-1", device: "T-1", metric: "Level")"#,
+        ));
+        assert!(
+            e.contains("signals[1].source.metric: Sparkplug metric \"Level\" of device \"T-1\" of edge node \"edge-1\" in group \"site\" is already mapped by signals[0]"),
+            "{e}"
+        );
+        // The same metric name on another device, or on the node itself, is another metric.
+        assert_eq!(
+            problems(
+                &BASE
+                    .replace(r#"device: "D", metric: "M""#, r#"metric: "Level""#)
+                    .replace(r#"group: "G", edge_node: "N""#, r#"group: "site", edge_node: "edge-1""#)
+            ),
+            ""
         );
     }
 }

@@ -1,6 +1,9 @@
 //! Synchronization: keeps the twin's model in step with the plant. Samples are queued by event time and applied
 //! to the assimilated branch of the models (see [`crate::twin::simulate`]) at the end of the model step their
-//! event time falls in; each application corrects the estimated state and scores the model's prediction.
+//! event time falls in; each application scores the model's prediction (prediction error, a residual monitor
+//! per signal that raises drift alarms with their likely cause), corrects the estimated state (thermal and level
+//! Kalman filters) and feeds the calibrators, whose settled estimates become recalibration proposals (applied
+//! when the scenario allows it, as a new model version).
 //!
 //! Event time: a sample is applied at model step `k = ceil(event / step)`, whenever it arrived, as long as the
 //! assimilated branch has not passed step `k` yet (it trails the clock by the allowed lateness). A sample that
@@ -12,6 +15,16 @@ use std::collections::BTreeMap;
 
 use bevy::prelude::*;
 use serde::Serialize;
+
+pub mod setpoints;
+mod train;
+
+pub use setpoints::{Draft, DraftState, SetpointReported, Setpoints};
+pub use train::Recalibration;
+use twin_models::calibration::{Estimate, Factors, Observation, Param};
+use twin_models::drift::{
+    AlarmKind, Cause, DriftConfig, MonitorStatus, ResidualMonitor, SignalKind, SignalView, classify,
+};
 
 use crate::ingest::SampleApplied;
 use crate::twin::simulate::{Branch, Topology};
@@ -79,6 +92,38 @@ struct LevelFilter {
 
 /// Level sensor noise (the virtual plant's, and a typical radar gauge's), m.
 const LEVEL_SENSOR_STD_M: f64 = 0.005;
+/// Model steps between two looks at the calibrators' estimates (at a 1 s step: hourly).
+const RECALIBRATION_EVERY_STEPS: u64 = 3600;
+
+/// The residual monitor of one signal (asset, quantity).
+struct Monitor {
+    monitor: ResidualMonitor,
+    /// "asset quantity", for alarms.
+    name: String,
+    kind: SignalKind,
+    /// The pump train (pump entity) or tank the signal belongs to, to find its coupled neighbours.
+    group: Entity,
+    status: MonitorStatus,
+}
+
+/// A drift alarm: a signal's residual changed (or its sensor is stuck), with the likely cause.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DriftAlarm {
+    /// The asset the signal belongs to.
+    pub asset: String,
+    /// What the signal measures.
+    pub quantity: Quantity,
+    /// Shift up or down, or flatline.
+    pub kind: AlarmKind,
+    /// Simulated time the alarm was raised, s.
+    pub raised_s: f64,
+    /// When it cleared, if it did, s.
+    pub cleared_s: Option<f64>,
+    /// Likely cause (re-judged while the alarm is active, as coupled signals react).
+    pub cause: Cause,
+    /// Why, for an operator.
+    pub reason: String,
+}
 
 /// The assimilation: the event-time queue, the estimators and the scores.
 #[derive(Resource)]
@@ -97,6 +142,19 @@ pub struct Assimilation {
     pub errors: BTreeMap<(Entity, Quantity), PredictionError>,
     levels: BTreeMap<Entity, LevelFilter>,
     inflow_noise: f64,
+    /// Asset ids by entity.
+    names: BTreeMap<Entity, String>,
+    /// Estimators per pump entity, created with the train's first sample.
+    trains: BTreeMap<Entity, train::TrainSync>,
+    monitors: BTreeMap<(Entity, Quantity), Monitor>,
+    drift: DriftConfig,
+    auto_recalibrate: bool,
+    /// Every drift alarm raised, in order.
+    pub alarms: Vec<DriftAlarm>,
+    /// Every recalibration proposed or applied, in order.
+    pub recalibrations: Vec<train::Recalibration>,
+    /// New models waiting to replace a pump's (applied recalibrations).
+    model_updates: Vec<(Entity, std::sync::Arc<twin_models::PumpTrain>)>,
 }
 
 impl Assimilation {
@@ -113,6 +171,14 @@ impl Assimilation {
             errors: BTreeMap::new(),
             levels: BTreeMap::new(),
             inflow_noise,
+            names: BTreeMap::new(),
+            trains: BTreeMap::new(),
+            monitors: BTreeMap::new(),
+            drift: DriftConfig::default(),
+            auto_recalibrate: false,
+            alarms: Vec::new(),
+            recalibrations: Vec::new(),
+            model_updates: Vec::new(),
         }
     }
 
@@ -145,19 +211,30 @@ impl Assimilation {
         );
     }
 
-    /// Applies every sample of the step the assimilated branch `b` just took.
+    /// After the assimilated branch `b` took a step: propagates the estimators and applies every sample of that
+    /// step.
     pub fn correct(&mut self, topo: &Topology, b: &mut Branch, dt_s: f64) {
         self.assimilated_steps = b.steps;
+        let t_s = b.steps as f64 * dt_s;
         for slot in &topo.tanks {
             let q = self.level_q(slot.params.inflow_m3h, slot.params.area_m2);
             self.levels.entry(slot.entity).or_default().var_m2 += q * dt_s;
+        }
+        let cycle = b.env.ambient_cycle_c(t_s - dt_s);
+        for (i, slot) in topo.pumps.iter().enumerate() {
+            if let Some(ts) = self.trains.get_mut(&slot.entity) {
+                ts.after_step(&slot.model, &b.pumps[i].1, &b.inputs[i], cycle, dt_s);
+            }
         }
         while let Some(entry) = self.queue.first_entry() {
             if entry.key().0 > b.steps {
                 break;
             }
             let s = entry.remove();
-            self.apply(topo, b, s);
+            self.apply(topo, b, s, t_s);
+        }
+        if b.steps.is_multiple_of(RECALIBRATION_EVERY_STEPS) {
+            self.recalibrate(topo, t_s);
         }
     }
 
@@ -168,14 +245,15 @@ impl Assimilation {
         rate * rate * crate::twin::CORRELATION_S
     }
 
-    fn apply(&mut self, topo: &Topology, b: &mut Branch, s: Queued) {
+    fn apply(&mut self, topo: &Topology, b: &mut Branch, s: Queued, t_s: f64) {
         if let Some(i) = topo.tanks.iter().position(|t| t.entity == s.asset) {
             if s.quantity != Quantity::TankLevel {
                 self.counters.unmodelled += 1;
                 return;
             }
             let level = &mut b.tanks[i].level_m;
-            self.errors.entry((s.asset, s.quantity)).or_default().add(s.value - *level);
+            let predicted = *level;
+            self.score(s, predicted, t_s, s.asset);
             let f = self.levels.entry(s.asset).or_default();
             let r = LEVEL_SENSOR_STD_M * LEVEL_SENSOR_STD_M;
             let k = f.var_m2 / (f.var_m2 + r);
@@ -188,29 +266,214 @@ impl Assimilation {
             self.counters.unmodelled += 1;
             return;
         };
-        let (state, out) = &b.pumps[p];
-        let predicted = match s.quantity {
-            Quantity::Flow => out.flow_m3h,
-            Quantity::VibrationVelocityRms => out.vib_rms_mm_s,
-            Quantity::VibrationVelocityPeak => out.vib_peak_mm_s,
-            Quantity::VibrationCrestFactor => out.crest_factor,
-            Quantity::MotorCurrent => out.motor_current_a,
-            Quantity::WindingTemperature => state.winding_temp_c,
-            Quantity::BearingTemperature => state.bearing_temp_c,
-            Quantity::Speed => state.speed_rpm,
+        let (state, out) = &mut b.pumps[p];
+        let (predicted, observation) = match s.quantity {
+            Quantity::Flow => (out.flow_m3h, Some(Observation::Flow { m3h: s.value })),
+            Quantity::VibrationVelocityRms => (out.vib_rms_mm_s, Some(Observation::VibrationRms { mm_s: s.value })),
+            Quantity::VibrationVelocityPeak => (out.vib_peak_mm_s, None),
+            Quantity::VibrationCrestFactor => (out.crest_factor, None),
+            Quantity::MotorCurrent => (out.motor_current_a, None),
+            Quantity::WindingTemperature => (state.winding_temp_c, Some(Observation::WindingTemp { c: s.value })),
+            Quantity::BearingTemperature => (state.bearing_temp_c, None),
+            Quantity::Speed => (state.speed_rpm, None),
             Quantity::TankLevel => {
                 self.counters.unmodelled += 1;
                 return;
             }
         };
-        self.errors.entry((s.asset, s.quantity)).or_default().add(s.value - predicted);
+        let slot = &topo.pumps[p];
+        self.score(s, predicted, t_s, slot.entity);
+        if let Some(o) = observation {
+            let ts = self.trains.entry(slot.entity).or_insert_with(|| {
+                train::TrainSync::new(&slot.model, state).expect("the twin's pump model has valid parameters")
+            });
+            ts.observe(state, o);
+            b.ambient_offset_k[p] = ts.observer.ambient_offset_c();
+        }
         self.counters.applied += 1;
+    }
+
+    /// Scores a sample against the prediction and runs its residual monitor; `group` is its pump train or tank.
+    fn score(&mut self, s: Queued, predicted: f64, t_s: f64, group: Entity) {
+        self.errors.entry((s.asset, s.quantity)).or_default().add(s.value - predicted);
+        let kind = signal_kind(s.quantity);
+        let sigma = kind.noise_sigma(s.value);
+        if !sigma.is_finite() {
+            return;
+        }
+        let key = (s.asset, s.quantity);
+        if !self.monitors.contains_key(&key) {
+            let Ok(monitor) = ResidualMonitor::new(self.drift) else { return };
+            let name =
+                format!("{} {}", self.names.get(&s.asset).map_or("?", String::as_str), quantity_name(s.quantity));
+            self.monitors.insert(key, Monitor { monitor, name, kind, group, status: MonitorStatus::default() });
+        }
+        let Some(m) = self.monitors.get_mut(&key) else { return };
+        let before = m.status.alarm;
+        m.status = m.monitor.update(t_s, s.value, predicted, sigma);
+        let after = m.status.alarm;
+        if before == after {
+            return;
+        }
+        let asset = self.names.get(&s.asset).cloned().unwrap_or_default();
+        if before.is_some()
+            && let Some(a) = self.alarms.iter_mut().rev().find(|a| a.asset == asset && a.quantity == s.quantity)
+        {
+            a.cleared_s = Some(t_s);
+        }
+        if let Some(kind) = after {
+            self.alarms.push(DriftAlarm {
+                asset,
+                quantity: s.quantity,
+                kind,
+                raised_s: t_s,
+                cleared_s: None,
+                cause: Cause::Unknown,
+                reason: String::new(),
+            });
+        }
+        self.freeze_calibration(s.asset, s.quantity, after.is_some());
+        self.classify_active(group);
+    }
+
+    /// Stops (or resumes) estimating the parameter a signal informs while it is in alarm: a defect must not be
+    /// absorbed into the calibration.
+    fn freeze_calibration(&mut self, asset: Entity, q: Quantity, frozen: bool) {
+        let param = match q {
+            Quantity::Flow => Param::Head,
+            Quantity::VibrationVelocityRms | Quantity::VibrationVelocityPeak | Quantity::VibrationCrestFactor => {
+                Param::Unbalance
+            }
+            Quantity::WindingTemperature => Param::FrameAmbient,
+            _ => return,
+        };
+        for (&pump, ts) in self.trains.iter_mut() {
+            let group = self.monitors.get(&(asset, q)).map(|m| m.group);
+            if group == Some(pump) {
+                ts.calibrator.freeze(param, frozen);
+            }
+        }
+    }
+
+    /// Re-judges the cause of every active alarm of one pump train or tank from its coupled signals.
+    fn classify_active(&mut self, group: Entity) {
+        let views: Vec<(Entity, Quantity, String, SignalKind, MonitorStatus)> = self
+            .monitors
+            .iter()
+            .filter(|(_, m)| m.group == group)
+            .map(|(&(e, q), m)| (e, q, m.name.clone(), m.kind, m.status))
+            .collect();
+        for (e, q, name, kind, status) in &views {
+            if status.alarm.is_none() {
+                continue;
+            }
+            let me = SignalView { name, kind: *kind, status: *status };
+            let others: Vec<SignalView<'_>> = views
+                .iter()
+                .filter(|(e2, q2, ..)| (e2, q2) != (e, q))
+                .map(|(_, _, n, k, st)| SignalView { name: n, kind: *k, status: *st })
+                .collect();
+            let d = classify(&me, &others);
+            let asset = self.names.get(e).cloned().unwrap_or_default();
+            if let Some(a) =
+                self.alarms.iter_mut().rev().find(|a| a.asset == asset && a.quantity == *q && a.cleared_s.is_none())
+            {
+                a.cause = d.cause;
+                a.reason = d.reason;
+            }
+        }
+    }
+
+    /// Looks at every calibrator's estimates: proposes a new model version where they moved, and applies it when
+    /// the scenario allows automatic recalibration.
+    fn recalibrate(&mut self, topo: &Topology, t_s: f64) {
+        for slot in &topo.pumps {
+            let Some(ts) = self.trains.get_mut(&slot.entity) else { continue };
+            let asset = self.names.get(&slot.entity).cloned().unwrap_or_default();
+            let Some(mut proposal) = ts.proposal(&asset, t_s) else { continue };
+            if self.auto_recalibrate {
+                let model = ts.recalibrated();
+                proposal.applied = true;
+                self.model_updates.push((slot.entity, std::sync::Arc::new(model)));
+                // The model changed on purpose: its residuals have a new normal.
+                for m in self.monitors.values_mut().filter(|m| m.group == slot.entity) {
+                    m.monitor.rebaseline();
+                }
+            }
+            // A standing proposal is recorded once per version.
+            let seen = self.recalibrations.iter().any(|r| r.asset == asset && r.version == proposal.version);
+            if !seen || proposal.applied {
+                self.recalibrations.retain(|r| !(r.asset == asset && r.version == proposal.version && !r.applied));
+                self.recalibrations.push(proposal);
+            }
+        }
     }
 
     /// Standard deviation of a tank's level estimate at the horizon, m (`None` before its first step).
     pub fn level_std_m(&self, tank: Entity) -> Option<f64> {
         self.levels.get(&tank).map(|f| f.var_m2.sqrt())
     }
+
+    /// The calibration state of a pump: (model version, applied factors, current estimates).
+    pub fn calibration(&self, pump: Entity) -> Option<(u32, Factors<f64>, Factors<Estimate>)> {
+        self.trains.get(&pump).map(|t| (t.version, t.applied, t.calibrator.estimates()))
+    }
+
+    /// Confidence of an asset's readings, 0..1: the lowest of its signals' monitors (1 without monitors).
+    pub fn confidence(&self, asset: Entity) -> f64 {
+        self.monitors.iter().filter(|((e, _), m)| *e == asset || m.group == asset).fold(1.0, |c, (_, m)| {
+            c.min(if m.status.warmed_up || m.status.alarm.is_some() { m.status.confidence } else { 1.0 })
+        })
+    }
+}
+
+/// The drift detector's kind for a quantity.
+fn signal_kind(q: Quantity) -> SignalKind {
+    match q {
+        Quantity::Flow => SignalKind::Flow,
+        Quantity::MotorCurrent => SignalKind::MotorCurrent,
+        Quantity::TankLevel => SignalKind::TankLevel,
+        Quantity::WindingTemperature => SignalKind::WindingTemperature,
+        Quantity::VibrationVelocityRms => SignalKind::VibrationRms,
+        Quantity::VibrationVelocityPeak => SignalKind::VibrationPeak,
+        Quantity::VibrationCrestFactor => SignalKind::CrestFactor,
+        Quantity::BearingTemperature | Quantity::Speed => SignalKind::Other,
+    }
+}
+
+/// A quantity in words.
+fn quantity_name(q: Quantity) -> &'static str {
+    match q {
+        Quantity::Flow => "flow",
+        Quantity::MotorCurrent => "motor current",
+        Quantity::TankLevel => "tank level",
+        Quantity::WindingTemperature => "winding temperature",
+        Quantity::BearingTemperature => "bearing temperature",
+        Quantity::VibrationVelocityRms => "vibration RMS",
+        Quantity::VibrationVelocityPeak => "vibration peak",
+        Quantity::VibrationCrestFactor => "crest factor",
+        Quantity::Speed => "speed",
+    }
+}
+
+/// Replaces the models of pumps whose recalibration was applied.
+fn apply_model_updates(mut a: ResMut<Assimilation>, mut pumps: Query<&mut crate::twin::pump::PumpModel>) {
+    for (e, model) in a.model_updates.drain(..) {
+        if let Ok(mut m) = pumps.get_mut(e) {
+            m.0 = model;
+        }
+    }
+}
+
+/// One pump's calibration in a report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CalibrationReport {
+    /// Model version (1 = nominal; each applied recalibration adds one).
+    pub version: u32,
+    /// Factors (true / nominal) in the model now.
+    pub applied: Factors<f64>,
+    /// The calibrator's present estimates, with standard deviations and samples used.
+    pub estimates: Factors<Estimate>,
 }
 
 /// The synchronization part of a run's report.
@@ -222,22 +485,40 @@ pub struct SyncReport {
     pub revisions: Vec<Revision>,
     /// Measured minus predicted (before correction), per "asset.quantity".
     pub prediction_error: BTreeMap<String, PredictionError>,
+    /// Every drift alarm, with its likely cause.
+    pub alarms: Vec<DriftAlarm>,
+    /// Recalibrations proposed and applied.
+    pub recalibrations: Vec<Recalibration>,
+    /// Calibration of every pump that received telemetry, by asset id.
+    pub calibration: BTreeMap<String, CalibrationReport>,
+    /// Confidence of each asset's readings at the end, 0..1 (falls as its residuals grow).
+    pub confidence: BTreeMap<String, f64>,
 }
 
 impl SyncReport {
     /// The report of the twin in `world`.
     pub fn of(world: &World) -> Self {
         let Some(a) = world.get_resource::<Assimilation>() else { return Self::default() };
-        let ids: BTreeMap<Entity, &str> = world
-            .get_resource::<crate::twin::AssetIndex>()
-            .map(|i| i.0.iter().map(|(id, e)| (*e, id.as_str())).collect())
-            .unwrap_or_default();
-        let prediction_error = a
-            .errors
-            .iter()
-            .map(|((e, q), err)| (format!("{}.{q:?}", ids.get(e).copied().unwrap_or("?")), *err))
+        let id = |e: &Entity| a.names.get(e).cloned().unwrap_or_else(|| "?".into());
+        let prediction_error = a.errors.iter().map(|((e, q), err)| (format!("{}.{q:?}", id(e)), *err)).collect();
+        let calibration = a
+            .trains
+            .keys()
+            .filter_map(|e| {
+                let (version, applied, estimates) = a.calibration(*e)?;
+                Some((id(e), CalibrationReport { version, applied, estimates }))
+            })
             .collect();
-        Self { assimilation: a.counters, revisions: a.revisions.clone(), prediction_error }
+        let confidence = a.names.iter().map(|(e, name)| (name.clone(), a.confidence(*e))).collect();
+        Self {
+            assimilation: a.counters,
+            revisions: a.revisions.clone(),
+            prediction_error,
+            alarms: a.alarms.clone(),
+            recalibrations: a.recalibrations.clone(),
+            calibration,
+            confidence,
+        }
     }
 }
 
@@ -248,17 +529,27 @@ fn queue_samples(mut samples: MessageReader<SampleApplied>, mut a: ResMut<Assimi
     }
 }
 
-/// Installs the assimilation (before the Simulate stage steps the branches).
+/// Installs the assimilation (before the Simulate stage steps the branches); add it after the assets exist.
 pub struct SyncPlugin {
     /// Allowed lateness of samples, s.
     pub lateness_s: f64,
     /// The scenario's relative inflow fluctuation.
     pub inflow_noise: f64,
+    /// The scenario's synchronization settings.
+    pub spec: crate::scenario::SyncSpec,
 }
 
 impl Plugin for SyncPlugin {
     fn build(&self, app: &mut App) {
-        app.insert_resource(Assimilation::new(self.lateness_s, self.inflow_noise))
-            .add_systems(Update, queue_samples.in_set(TwinSystems::Assimilate));
+        let mut a = Assimilation::new(self.lateness_s, self.inflow_noise);
+        a.drift = self.spec.drift;
+        a.auto_recalibrate = self.spec.auto_recalibrate;
+        if let Some(index) = app.world().get_resource::<crate::twin::AssetIndex>() {
+            a.names = index.0.iter().map(|(id, e)| (*e, id.clone())).collect();
+        }
+        app.add_plugins(setpoints::SetpointsPlugin)
+            .insert_resource(a)
+            .add_systems(Update, queue_samples.in_set(TwinSystems::Assimilate))
+            .add_systems(Update, apply_model_updates.in_set(TwinSystems::Assess));
     }
 }

@@ -60,8 +60,13 @@ impl Environment {
 
     /// Ambient temperature at simulated time `t_s`, °C: coolest at 03:00, warmest at 15:00.
     pub fn ambient_c(&self, t_s: f64) -> f64 {
+        self.ambient_cycle_c(t_s) + self.ambient_dev_k
+    }
+
+    /// The daily cycle alone at `t_s`, °C: what the twin knows of the ambient without a sensor.
+    pub fn ambient_cycle_c(&self, t_s: f64) -> f64 {
         let phase = std::f64::consts::TAU * (t_s / 86_400.0 - 0.375);
-        self.mean_c + self.swing_k * phase.sin() + self.ambient_dev_k
+        self.mean_c + self.swing_k * phase.sin()
     }
 
     /// Multiplier on the tanks' nominal inflow, never negative.

@@ -112,6 +112,7 @@ impl Plugin for TwinPlugin {
         app.add_plugins(crate::sync::SyncPlugin {
             lateness_s: crate::ingest::IngestSettings::default().allowed_lateness_s,
             inflow_noise: self.scenario.simulation.inflow_noise,
+            spec: self.scenario.sync.clone(),
         });
         app.add_plugins(crate::ingest::IngestPlugin {
             scenario: self.scenario.clone(),

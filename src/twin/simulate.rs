@@ -16,7 +16,7 @@ use std::sync::Arc;
 use bevy::prelude::*;
 use twin_models::params::TankParams;
 use twin_models::tank::{self, TankInputs, TankState};
-use twin_models::{PumpTrain, PumpTrainOutputs, PumpTrainState};
+use twin_models::{PumpTrain, PumpTrainInputs, PumpTrainOutputs, PumpTrainState};
 
 use super::pump::{Drive, Feed, PumpModel, PumpReadings, PumpState, SpeedSetpoint, inputs};
 use super::tank::{TankLevel, TankModel};
@@ -63,6 +63,10 @@ pub struct Branch {
     pub env: Environment,
     /// Model steps taken since t = 0.
     pub steps: u64,
+    /// Estimated deviation of each pump's ambient from the environment's, K (the thermal filter's).
+    pub ambient_offset_k: Vec<f64>,
+    /// The inputs of each pump's last step.
+    pub inputs: Vec<PumpTrainInputs>,
     /// Outflow per tank during the last step, m³/h (scratch).
     draw: Vec<f64>,
 }
@@ -73,9 +77,12 @@ impl Branch {
         let ambient = self.env.ambient_c(self.steps as f64 * dt_s);
         self.draw.clear();
         self.draw.resize(self.tanks.len(), 0.0);
-        for (slot, (state, out)) in topo.pumps.iter().zip(self.pumps.iter_mut()) {
+        self.ambient_offset_k.resize(self.pumps.len(), 0.0);
+        self.inputs.resize(self.pumps.len(), inputs(0.0, None, ambient));
+        for (i, (slot, (state, out))) in topo.pumps.iter().zip(self.pumps.iter_mut()).enumerate() {
             let level = slot.feed.map(|i| self.tanks[i].level_m);
-            *out = slot.model.step(state, &inputs(slot.rpm, level, ambient), dt_s);
+            self.inputs[i] = inputs(slot.rpm, level, ambient + self.ambient_offset_k[i]);
+            *out = slot.model.step(state, &self.inputs[i], dt_s);
             if let Some(i) = slot.feed {
                 self.draw[i] += out.flow_m3h;
             }
@@ -120,6 +127,8 @@ fn step_models(
         tanks: tanks.iter().map(|(_, _, l)| l.0).collect(),
         env: env.clone(),
         steps: clock.steps_done,
+        ambient_offset_k: Vec::new(),
+        inputs: Vec::new(),
         draw: Vec::new(),
     });
 

@@ -34,6 +34,8 @@ pub fn connect_live(app: &mut App, scenario: &Scenario, seed: u64) -> anyhow::Re
             telemetry.connect(MqttConfig::from_url(&url, "twin-workbench")?)?;
             let mut plant_cfg = MqttConfig::from_url(&url, "twin-virtual-plant")?;
             plant_cfg.clean_session = true;
+            // The plant answers the twin's Sparkplug rebirth requests.
+            plant_cfg.subscriptions = vec![(crate::plant::publish::NCMD_FILTER.into(), twin_mqtt::Qos::AtLeastOnce)];
             let plant_client = MqttClient::start(plant_cfg)?;
             add_inprocess_plant(app, scenario, seed, Some(plant_client))?;
             app.insert_resource(LiveLink { url, virtual_plant: true, _broker: Some(broker) });

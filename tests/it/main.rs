@@ -5,6 +5,7 @@ mod check;
 #[cfg(feature = "gui")]
 mod gui;
 mod headless;
+mod sparkplug;
 mod sync;
 mod telemetry;
 mod wear;

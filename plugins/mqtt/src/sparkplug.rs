@@ -270,7 +270,7 @@ struct AliasInfo {
     datatype: Option<u32>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct NodeState {
     born: bool,
     next_seq: u8,
@@ -284,7 +284,7 @@ struct NodeState {
 /// Per-(group, edge node) Sparkplug state: alias map from NBIRTH/DBIRTH and the expected sequence number.
 /// A sequence gap, an unknown alias or data before a birth yields `RebirthNeeded` (then `Ignored` for that
 /// node until its NBIRTH, repeating the request at most every [`NodeTracker::REBIRTH_RETRY`]).
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct NodeTracker {
     nodes: HashMap<(String, String), NodeState>,
     stats: TrackerStats,
