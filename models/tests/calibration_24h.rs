@@ -10,60 +10,16 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use twin_models::calibration::{CalibrationConfig, Calibrator, Estimate, Observation, Param, head_factor_from_flow};
 use twin_models::observer::{ObserverConfig, ThermalObserver, wear_std};
-use twin_models::params::{
-    BearingKind, BearingParams, Foundation, InsulationClass, MachineGroup, MotorThermalParams, SuctionParams,
-    SystemCurve,
-};
 use twin_models::{LoadMap, MotorParams, PumpParams, PumpTrain, PumpTrainInputs, PumpTrainState};
 
-/// P-101 of scenes/pump_station.ron.
+/// P-101 of scenes/pump_station.ron (the worked example).
 fn pump() -> PumpParams {
-    PumpParams {
-        rated_speed_rpm: 1480.0,
-        rated_flow_m3h: 250.0,
-        rated_head_m: 45.0,
-        shutoff_head_m: 58.0,
-        bep_efficiency: 0.80,
-        npshr_rated_m: 4.0,
-        rotor_mass_kg: 42.0,
-        rotor_inertia_kg_m2: 0.35,
-        unbalance_g_mm: 400.0,
-        misalignment_mm: 0.0,
-        bearing: BearingParams { c_kn: 30.7, kind: BearingKind::Ball, weibull_slope: 1.5, static_load_kn: 2.2 },
-        system: SystemCurve { static_head_m: 20.0, resistance_m_per_m3h2: 0.0004 },
-        suction: SuctionParams {
-            pump_elevation_m: -1.0,
-            loss_m_per_m3h2: 0.000_02,
-            pipe_diameter_m: 0.2,
-            liquid_temp_c: 20.0,
-            surface_pressure_kpa: 101.325,
-        },
-        machine_group: MachineGroup::Group2,
-        foundation: Foundation::Rigid,
-    }
+    PumpParams::example()
 }
 
 /// M-101 of scenes/pump_station.ron.
 fn motor() -> MotorParams {
-    MotorParams {
-        rated_power_kw: 55.0,
-        rated_voltage_v: 400.0,
-        rated_current_a: 98.0,
-        rated_speed_rpm: 1480.0,
-        power_factor: 0.86,
-        phase_resistance_ohm_20c: 0.045,
-        iron_loss_w: 900.0,
-        friction_loss_w: 350.0,
-        rotor_inertia_kg_m2: 0.45,
-        insulation_class: InsulationClass::F,
-        thermal: MotorThermalParams {
-            winding_capacity_j_per_k: 12_000.0,
-            frame_capacity_j_per_k: 90_000.0,
-            r_winding_frame_k_per_w: 0.012,
-            r_frame_ambient_k_per_w: 0.020,
-            r_frame_ambient_still_k_per_w: 0.060,
-        },
-    }
+    MotorParams::example()
 }
 
 fn map() -> &'static LoadMap {

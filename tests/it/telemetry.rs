@@ -88,6 +88,8 @@ fn malformed_payloads_are_counted_and_never_crash_the_twin() {
     let huge = format!(r#"{{"value": {}, "ts": {}}}"#, "9".repeat(400), epoch);
     mosquitto_pub(broker.port, "booster/m201/temp", "{not json", 1);
     mosquitto_pub_file(broker.port, "booster/m202/temp", &garbage, 1);
+    // The same truncated protobuf on the Sparkplug node's device topic (P-203 has two signals there).
+    mosquitto_pub_file(broker.port, "spBv1.0/booster/DDATA/booster-edge-3/P-203", &garbage, 1);
     mosquitto_pub(broker.port, "booster/m202/temp", &format!(r#"{{"value": "hot", "ts": {epoch}}}"#), 1);
     mosquitto_pub(broker.port, "booster/p201/flow", &huge, 1);
     mosquitto_pub(broker.port, "booster/p202/flow", &format!(r#"{{"value": 1e6, "ts": {epoch}}}"#), 1);
@@ -96,7 +98,7 @@ fn malformed_payloads_are_counted_and_never_crash_the_twin() {
     mosquitto_pub(broker.port, "booster/t2/level", &format!(r#"{{"value": 300, "ts": {epoch}}}"#), 1);
     step(&mut app, 8);
 
-    assert_eq!(count(&app, "bad_payload"), 2, "{:?}", app.world().resource::<Telemetry>().counters());
+    assert_eq!(count(&app, "bad_payload"), 4, "{:?}", app.world().resource::<Telemetry>().counters());
     assert_eq!(count(&app, "not_a_number"), 1);
     assert_eq!(count(&app, "non_finite"), 1);
     assert_eq!(count(&app, "out_of_range"), 1);
