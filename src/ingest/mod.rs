@@ -128,14 +128,7 @@ impl Telemetry {
     /// Counters of every ingestion outcome, with the channel drops, keyed for reports.
     pub fn counters(&self) -> BTreeMap<String, u64> {
         let mqtt_dropped = self.mqtt.as_ref().map_or(0, |c| c.stats().dropped_channel_full);
-        let mut m: BTreeMap<String, u64> = self
-            .ingestor
-            .counts()
-            .iter()
-            .map(|(k, v)| {
-                (serde_json::to_value(k).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(), *v)
-            })
-            .collect();
+        let mut m: BTreeMap<String, u64> = self.ingestor.counts().iter().map(|(k, v)| (outcome_key(*k), *v)).collect();
         m.insert("dropped_channel_full".into(), self.dropped_full.load(Ordering::Relaxed) + mqtt_dropped);
         m.insert("messages".into(), self.drained);
         m

@@ -608,8 +608,8 @@ impl Ingestor {
         }
     }
 
-    /// Releases, in event-time order, every queued sample older than `horizon_s` (pass the newest receive time
-    /// minus the allowed lateness, or infinity to flush), applying the dead-band on the way.
+    /// Releases, in event-time order, every queued sample whose event time is at or before `horizon_s` (the twin
+    /// passes the time its clock reaches this tick; infinity flushes), applying the dead-band on the way.
     pub fn release(&mut self, horizon_s: f64) -> Vec<Sample> {
         let mut out = Vec::new();
         while let Some(entry) = self.pending.first_entry() {
@@ -628,11 +628,6 @@ impl Ingestor {
             out.push(s);
         }
         out
-    }
-
-    /// The allowed lateness, s.
-    pub fn allowed_lateness_s(&self) -> f64 {
-        self.settings.allowed_lateness_s
     }
 
     /// Whether signal `i` is stale at receive time `now_s`: no sample for `stale_periods` periods (or never), or

@@ -27,7 +27,7 @@ use twin_models::drift::{
 };
 
 use crate::ingest::SampleApplied;
-use crate::twin::simulate::{Branch, Topology};
+use crate::twin::simulate::{Branch, Slot, Topology};
 use crate::twin::{SimClock, TwinSystems};
 use crate::units::Quantity;
 
@@ -246,25 +246,13 @@ impl Assimilation {
     }
 
     fn apply(&mut self, topo: &Topology, b: &mut Branch, s: Queued, t_s: f64) {
-        if let Some(i) = topo.tanks.iter().position(|t| t.entity == s.asset) {
-            if s.quantity != Quantity::TankLevel {
+        let p = match topo.slot(s.asset) {
+            Some(Slot::Train(p)) => p,
+            Some(Slot::Tank(i)) => return self.apply_level(b, i, s, t_s),
+            None => {
                 self.counters.unmodelled += 1;
                 return;
             }
-            let level = &mut b.tanks[i].level_m;
-            let predicted = *level;
-            self.score(s, predicted, t_s, s.asset);
-            let f = self.levels.entry(s.asset).or_default();
-            let r = LEVEL_SENSOR_STD_M * LEVEL_SENSOR_STD_M;
-            let k = f.var_m2 / (f.var_m2 + r);
-            *level += k * (s.value - *level);
-            f.var_m2 *= 1.0 - k;
-            self.counters.applied += 1;
-            return;
-        }
-        let Some(p) = topo.pumps.iter().position(|p| p.entity == s.asset || p.motor == s.asset) else {
-            self.counters.unmodelled += 1;
-            return;
         };
         let (state, out) = &mut b.pumps[p];
         let (predicted, observation) = match s.quantity {
@@ -284,12 +272,33 @@ impl Assimilation {
         let slot = &topo.pumps[p];
         self.score(s, predicted, t_s, slot.entity);
         if let Some(o) = observation {
-            let ts = self.trains.entry(slot.entity).or_insert_with(|| {
-                train::TrainSync::new(&slot.model, state).expect("the twin's pump model has valid parameters")
-            });
-            ts.observe(state, o);
-            b.ambient_offset_k[p] = ts.observer.ambient_offset_c();
+            if !self.trains.contains_key(&slot.entity)
+                && let Some(ts) = train::TrainSync::new(&slot.model, state)
+            {
+                self.trains.insert(slot.entity, ts);
+            }
+            if let Some(ts) = self.trains.get_mut(&slot.entity) {
+                ts.observe(state, o);
+                b.ambient_offset_k[p] = ts.observer.ambient_offset_c();
+            }
         }
+        self.counters.applied += 1;
+    }
+
+    /// Applies a sample of tank `i`: its level filter's correction.
+    fn apply_level(&mut self, b: &mut Branch, i: usize, s: Queued, t_s: f64) {
+        if s.quantity != Quantity::TankLevel {
+            self.counters.unmodelled += 1;
+            return;
+        }
+        let level = &mut b.tanks[i].level_m;
+        let predicted = *level;
+        self.score(s, predicted, t_s, s.asset);
+        let f = self.levels.entry(s.asset).or_default();
+        let r = LEVEL_SENSOR_STD_M * LEVEL_SENSOR_STD_M;
+        let k = f.var_m2 / (f.var_m2 + r);
+        *level += k * (s.value - *level);
+        f.var_m2 *= 1.0 - k;
         self.counters.applied += 1;
     }
 
@@ -347,11 +356,8 @@ impl Assimilation {
             Quantity::WindingTemperature => Param::FrameAmbient,
             _ => return,
         };
-        for (&pump, ts) in self.trains.iter_mut() {
-            let group = self.monitors.get(&(asset, q)).map(|m| m.group);
-            if group == Some(pump) {
-                ts.calibrator.freeze(param, frozen);
-            }
+        if let Some(ts) = self.monitors.get(&(asset, q)).and_then(|m| self.trains.get_mut(&m.group)) {
+            ts.calibrator.freeze(param, frozen);
         }
     }
 

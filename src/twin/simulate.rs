@@ -45,11 +45,29 @@ pub struct TankSlot {
     pub params: TankParams,
 }
 
+/// Where an asset entity sits in the [`Topology`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// A pump, or the motor driving it: the index of the pump train.
+    Train(usize),
+    /// The index of a tank.
+    Tank(usize),
+}
+
 /// The plant's topology this tick: pumps and tanks in a fixed order.
 #[derive(Default)]
 pub struct Topology {
     pub pumps: Vec<PumpSlot>,
     pub tanks: Vec<TankSlot>,
+    /// Every modelled entity's slot.
+    pub slots: std::collections::HashMap<Entity, Slot>,
+}
+
+impl Topology {
+    /// The slot of an asset entity, if it is modelled.
+    pub fn slot(&self, e: Entity) -> Option<Slot> {
+        self.slots.get(&e).copied()
+    }
 }
 
 /// The state of every model at one time, in [`Topology`] order.
@@ -115,12 +133,22 @@ fn step_models(
         return;
     }
     let dt = clock.step_s;
+    let topo = &mut *topo;
     topo.tanks.clear();
-    topo.tanks.extend(tanks.iter().map(|(entity, m, _)| TankSlot { entity, params: m.0.clone() }));
     topo.pumps.clear();
-    for (entity, model, _, _, (sp, feed, drive)) in &pumps {
-        let feed = feed.0.and_then(|t| topo.tanks.iter().position(|s| s.entity == t));
+    topo.slots.clear();
+    for (i, (entity, m, _)) in tanks.iter().enumerate() {
+        topo.tanks.push(TankSlot { entity, params: m.0.clone() });
+        topo.slots.insert(entity, Slot::Tank(i));
+    }
+    for (i, (entity, model, _, _, (sp, feed, drive))) in pumps.iter().enumerate() {
+        let feed = feed.0.and_then(|t| match topo.slot(t) {
+            Some(Slot::Tank(i)) => Some(i),
+            _ => None,
+        });
         topo.pumps.push(PumpSlot { entity, motor: drive.0, model: model.0.clone(), rpm: sp.rpm, feed });
+        topo.slots.insert(entity, Slot::Train(i));
+        topo.slots.insert(drive.0, Slot::Train(i));
     }
     let a = assimilated.get_or_insert_with(|| Branch {
         pumps: pumps.iter().map(|(_, _, s, r, _)| (s.0, r.0)).collect(),
@@ -135,12 +163,12 @@ fn step_models(
     let target = clock.steps_done + u64::from(clock.pending_steps);
     let horizon = target.saturating_sub(assimilation.lateness_steps(dt)).max(a.steps);
     while a.steps < horizon {
-        a.step(&topo, dt);
-        assimilation.correct(&topo, a, dt);
+        a.step(topo, dt);
+        assimilation.correct(topo, a, dt);
     }
     let mut predicted = a.clone();
     while predicted.steps < target {
-        predicted.step(&topo, dt);
+        predicted.step(topo, dt);
     }
     for ((_, _, mut state, mut readings, _), (s, r)) in pumps.iter_mut().zip(predicted.pumps) {
         state.0 = s;
