@@ -152,11 +152,13 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
 
     let mut checker = expect::Checker::new(&scenario, step_s, total_steps);
     let mut recorder = report::Recorder::new(&scenario);
+    let mut performance = crate::sync::performance::PerformanceRecorder::default();
     let bar = progress_bar(total_steps, opts.progress);
     let started = Instant::now();
 
     app.update(); // first tick: zero steps, the pipeline sees the initial state
     recorder.record(app.world(), 0.0);
+    performance.record(app.world());
     checker.check(app.world(), 0);
     let mut done = 0u64;
     while done < total_steps {
@@ -171,6 +173,7 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
         let t = done as f64 * step_s;
         if done.is_multiple_of(record_every) || done == total_steps {
             recorder.record(app.world(), t);
+            performance.record(app.world());
         }
         checker.check(app.world(), done);
         bar.set_position(done);
@@ -187,6 +190,7 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
     report.ingest = telemetry.counters();
     report.ingest_by_signal = telemetry.signal_counters();
     report.sync = crate::sync::SyncReport::of(app.world());
+    report.sync.performance = performance.finish(app.world(), &scenario, total_steps as f64 * step_s);
     if let Some(runner) = app.world().get_resource::<crate::plant::inprocess::PlantRunner>() {
         report.ingest.insert("plant_publications_refused".into(), runner.refused());
     }

@@ -77,7 +77,26 @@ pub enum Outcome {
     Death,
     /// A Sparkplug command or STATE message: no telemetry in it.
     Ignored,
+    /// An asset's configuration and firmware report (its identity topic).
+    Identity,
 }
+
+/// What an asset reported about its configuration and firmware.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IdentityReport {
+    /// Asset id.
+    pub asset: String,
+    /// Configuration version it runs.
+    pub config_version: String,
+    /// Firmware it runs.
+    pub firmware: String,
+    /// When the twin received the report, s on the receive clock (Unix s for live sources).
+    pub received_s: f64,
+}
+
+/// Identity reports kept until taken (a newer report of an asset replaces its older one, so this is only reached
+/// with that many assets).
+const MAX_PENDING_IDENTITIES: usize = 1024;
 
 /// `spBv1.0/{group}/{N|D}{kind}/{node}[/{device}]`.
 fn sparkplug_topic(group: &str, kind: &str, node: &str, device: Option<&str>) -> String {
@@ -248,6 +267,10 @@ pub struct Ingestor {
     tracker: NodeTracker,
     /// Outgoing commands (topic, payload) waiting for [`Ingestor::take_commands`].
     commands: VecDeque<(String, Vec<u8>)>,
+    /// Asset id by identity topic.
+    identity_topics: BTreeMap<String, String>,
+    /// Identity reports waiting for [`Ingestor::take_identities`].
+    identities: Vec<IdentityReport>,
 }
 
 /// f64 ordered by total order, for map keys.
@@ -302,7 +325,11 @@ impl Ingestor {
                 sp_nodes.insert((sp.group.clone(), sp.edge_node.clone()));
             }
         }
+        let identity_topics =
+            scenario.assets.iter().filter_map(|a| Some((a.identity_topic.clone()?, a.id.clone()))).collect();
         Self {
+            identity_topics,
+            identities: Vec::new(),
             sp_signals,
             sp_nodes,
             tracker: NodeTracker::new(),
@@ -361,12 +388,33 @@ impl Ingestor {
         self.count(None, o);
     }
 
-    /// The MQTT topic filters that cover every signal: each JSON signal's topic, and for each Sparkplug edge
+    /// Takes the configuration and firmware reports received since the last call, oldest first.
+    pub fn take_identities(&mut self) -> Vec<IdentityReport> {
+        std::mem::take(&mut self.identities)
+    }
+
+    /// An identity report: `{"config_version": "…", "firmware": "…"}` (both strings).
+    fn ingest_identity(&mut self, msg: &RawMessage, asset: String) {
+        let v: Option<serde_json::Value> = serde_json::from_slice(&msg.payload).ok();
+        let field = |k: &str| v.as_ref().and_then(|v| v.get(k)).and_then(|x| x.as_str()).map(str::to_owned);
+        let (Some(config_version), Some(firmware)) = (field("config_version"), field("firmware")) else {
+            self.count(None, Outcome::BadPayload);
+            return;
+        };
+        self.count(None, Outcome::Identity);
+        self.identities.retain(|r| r.asset != asset);
+        if self.identities.len() < MAX_PENDING_IDENTITIES {
+            self.identities.push(IdentityReport { asset, config_version, firmware, received_s: msg.received_s });
+        }
+    }
+
+    /// The MQTT topic filters that cover every signal: each JSON signal's topic, each asset's identity topic, and for each Sparkplug edge
     /// node with signals its NBIRTH, NDATA, NDEATH topics and DBIRTH, DDATA, DDEATH of any device (not its
     /// commands). Sorted, without repeats.
     pub fn subscriptions(&self) -> Vec<String> {
         let mut v: Vec<String> =
             self.signals.iter().filter(|s| s.sparkplug.is_none()).map(|s| s.topic.clone()).collect();
+        v.extend(self.identity_topics.keys().cloned());
         for (g, n) in &self.sp_nodes {
             let ns = sparkplug::NAMESPACE;
             for ty in ["NBIRTH", "NDATA", "NDEATH"] {
@@ -400,6 +448,10 @@ impl Ingestor {
     /// Takes one message: decodes every signal mapped to its topic and queues the samples that pass. Returns
     /// nothing: call [`Ingestor::release`] to get the samples in event-time order.
     pub fn ingest(&mut self, msg: &RawMessage) {
+        if let Some(asset) = self.identity_topics.get(&msg.topic) {
+            let asset = asset.clone();
+            return self.ingest_identity(msg, asset);
+        }
         if !self.sp_nodes.is_empty()
             && let Some(t) = sparkplug::parse_topic(&msg.topic)
             && self.sp_nodes.contains(&(t.group.clone(), t.edge_node.clone()))

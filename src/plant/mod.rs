@@ -55,11 +55,16 @@
 //! - `SkewedClock`: the signal's device clock runs `offset` ahead: every timestamp on its topic is offset (one clock
 //!   per topic, i.e. per edge device; the largest offset among the topic's signals; for Sparkplug, one clock per
 //!   device or node).
+//! - `ConfigChange`: at `at`, the asset's configuration version and/or firmware change, and it publishes its new
+//!   identity.
 //! - `BrokerOutage`: messages sampled during `[at, at + duration)` are held at the edge (store-and-forward) and
 //!   published when the broker is back, at the first sample time at or after `at + duration`, in their original
 //!   order with their original timestamps and sequence numbers, ahead of that instant's fresh messages.
 //!
 //! # Payloads
+//! An asset with an `identity_topic` publishes, retained, `{"config_version": …, "firmware": …, "ts": …}` at the
+//! start and after each `ConfigChange`.
+//!
 //! Each signal is published as its source says: JSON for `Mqtt(...)` sources, Sparkplug B for `Sparkplug(...)`.
 //!
 //! JSON: one JSON object per topic and sample time holding every signal of that topic sampled then,
@@ -238,6 +243,25 @@ pub struct VirtualPlant {
     sp_last: Vec<Option<(f64, u64)>>,
     /// Commands received that asked nothing of this plant (not an NCMD rebirth for one of its nodes).
     commands_ignored: u64,
+    /// Assets that report their configuration and firmware, in scenario order.
+    identities: Vec<PlantIdentity>,
+    /// Configuration changes on site: (time s, index into `identities`, new config version, new firmware).
+    identity_changes: Vec<(f64, usize, Option<String>, Option<String>)>,
+    /// The identities still have to be published (at the start).
+    identity_due: bool,
+}
+
+/// What one asset reports about itself on its identity topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlantIdentity {
+    /// Asset id.
+    pub asset: String,
+    /// Retained topic it reports on.
+    pub topic: String,
+    /// Configuration version it runs.
+    pub config_version: String,
+    /// Firmware it runs.
+    pub firmware: String,
 }
 
 fn stream(seed: u64, n: u64) -> ChaCha8Rng {
@@ -447,6 +471,19 @@ impl VirtualPlant {
             t.layout.add_seq();
         }
 
+        let identities: Vec<PlantIdentity> = scenario
+            .assets
+            .iter()
+            .filter_map(|a| {
+                Some(PlantIdentity {
+                    asset: a.id.clone(),
+                    topic: a.identity_topic.clone()?,
+                    config_version: a.config_version.clone(),
+                    firmware: a.firmware.clone(),
+                })
+            })
+            .collect();
+        let mut identity_changes = Vec::new();
         let mut outages = Vec::new();
         let signal_index = |id: &str| scenario.signals.iter().position(|s| s.id == id);
         for (i, f) in scenario.faults.iter().enumerate() {
@@ -477,6 +514,10 @@ impl VirtualPlant {
                     }
                 }
                 FaultSpec::BrokerOutage { at, duration } => outages.push((at.secs(), at.secs() + duration.secs())),
+                FaultSpec::ConfigChange { asset, at, config_version, firmware } => {
+                    let k = identities.iter().position(|d| &d.asset == asset).ok_or_else(|| bad("asset to report"))?;
+                    identity_changes.push((at.secs(), k, config_version.clone(), firmware.clone()));
+                }
             }
         }
 
@@ -501,6 +542,9 @@ impl VirtualPlant {
             sp_nodes,
             sp_last: vec![None; n_sensors],
             commands_ignored: 0,
+            identities,
+            identity_changes,
+            identity_due: true,
         })
     }
 
@@ -566,7 +610,8 @@ impl VirtualPlant {
 
     /// Advances simulated time by `dt_s` (a multiple of the model step; any remainder is carried to the next
     /// call) and returns what the plant published meanwhile, in the order it was sent: first any Sparkplug births
-    /// that are due (at the start, and after a rebirth request), then the samples.
+    /// that are due (at the start, and after a rebirth request), then (at the start) the retained identity reports,
+    /// then the samples.
     pub fn advance(&mut self, dt_s: f64) -> Vec<Publication> {
         let mut out = Vec::new();
         if self.sp_nodes.iter().any(|n| n.birth_due) {
@@ -578,6 +623,12 @@ impl VirtualPlant {
                 if self.sp_nodes[n].birth_due {
                     self.births(n, &mut out);
                 }
+            }
+        }
+        if self.identity_due {
+            self.identity_due = false;
+            for k in 0..self.identities.len() {
+                self.publish_identity(k, &mut out);
             }
         }
         if !(dt_s > 0.0 && dt_s.is_finite()) {
@@ -611,7 +662,28 @@ impl VirtualPlant {
                 })
                 .collect(),
             tanks: self.tanks.iter().map(|t| (t.id.clone(), t.state.level_m)).collect(),
+            identities: self.identities.clone(),
         }
+    }
+
+    /// Publishes (or holds) asset `k`'s retained identity message.
+    fn publish_identity(&mut self, k: usize, out: &mut Vec<Publication>) {
+        let t = self.now_s();
+        let d = &self.identities[k];
+        let payload = serde_json::json!({
+            "config_version": d.config_version,
+            "firmware": d.firmware,
+            "ts": round_ms(Self::EPOCH_UNIX_S + t),
+        });
+        let p = Publication {
+            topic: d.topic.clone(),
+            payload: payload.to_string().into_bytes(),
+            retain: true,
+            t_s: t,
+            sent_s: t,
+        };
+        let hold = self.in_outage(t);
+        self.send(p, hold, out);
     }
 
     /// A set-point write from the (virtual) PLC, in the set-point's unit. The drive ramps to it at the
@@ -674,6 +746,20 @@ impl VirtualPlant {
         self.site.advance(dt);
         self.steps += 1;
         self.publish(out);
+        let t1 = self.now_s();
+        let due: Vec<usize> = (0..self.identity_changes.len())
+            .filter(|&c| (t0 - EPS_S..t1 - EPS_S).contains(&self.identity_changes[c].0))
+            .collect();
+        for c in due {
+            let (_, k, config, firmware) = self.identity_changes[c].clone();
+            if let Some(v) = config {
+                self.identities[k].config_version = v;
+            }
+            if let Some(v) = firmware {
+                self.identities[k].firmware = v;
+            }
+            self.publish_identity(k, out);
+        }
     }
 
     /// The true value a sensor reads, canonical unit.

@@ -65,6 +65,8 @@ pub struct PlantTruth {
     pub pumps: Vec<PumpTruth>,
     /// Every tank as (id, level m above its bottom), in scenario order.
     pub tanks: Vec<(String, f64)>,
+    /// What each asset with an identity topic runs now.
+    pub identities: Vec<super::PlantIdentity>,
 }
 
 impl PlantTruth {

@@ -177,6 +177,10 @@ pub struct AssetSpec {
     /// Assets this one depends on: a pump on its motor and its feed tank.
     #[serde(default)]
     pub depends_on: Vec<String>,
+    /// MQTT topic on which the asset reports its configuration and firmware (retained JSON
+    /// `{"config_version": "…", "firmware": "…"}`); the twin compares them with `config_version` and `firmware`.
+    #[serde(default)]
+    pub identity_topic: Option<String>,
 }
 
 /// The asset kinds the twin models, each with its nominal parameters.
@@ -359,6 +363,15 @@ pub enum FaultSpec {
     SkewedClock { signal: String, offset: Dur },
     /// The broker is unreachable for a while.
     BrokerOutage { at: Dur, duration: Dur },
+    /// Someone changes an asset's configuration or firmware on site at `at` (it reports the new identity).
+    ConfigChange {
+        asset: String,
+        at: Dur,
+        #[serde(default)]
+        config_version: Option<String>,
+        #[serde(default)]
+        firmware: Option<String>,
+    },
 }
 
 /// A health index or derived value that expectations and reports name.
@@ -370,6 +383,8 @@ pub enum Index {
     RemainingLifeHours,
     /// Cavitation risk, 0..1. Pumps.
     CavitationRisk,
+    /// Cavitation risk an hour ahead through the pump's feed (a falling or untrusted tank level), 0..1. Pumps.
+    CavitationRiskAhead,
     /// Vibration velocity RMS, mm/s. Pumps.
     VibrationRms,
     /// Outlet flow, m³/h. Pumps.
@@ -384,10 +399,11 @@ pub enum Index {
 
 impl Index {
     /// Every index, in report order.
-    pub const ALL: [Index; 8] = [
+    pub const ALL: [Index; 9] = [
         Index::BearingWear,
         Index::RemainingLifeHours,
         Index::CavitationRisk,
+        Index::CavitationRiskAhead,
         Index::VibrationRms,
         Index::Flow,
         Index::InsulationHealth,
@@ -401,6 +417,7 @@ impl Index {
             Index::BearingWear
             | Index::RemainingLifeHours
             | Index::CavitationRisk
+            | Index::CavitationRiskAhead
             | Index::VibrationRms
             | Index::Flow => "CentrifugalPump",
             Index::InsulationHealth | Index::WindingTemperature => "Motor",
@@ -414,6 +431,7 @@ impl Index {
             Index::BearingWear => "bearing_wear",
             Index::RemainingLifeHours => "remaining_life_h",
             Index::CavitationRisk => "cavitation_risk",
+            Index::CavitationRiskAhead => "cavitation_risk_ahead",
             Index::VibrationRms => "vibration_rms_mm_s",
             Index::Flow => "flow_m3h",
             Index::InsulationHealth => "insulation_health",

@@ -80,8 +80,15 @@ struct At<'s> {
     value: Option<String>,
 }
 
-const FAULT_MARKERS: [&str; 6] =
-    ["BearingDefect", "CavitationEpisode", "StuckSensor", "DriftingSensor", "SkewedClock", "BrokerOutage"];
+const FAULT_MARKERS: [&str; 7] = [
+    "BearingDefect",
+    "CavitationEpisode",
+    "StuckSensor",
+    "DriftingSensor",
+    "SkewedClock",
+    "BrokerOutage",
+    "ConfigChange",
+];
 const EXPECT_MARKERS: [&str; 2] = ["IndexBelow", "IndexAbove"];
 
 struct Collector<'a> {
@@ -172,6 +179,30 @@ pub fn validate(s: &Scenario, text: &str) -> Vec<Problem> {
             }
         }
         check_kind(&mut c, i, a, &assets);
+    }
+    let mut identity_topics: HashMap<&str, usize> = HashMap::new();
+    for (i, a) in s.assets.iter().enumerate() {
+        let Some(topic) = a.identity_topic.as_deref() else { continue };
+        let signal_topic = s.signals.iter().find_map(|sig| match &sig.source {
+            SignalSource::Mqtt(m) if twin_mqtt::topic::matches(&m.topic, topic) => Some(sig.id.as_str()),
+            _ => None,
+        });
+        if topic.is_empty() || topic.contains(['+', '#']) {
+            c.at(
+                at_value("assets", i, "identity_topic", topic),
+                format!("identity topic \"{topic}\" must be a concrete topic (no + or # wildcard)"),
+            );
+        } else if let Some(first) = identity_topics.insert(topic, i) {
+            c.at(
+                at_value("assets", i, "identity_topic", topic),
+                format!("identity topic \"{topic}\" is already used by asset \"{}\"", s.assets[first].id),
+            );
+        } else if let Some(sig) = signal_topic {
+            c.at(
+                at_value("assets", i, "identity_topic", topic),
+                format!("identity topic \"{topic}\" is also signal \"{sig}\"'s topic"),
+            );
+        }
     }
     check_cycles(&mut c, s);
 
@@ -282,6 +313,20 @@ pub fn validate(s: &Scenario, text: &str) -> Vec<Problem> {
                 }
             }
             FaultSpec::BrokerOutage { .. } => {}
+            FaultSpec::ConfigChange { asset, config_version, firmware, .. } => match assets.get(asset.as_str()) {
+                None => c.at(
+                    at_value("faults", i, "asset", asset),
+                    format!("unknown asset \"{asset}\"; known assets: {asset_ids}"),
+                ),
+                Some(a) if a.identity_topic.is_none() => c.at(
+                    at_value("faults", i, "asset", asset),
+                    format!("asset \"{asset}\" has no identity_topic, so it cannot report a configuration change"),
+                ),
+                Some(_) if config_version.is_none() && firmware.is_none() => {
+                    c.at(at("faults", i, "asset"), "a configuration change needs config_version or firmware".into())
+                }
+                Some(_) => {}
+            },
         }
     }
 

@@ -16,6 +16,9 @@ use std::collections::BTreeMap;
 use bevy::prelude::*;
 use serde::Serialize;
 
+pub mod config;
+pub mod dependency;
+pub mod performance;
 pub mod setpoints;
 mod train;
 
@@ -62,6 +65,11 @@ pub struct PredictionError {
 }
 
 impl PredictionError {
+    /// Sum of the squared residuals so far, canonical unit squared.
+    pub fn sum_sq(&self) -> f64 {
+        self.sum_sq
+    }
+
     fn add(&mut self, residual: f64) {
         self.samples += 1;
         let n = self.samples as f64;
@@ -499,6 +507,14 @@ pub struct SyncReport {
     pub calibration: BTreeMap<String, CalibrationReport>,
     /// Confidence of each asset's readings at the end, 0..1 (falls as its residuals grow).
     pub confidence: BTreeMap<String, f64>,
+    /// Configuration and firmware of every asset that reports them, against the scenario.
+    pub configuration: BTreeMap<String, config::ConfigReport>,
+    /// Every change of an asset's configuration status, in order.
+    pub config_events: Vec<config::ConfigEvent>,
+    /// What each pump's upstream assets put on it at the end, by pump id.
+    pub dependencies: BTreeMap<String, dependency::UpstreamRisk>,
+    /// Model performance over the run (series and alarm scores; filled by the headless runner).
+    pub performance: performance::Performance,
 }
 
 impl SyncReport {
@@ -524,6 +540,14 @@ impl SyncReport {
             recalibrations: a.recalibrations.clone(),
             calibration,
             confidence,
+            configuration: config::report(world),
+            config_events: world.get_resource::<config::ConfigLog>().map(|l| l.0.clone()).unwrap_or_default(),
+            dependencies: a
+                .names
+                .iter()
+                .filter_map(|(e, name)| Some((name.clone(), world.get::<dependency::UpstreamRisk>(*e)?.clone())))
+                .collect(),
+            performance: Default::default(),
         }
     }
 }

@@ -54,13 +54,6 @@ pub struct Asset {
     pub kind: &'static str,
 }
 
-/// Configuration and firmware versions the scenario expects the asset to run.
-#[derive(Component, Debug, Clone, Default)]
-pub struct Identity {
-    pub config_version: String,
-    pub firmware: String,
-}
-
 /// Position on the site plan, m.
 #[derive(Component, Debug, Clone, Copy, Default)]
 pub struct SitePosition {
@@ -114,6 +107,7 @@ impl Plugin for TwinPlugin {
             inflow_noise: self.scenario.simulation.inflow_noise,
             spec: self.scenario.sync.clone(),
         });
+        app.add_plugins((crate::sync::config::ConfigPlugin, crate::sync::dependency::DependencyPlugin));
         app.add_plugins(crate::ingest::IngestPlugin {
             scenario: self.scenario.clone(),
             settings: crate::ingest::IngestSettings::default(),
@@ -131,7 +125,7 @@ fn spawn_assets(world: &mut World, scenario: &Scenario) {
         let (x, y, z) = spec.position;
         let e = world.spawn((
             Asset { id: spec.id.clone(), kind: spec.kind.name() },
-            Identity { config_version: spec.config_version.clone(), firmware: spec.firmware.clone() },
+            crate::sync::config::Configuration::expected(spec),
             SitePosition { x_m: x, y_m: y, z_m: z },
         ));
         index.insert(spec.id.clone(), e.id());

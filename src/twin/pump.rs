@@ -56,6 +56,9 @@ impl Plugin for PumpPlugin {
 }
 
 fn index(e: &EntityRef<'_>, index: Index) -> Option<f64> {
+    if index == Index::CavitationRiskAhead {
+        return Some(e.get::<crate::sync::dependency::UpstreamRisk>()?.cavitation_risk);
+    }
     let o = &e.get::<PumpReadings>()?.0;
     Some(match index {
         Index::BearingWear => o.health.bearing_wear,

@@ -37,6 +37,18 @@ const BAD: &[(&str, &[&str])] = &[
             "tests/fixtures/bad/unknown_unit.ron:32:81: signals[0].unit: unknown unit \"furlongs/s\" for VibrationVelocityRms; valid: mm/s, m/s, in/s",
         ],
     ),
+    (
+        "identity_wildcard",
+        &[
+            "tests/fixtures/bad/identity_wildcard.ron:7:26: assets[0].identity_topic: identity topic \"f/+/identity\" must be a concrete topic",
+        ],
+    ),
+    (
+        "config_change_unreported",
+        &[
+            "tests/fixtures/bad/config_change_unreported.ron:40:29: faults[0].asset: asset \"P-1\" has no identity_topic, so it cannot report a configuration change",
+        ],
+    ),
 ];
 
 #[test]

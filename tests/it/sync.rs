@@ -9,7 +9,9 @@ use serde_json::Value;
 use twin::ingest::RawMessage;
 use twin::ingest::recording::{self, Recorder};
 use twin::plant::inprocess::PlantRunner;
-use twin::scenario::{self, Dur, FaultSpec};
+use twin::scenario::{self, AssetKind, Dur, FaultSpec};
+use twin::sync::config::{ConfigLog, ConfigStatus, Configuration};
+use twin::sync::dependency::UpstreamRisk;
 use twin::sync::{Assimilation, DraftState, DriftAlarm, SetpointReported, Setpoints};
 use twin::twin::pump::PumpReadings;
 use twin::twin::{AssetIndex, SimClock, headless_app};
@@ -211,4 +213,149 @@ fn a_conflicting_hmi_change_marks_an_open_draft_conflicted_and_the_model_follows
     assert!((speed - 1400.0).abs() < 1.0, "the twin's model runs at the live set-point: {speed} rpm");
     app.world_mut().resource_mut::<Setpoints>().rebase(draft).unwrap();
     assert_eq!(app.world().resource::<Setpoints>().get(draft).unwrap().state, DraftState::Open);
+}
+
+fn config_status(app: &App, asset: &str) -> ConfigStatus {
+    let e = app.world().resource::<AssetIndex>().0[asset];
+    app.world().get::<Configuration>(e).unwrap().status()
+}
+
+#[test]
+fn a_firmware_change_on_site_is_flagged_as_a_configuration_mismatch() {
+    let mut app = station_with_plant(vec![FaultSpec::ConfigChange {
+        asset: "P-101".into(),
+        at: Dur::from_secs(3600.0),
+        config_version: None,
+        firmware: Some("1.9.0".into()),
+    }]);
+    run_hours(&mut app, 0.5);
+    for asset in ["T-1", "M-101", "P-101"] {
+        assert_eq!(config_status(&app, asset), ConfigStatus::Match, "{asset} reported what the scenario expects");
+    }
+    run_hours(&mut app, 0.75);
+    let truth = app.world().resource::<PlantRunner>().plant.truth();
+    let p101 = truth.identities.iter().find(|d| d.asset == "P-101").unwrap();
+    assert_eq!(p101.firmware, "1.9.0", "the plant runs the new firmware");
+    assert_eq!(config_status(&app, "P-101"), ConfigStatus::Mismatch("firmware 1.9.0 reported, 1.8.4 expected".into()));
+    assert_eq!(config_status(&app, "M-101"), ConfigStatus::Match);
+    let log = &app.world().resource::<ConfigLog>().0;
+    let change = log.iter().find(|e| e.asset == "P-101" && matches!(e.status, ConfigStatus::Mismatch(_)));
+    let t = change.expect("the mismatch was logged").t_s;
+    assert!((3600.0..3602.0).contains(&t), "logged when the report arrived: {t} s");
+}
+
+/// The pump station with its pump lifted 6 m above the tank bottom (a suction lift), the tank full and its inflow
+/// cut to 200 m³/h against the pump's 250: the level falls about 1 m/h and the NPSH margin with it.
+fn draining_station(faults: Vec<FaultSpec>) -> App {
+    let mut s = scenario::load(&super::root().join("scenes/pump_station.ron")).unwrap();
+    s.faults = faults;
+    for a in &mut s.assets {
+        match &mut a.kind {
+            AssetKind::Tank(t) => {
+                t.inflow_m3h = 200.0;
+                t.initial_level_m = 5.0;
+            }
+            AssetKind::CentrifugalPump(p) => p.suction.pump_elevation_m = 6.0,
+            _ => {}
+        }
+    }
+    let s = std::sync::Arc::new(s);
+    let mut app = headless_app(s.clone(), 7);
+    twin::plant::inprocess::add_inprocess_plant(&mut app, &s, 7, None).unwrap();
+    app
+}
+
+fn upstream(app: &App, pump: &str) -> UpstreamRisk {
+    let e = app.world().resource::<AssetIndex>().0[pump];
+    app.world().get::<UpstreamRisk>(e).unwrap().clone()
+}
+
+#[test]
+fn a_falling_tank_level_raises_its_pumps_cavitation_risk_before_the_pump_shows_it() {
+    let mut app = draining_station(vec![]);
+    // Long enough for the first recalibration (hourly) to correct the model's flow, on which NPSHr depends.
+    run_hours(&mut app, 2.5);
+    let now = app.world().resource::<SimClock>().now_s;
+    let risk = upstream(&app, "P-101");
+    eprintln!("{risk:#?}");
+    let pump = app.world().resource::<AssetIndex>().0["P-101"];
+    let o = app.world().get::<PumpReadings>(pump).unwrap().0;
+    let t = app.world().resource::<PlantRunner>().plant.truth();
+    let to = t.pump("P-101").unwrap().outputs;
+    eprintln!("twin NPSHa {} NPSHr {}; plant {} {}", o.npsha_m, o.npshr_m, to.npsha_m, to.npshr_m);
+    let present = o.health.cavitation_risk;
+    assert_eq!(present, 0.0, "the pump does not cavitate yet");
+    assert!(risk.cavitation_risk > 0.01, "within the hour it will: {}", risk.cavitation_risk);
+    assert!(risk.causes.iter().any(|c| c.starts_with("T-1: level falling")), "{:?}", risk.causes);
+    let rate = risk.level_rate_m_per_h.unwrap();
+    assert!((-1.2..-0.8).contains(&rate), "about 1 m/h: {rate}");
+    let predicted = now + risk.cavitation_in_s.expect("a time to cavitation");
+
+    // The plant's hidden truth: when does its NPSH margin actually fall to the threshold?
+    let mut crossed = None;
+    while crossed.is_none() && app.world().resource::<SimClock>().now_s < 5.0 * 3600.0 {
+        run_hours(&mut app, 1.0 / 60.0);
+        let t = app.world().resource::<PlantRunner>().plant.truth();
+        let o = t.pump("P-101").unwrap().outputs;
+        if o.npsha_m <= twin_models::health::CAVITATION_SAFE_RATIO * o.npshr_m {
+            crossed = Some(app.world().resource::<SimClock>().now_s);
+        }
+    }
+    let actual = crossed.expect("the plant reached the cavitation threshold");
+    // The inflow fluctuates (2 %, correlated over 10 min), so the trend itself wanders by about 0.1 m/h.
+    let err = (predicted - actual).abs() / (actual - now);
+    eprintln!("predicted at {predicted:.0} s, happened at {actual:.0} s");
+    assert!(err < 0.15, "predicted at {predicted:.0} s, happened at {actual:.0} s ({:.1} %)", err * 100.0);
+}
+
+#[test]
+fn a_stale_tank_level_is_shown_on_the_pumps_it_feeds_and_widens_their_risk() {
+    let outage = FaultSpec::BrokerOutage { at: Dur::from_secs(300.0), duration: Dur::from_secs(1800.0) };
+    let mut app = draining_station(vec![outage]);
+    run_hours(&mut app, 4.0 / 60.0);
+    let before = upstream(&app, "P-101");
+    assert!(before.causes.iter().all(|c| !c.contains("stale")), "{:?}", before.causes);
+    run_hours(&mut app, 0.25);
+    let during = upstream(&app, "P-101");
+    eprintln!("{during:#?}");
+    assert!(during.causes.iter().any(|c| c.starts_with("T-1: tank level stale")), "{:?}", during.causes);
+    assert!(during.causes.iter().any(|c| c.starts_with("M-101: winding temperature stale")), "{:?}", during.causes);
+    assert!(during.causes.iter().any(|c| c.starts_with("T-1: level uncertain by")), "{:?}", during.causes);
+    run_hours(&mut app, 0.5);
+    let after = upstream(&app, "P-101");
+    assert!(after.causes.iter().all(|c| !c.contains("stale") && !c.contains("uncertain")), "{:?}", after.causes);
+}
+
+#[test]
+fn the_report_scores_the_drift_alarms_against_the_plants_faults_and_tracks_performance_over_time() {
+    let dir = artifacts("sync-performance");
+    let report = dir.join("report.json");
+    // The bundled station: a bearing defect at 36 h.
+    let out =
+        twin(&["run", "scenes/pump_station.ron", "--duration", "37h", "--report", report.to_str().unwrap(), "-q"]);
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", stderr(&out));
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let perf = &r["sync"]["performance"];
+    let alarms = &perf["alarms"];
+    eprintln!("{alarms:#}");
+    let faults = alarms["faults"].as_array().unwrap();
+    assert_eq!(faults.len(), 1);
+    assert_eq!(faults[0]["fault"], "BearingDefect P-101");
+    assert!(faults[0]["delay_s"].as_f64().unwrap() < 1800.0);
+    assert_eq!(faults[0]["diagnosed"], true);
+    assert_eq!(alarms["recall"].as_f64(), Some(1.0));
+    assert_eq!(alarms["precision"].as_f64(), Some(1.0), "no false alarm: {}", alarms["false_alarms"]);
+
+    let points = r["t_s"].as_array().unwrap().len();
+    let flow = perf["prediction_rms"]["P-101.Flow"].as_array().unwrap();
+    assert_eq!(flow.len(), points);
+    // The flow meter's noise is 0.5 % of reading (≈ 1.2 m³/h): once calibrated, the model predicts flow to within it.
+    let late: Vec<f64> = flow[points / 2..].iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!(late.iter().all(|&e| e > 0.5 && e < 5.0), "{late:?}");
+    let head = perf["calibration"]["P-101.head"].as_array().unwrap();
+    assert_eq!(head.len(), points);
+    assert!(head[0].is_null() && head[points - 1].as_f64().is_some());
+    let conf = perf["confidence"]["P-101"].as_array().unwrap();
+    assert!(conf[points / 2].as_f64().unwrap() > 0.5, "healthy before the defect");
+    assert_eq!(r["sync"]["configuration"]["P-101"]["status"], "match");
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use bevy::prelude::*;
 use twin::ingest::{Measurements, SampleApplied, Telemetry};
 use twin::scenario;
+use twin::sync::config::{ConfigStatus, Configuration};
 use twin::twin::{AssetIndex, SimClock, TwinSystems, headless_app};
 use twin::units::Quantity;
 use twin_mqtt::testkit::{Mosquitto, StreamPublisher, mosquitto_pub, mosquitto_pub_file, wait_until};
@@ -248,4 +249,44 @@ fn a_qos1_stream_survives_a_broker_restart_with_nothing_lost_and_no_duplicate_ap
     let last = app.world().resource::<AssetIndex>().0["T-9"];
     let level = app.world().get::<Measurements>(last).unwrap().0[&Quantity::TankLevel];
     assert!(level.value >= 9_000.0, "the newest sample is on the tank: {level:?}");
+}
+
+#[test]
+fn a_retained_identity_published_before_the_twin_connects_is_compared_with_the_scenario() {
+    let broker = Mosquitto::start(false, "");
+    // The assets reported what they run before the twin started: retained on the broker.
+    for (topic, payload) in [
+        ("booster/p201/identity", r#"{"config_version": "3.2", "firmware": "1.8.4"}"#),
+        ("booster/p202/identity", r#"{"config_version": "3.2", "firmware": "2.0.1"}"#),
+    ] {
+        let st = std::process::Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-t", topic, "-m", payload, "-q", "1", "-r"])
+            .status()
+            .expect("mosquitto_pub (Debian: mosquitto-clients)");
+        assert!(st.success());
+    }
+    let (mut app, _) = live_twin(&broker);
+    let status = |app: &App, asset: &str| {
+        let e = app.world().resource::<AssetIndex>().0[asset];
+        app.world().get::<Configuration>(e).unwrap().status()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status(&app, "P-202") == ConfigStatus::Awaiting {
+        assert!(Instant::now() < deadline, "the retained report did not arrive");
+        step(&mut app, 1);
+    }
+    step(&mut app, 1);
+    assert_eq!(status(&app, "P-201"), ConfigStatus::Match);
+    assert_eq!(status(&app, "P-202"), ConfigStatus::Mismatch("firmware 2.0.1 reported, 1.8.4 expected".into()));
+    assert_eq!(status(&app, "P-203"), ConfigStatus::NotReported, "P-203 has no identity topic");
+    assert_eq!(count(&app, "identity"), 2);
+
+    // A malformed report is counted, and the last good one stands.
+    mosquitto_pub(broker.port, "booster/p202/identity", r#"{"firmware": 3}"#, 1);
+    let counted = wait_until(Duration::from_secs(10), || {
+        step(&mut app, 1);
+        count(&app, "bad_payload") == 1
+    });
+    assert!(counted, "the malformed report was counted as a bad payload");
+    assert!(matches!(status(&app, "P-202"), ConfigStatus::Mismatch(_)));
 }
