@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: Xvfb and a software Vulkan driver (GUI screenshot test); Mosquitto, its
-# clients and openssl (the MQTT tests start their own broker on a loopback port, some with TLS).
-packages=(xvfb xauth mesa-vulkan-drivers libvulkan1 libxkbcommon-x11-0 mosquitto mosquitto-clients openssl)
+# clients and openssl (the MQTT tests start their own broker on a loopback port, some with TLS); mbpoll (a
+# real Modbus TCP client the virtual PLC test reads registers with).
+packages=(xvfb xauth mesa-vulkan-drivers libvulkan1 libxkbcommon-x11-0 mosquitto mosquitto-clients openssl mbpoll)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
