@@ -1,10 +1,12 @@
 //! Timing harness for the asset models (median of N repetitions, no external bench framework): reduced-order
-//! pump-train throughput, the cost of one rapier rotor step, a 30-day single-train run and the load-map fit.
+//! pump-train throughput, the cost of one rapier rotor step, a 30-day single-train run, the load-map fit and a
+//! what-if study (`cargo bench -p twin-models -- whatif` runs that one alone).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use twin_models::rotor::{DEFAULT_DT_S, RotorParams, RotorSim};
+use twin_models::whatif::{self, Ambient, Plan, Study, Uncertainty};
 use twin_models::{LoadMap, MotorParams, PumpParams, PumpTrain, PumpTrainInputs, PumpTrainState};
 
 /// On-CPU time of this thread, ns (Linux `/proc/thread-self/schedstat`, first field), if available. The machine
@@ -49,9 +51,58 @@ fn median(reps: usize, mut f: impl FnMut()) -> Timing {
     Timing { wall: wall[reps / 2], cpu: (cpu.len() == reps).then(|| cpu[reps / 2]) }
 }
 
+/// (e) The what-if engine's "done when" case: one pump, 7-day horizon, 1 000 samples, baseline and change (a
+/// deferred bearing replacement and a speed change), default step (300 s), all cores. Wall time: the study
+/// runs on worker threads.
+fn bench_whatif(train: &PumpTrain) {
+    let mut state = PumpTrainState::initial(20.0);
+    let inp = PumpTrainInputs {
+        speed_setpoint_rpm: 1480.0,
+        tank_level_m: 3.5,
+        ambient_c: 20.0,
+        bearing_defect_severity: 0.3,
+    };
+    for _ in 0..1440 {
+        train.step(&mut state, &inp, 60.0);
+    }
+    state.bearing_damage_l10 = 2.5;
+    let ambient = Ambient { mean_c: 22.0, daily_swing_k: 5.0, start_time_of_day_s: 8.0 * 3600.0 };
+    let baseline = Plan::constant(1480.0, 3.5, ambient).with_maintenance_at(1.0 * 86_400.0);
+    let change =
+        Plan::constant(1480.0, 3.5, ambient).with_speed_from(86_400.0, 1350.0).with_maintenance_at(8.0 * 86_400.0);
+    let mut study = Study::new(train.clone(), state, baseline, change);
+    study.uncertainty = Uncertainty {
+        head_rel_std: 0.02,
+        unbalance_rel_std: 0.2,
+        frame_ambient_rel_std: 0.05,
+        ambient_std_k: 2.0,
+        defect_severity_mean: 0.3,
+        defect_severity_std: 0.1,
+    };
+    let mut answer = None;
+    let d = median(7, || {
+        answer = Some(whatif::run(black_box(&study)).unwrap());
+    });
+    let a = answer.unwrap();
+    println!(
+        "(e) what-if, 7 days x {} samples x 2 plans at {} s on {} threads: median {:.1} ms wall \
+         (p_failure {:.3} -> {:.3})",
+        study.samples,
+        study.dt_s,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        d.wall.as_secs_f64() * 1e3,
+        a.baseline.p_failure,
+        a.change.p_failure,
+    );
+}
+
 fn main() {
     let pump = PumpParams::example();
     let motor = MotorParams::example();
+    if std::env::args().skip(1).any(|a| a == "whatif") {
+        bench_whatif(&PumpTrain::new(pump, motor).unwrap());
+        return;
+    }
 
     // (d) load-map fit.
     let fit = median(7, || {
@@ -127,4 +178,6 @@ fn main() {
         "(c) 30-day single train at 1 s (2 592 000 steps): median {} (final wear index {wear:.5})",
         d.describe(1e3, "ms")
     );
+
+    bench_whatif(&base);
 }

@@ -15,6 +15,7 @@ pub mod rotor;
 pub mod tank;
 pub mod thermal;
 pub mod vibration;
+pub mod whatif;
 
 pub use health::{BearingLifeDistribution, HealthIndices};
 pub use loadmap::{LoadMap, LoadPoint};
