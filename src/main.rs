@@ -1,4 +1,5 @@
-//! The `twin` command line: open the workbench, run a scenario headless, or check scenario files.
+//! The `twin` command line: open the workbench, run a scenario headless, check scenario files, ask what-if
+//! questions, push set-point changes, verify audit logs.
 //! Exit codes: 0 success, 1 an expectation failed, 2 bad input.
 
 use std::path::{Path, PathBuf};
@@ -88,11 +89,98 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Ask the live twin a what-if question: fork a pump's present estimate and simulate the change set next to
+    /// the unchanged baseline, as a Monte Carlo over the parameter and bearing-life uncertainties.
+    Whatif {
+        /// Scenario file (.ron).
+        scenario: PathBuf,
+        /// Set-point change, e.g. P-101.speed=1350 (repeatable).
+        #[arg(long = "set", value_name = "ID=VALUE", value_parser = twin::change::cli::parse_set)]
+        sets: Vec<(String, f64)>,
+        /// Move the planned bearing replacement later by this much, e.g. 7d.
+        #[arg(long, value_name = "DUR")]
+        defer_maintenance: Option<Dur>,
+        /// Simulated horizon, e.g. 14d.
+        #[arg(long, default_value = "7d")]
+        horizon: Dur,
+        /// Monte Carlo samples.
+        #[arg(long, default_value_t = 1000)]
+        samples: usize,
+        /// The pump to ask about (default: the one the set-points act on, else the first pump).
+        #[arg(long)]
+        pump: Option<String>,
+        /// Run the twin (with the virtual plant) this long before forking, e.g. 40h.
+        #[arg(long, default_value = "1h")]
+        from: Dur,
+        /// Also advise: the smallest speed reduction keeping the failure probability below --max-risk until then.
+        #[arg(long, value_name = "DUR")]
+        advise_until: Option<Dur>,
+        /// Failure-probability threshold of the advice, 0..1.
+        #[arg(long, default_value_t = 0.05)]
+        max_risk: f64,
+        /// Seed of the twin, the plant and the Monte Carlo.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Draft, validate, approve and push a set-point change to the PLC, with read-back, rollback and an audit log.
+    /// Nothing is written unless the scenario allows writes and --allow-writes is given. Exit 0 when it went as
+    /// far as allowed, 1 when validation rejected it or it was rolled back, 2 on bad input.
+    Change {
+        /// Scenario file (.ron).
+        scenario: PathBuf,
+        /// Set-point change, e.g. P-101.speed=1400 (repeatable).
+        #[arg(long = "set", value_name = "ID=VALUE", required = true, value_parser = twin::change::cli::parse_set)]
+        sets: Vec<(String, f64)>,
+        /// Approve the change (as --as).
+        #[arg(long, requires = "approver")]
+        approve: bool,
+        /// Who approves (with --approve); also the author unless --author is given.
+        #[arg(long = "as", id = "approver", value_name = "NAME")]
+        approver: Option<String>,
+        /// A second approver, for scenarios that need two.
+        #[arg(long, value_name = "NAME", requires = "approve")]
+        second_approver: Option<String>,
+        /// Who drafts the change (default: the approver, else $USER).
+        #[arg(long)]
+        author: Option<String>,
+        /// Enable writes to the PLC (the scenario must allow them too).
+        #[arg(long)]
+        allow_writes: bool,
+        /// Append-only audit log (JSON Lines).
+        #[arg(long, default_value = "twin-audit.jsonl")]
+        audit: PathBuf,
+        /// Run the twin (with the virtual plant) this long before drafting, e.g. 2h.
+        #[arg(long, default_value = "1h")]
+        from: Dur,
+        /// Seed of the twin, the plant and the validation's Monte Carlo.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Validate scenario files; exit 0 when all are valid, 2 otherwise.
     Check {
         /// Scenario files (.ron).
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify an audit log's hash chain; exit 0 when intact, 1 naming the first broken or altered record.
+    Verify {
+        /// The log (JSON Lines).
+        file: PathBuf,
     },
 }
 
@@ -121,6 +209,64 @@ fn main() -> ExitCode {
                     ExitCode::from(2)
                 }
             }
+        }
+        Some(Command::Whatif {
+            scenario,
+            sets,
+            defer_maintenance,
+            horizon,
+            samples,
+            pump,
+            from,
+            advise_until,
+            max_risk,
+            seed,
+            json,
+        }) => {
+            let changes = twin::change::whatif::ChangeSet {
+                setpoints: sets,
+                defer_maintenance_s: defer_maintenance.map_or(0.0, Dur::secs),
+            };
+            ExitCode::from(twin::change::cli::whatif_command(&twin::change::cli::WhatIfArgs {
+                scenario: &scenario,
+                pump,
+                from_s: from.secs(),
+                changes,
+                horizon_s: horizon.secs(),
+                samples,
+                seed,
+                advise_until_s: advise_until.map(Dur::secs),
+                max_risk,
+                json,
+            }))
+        }
+        Some(Command::Change {
+            scenario,
+            sets,
+            approve,
+            approver,
+            second_approver,
+            author,
+            allow_writes,
+            audit,
+            from,
+            seed,
+            json,
+        }) => {
+            let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+            let author = author.or_else(|| approver.clone()).unwrap_or(user);
+            let approvers = if approve { approver.into_iter().chain(second_approver).collect() } else { Vec::new() };
+            let request = twin::change::ChangeRequest { sets, author, approvers, allow_writes, seed };
+            ExitCode::from(twin::change::cli::change_command(&twin::change::cli::ChangeArgs {
+                scenario: &scenario,
+                from_s: from.secs(),
+                request,
+                audit: &audit,
+                json,
+            }))
+        }
+        Some(Command::Audit { command: AuditCommand::Verify { file } }) => {
+            ExitCode::from(twin::change::cli::audit_verify(&file))
         }
         None => gui(cli.gui),
     }

@@ -30,6 +30,8 @@ pub struct PlantRunner {
     output: PlantOutput,
     /// Publications the output refused (a full channel or client queue).
     refused: u64,
+    /// The plant's PLC, when it serves its set-points over Modbus TCP.
+    pub plc: Option<super::plc::VirtualPlc>,
 }
 
 impl PlantRunner {
@@ -53,6 +55,9 @@ fn advance_virtual_plant(mut runner: ResMut<PlantRunner>, clock: Res<SimClock>, 
                 runner.plant.handle_command(&m.topic, &m.payload);
             }
         }
+    }
+    if let Some(plc) = &mut runner.plc {
+        plc.apply(&mut runner.plant);
     }
     // The plant runs ahead of the twin, as reality does: to the time the twin reaches at the end of this tick.
     let target = clock.now_s + f64::from(clock.pending_steps) * clock.step_s;
@@ -91,7 +96,24 @@ pub fn add_inprocess_plant(
         None => PlantOutput::Direct(app.world().resource::<Telemetry>().sender()),
     };
     app.world_mut().resource_mut::<Telemetry>().epoch_unix_s = VirtualPlant::EPOCH_UNIX_S;
-    app.insert_resource(PlantRunner { plant, output, refused: 0 })
+    app.insert_resource(PlantRunner { plant, output, refused: 0, plc: None })
         .add_systems(Update, advance_virtual_plant.in_set(TwinSystems::Sources));
     Ok(())
+}
+
+/// Serves the in-process plant's set-points over Modbus TCP on `bind` (port 0: a free port); returns the address.
+/// Writes reach the plant at the start of the next tick.
+pub fn serve_plc(
+    app: &mut App,
+    scenario: &Scenario,
+    bind: std::net::SocketAddr,
+    behaviour: twin_modbus::Behaviour,
+) -> Result<std::net::SocketAddr, twin_modbus::PlcError> {
+    let Some(mut runner) = app.world_mut().get_resource_mut::<PlantRunner>() else {
+        return Err(twin_modbus::PlcError::Spawn("no in-process plant to serve the PLC of".into()));
+    };
+    let plc = super::plc::VirtualPlc::start(scenario, bind, behaviour)?;
+    let addr = plc.local_addr();
+    runner.plc = Some(plc);
+    Ok(addr)
 }

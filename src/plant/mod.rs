@@ -92,6 +92,7 @@
 pub mod edge;
 pub mod inprocess;
 pub mod payload;
+pub mod plc;
 pub mod publish;
 pub mod sensor;
 mod site;

@@ -44,6 +44,111 @@ pub struct Scenario {
     /// How the twin keeps in step with the plant: drift thresholds, recalibration.
     #[serde(default)]
     pub sync: SyncSpec,
+    /// How set-point changes are validated, approved and written to the PLC.
+    #[serde(default)]
+    pub change: ChangeSpec,
+    /// Planned maintenance (what-if questions defer or advance it).
+    #[serde(default)]
+    pub maintenance: Vec<Maintenance>,
+}
+
+/// How set-point changes are validated, approved and written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeSpec {
+    /// The scenario allows writes to the PLC at all; the user must enable them too (`--allow-writes`, or the GUI
+    /// switch). Off by default.
+    #[serde(default)]
+    pub allow_writes: bool,
+    /// Approvals a validated change needs before it is pushed: 1, or 2 from different people.
+    #[serde(default = "default_approvals")]
+    pub approvals: u8,
+    /// Horizon of the forward simulation that validates a change.
+    #[serde(default = "default_validation_horizon")]
+    pub horizon: Dur,
+    /// Highest acceptable probability of leaving an operating limit (winding temperature class, vibration zone D,
+    /// cavitation) within the horizon, 0..1.
+    #[serde(default = "default_max_limit_probability")]
+    pub max_limit_probability: f64,
+    /// Monte Carlo samples of the validating what-if.
+    #[serde(default = "default_validation_samples")]
+    pub samples: u32,
+    /// Time between two writes of a ramp (a jump larger than `max_rate_per_s × ramp_interval` is ramped).
+    #[serde(default = "default_ramp_interval")]
+    pub ramp_interval: Dur,
+    /// Timeout of each PLC write and read-back.
+    #[serde(default = "default_plc_timeout")]
+    pub timeout: Dur,
+    /// Rules over the twin's state that a change must satisfy.
+    #[serde(default)]
+    pub interlocks: Vec<Interlock>,
+}
+
+fn default_approvals() -> u8 {
+    1
+}
+fn default_validation_horizon() -> Dur {
+    Dur::from_secs(86_400.0)
+}
+fn default_max_limit_probability() -> f64 {
+    0.05
+}
+fn default_validation_samples() -> u32 {
+    200
+}
+fn default_ramp_interval() -> Dur {
+    Dur::from_secs(1.0)
+}
+fn default_plc_timeout() -> Dur {
+    Dur::from_secs(2.0)
+}
+
+impl Default for ChangeSpec {
+    fn default() -> Self {
+        Self {
+            allow_writes: false,
+            approvals: default_approvals(),
+            horizon: default_validation_horizon(),
+            max_limit_probability: default_max_limit_probability(),
+            samples: default_validation_samples(),
+            ramp_interval: default_ramp_interval(),
+            timeout: default_plc_timeout(),
+            interlocks: Vec::new(),
+        }
+    }
+}
+
+/// A rule a change must satisfy: when the set-point is driven above `above` (its unit), the requirement must
+/// hold in the twin's state at the new value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interlock {
+    /// Rule id, quoted in the verdict.
+    pub id: String,
+    /// The set-point it guards.
+    pub setpoint: String,
+    /// Applies when the proposed value is above this, in the set-point's unit.
+    pub above: f64,
+    /// What must hold.
+    pub require: Requirement,
+}
+
+/// A condition on the twin's state at a proposed set-point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Requirement {
+    /// NPSH available over required at least `min` (dimensionless).
+    NpshMarginAbove { asset: String, min: f64 },
+    /// An index at least `min`.
+    IndexAbove { asset: String, index: Index, min: f64 },
+    /// An index at most `max`.
+    IndexBelow { asset: String, index: Index, max: f64 },
+}
+
+/// Planned maintenance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Maintenance {
+    /// A pump's bearing is replaced at `at` (from the start of the run).
+    BearingReplacement { asset: String, at: Dur },
 }
 
 /// Synchronization settings.

@@ -330,6 +330,53 @@ pub fn validate(s: &Scenario, text: &str) -> Vec<Problem> {
         }
     }
 
+    let ch = &s.change;
+    if !(1..=2).contains(&ch.approvals) {
+        c.top("change", format!("change.approvals {} must be 1 or 2", ch.approvals));
+    }
+    if !(ch.max_limit_probability > 0.0 && ch.max_limit_probability <= 1.0) {
+        c.top("change", format!("change.max_limit_probability {} must be in (0, 1]", ch.max_limit_probability));
+    }
+    if !(1..=100_000).contains(&ch.samples) {
+        c.top("change", format!("change.samples {} must be 1..100000", ch.samples));
+    }
+    for (name, d) in [("horizon", ch.horizon), ("ramp_interval", ch.ramp_interval), ("timeout", ch.timeout)] {
+        if d.secs().is_nan() || d.secs() <= 0.0 {
+            c.top("change", format!("change.{name} must be longer than 0 s"));
+        }
+    }
+    let setpoint_list = known(s.setpoints.iter().map(|x| x.id.as_str()).collect());
+    for (i, il) in ch.interlocks.iter().enumerate() {
+        if !s.setpoints.iter().any(|sp| sp.id == il.setpoint) {
+            c.at(
+                at_value("interlocks", i, "setpoint", &il.setpoint),
+                format!("unknown set-point \"{}\"; known set-points: {setpoint_list}", il.setpoint),
+            );
+        }
+        match &il.require {
+            Requirement::NpshMarginAbove { asset, .. } => {
+                check_pump_ref(&mut c, "interlocks", i, asset, &assets, &asset_ids)
+            }
+            Requirement::IndexAbove { asset, index, .. } | Requirement::IndexBelow { asset, index, .. } => {
+                match assets.get(asset.as_str()) {
+                    None => c.at(
+                        at_value("interlocks", i, "asset", asset),
+                        format!("unknown asset \"{asset}\"; known assets: {asset_ids}"),
+                    ),
+                    Some(a) if a.kind.name() != index.kind_name() => c.at(
+                        at("interlocks", i, "index"),
+                        format!("{index:?} is an index of a {}; \"{asset}\" is a {}", index.kind_name(), a.kind.name()),
+                    ),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    for (i, m) in s.maintenance.iter().enumerate() {
+        let Maintenance::BearingReplacement { asset, .. } = m;
+        check_pump_ref(&mut c, "maintenance", i, asset, &assets, &asset_ids);
+    }
+
     for (i, e) in s.expect.iter().enumerate() {
         match assets.get(e.asset()) {
             None => c.at(

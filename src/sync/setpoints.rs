@@ -58,6 +58,10 @@ pub struct Draft {
     pub based_on_version: u64,
     /// The live value it was made against, canonical unit.
     pub based_on_value: f64,
+    /// Who drafted it.
+    pub author: String,
+    /// When, simulated s.
+    pub created_s: f64,
     /// Open or conflicted.
     pub state: DraftState,
 }
@@ -84,8 +88,9 @@ pub struct Setpoints {
 }
 
 impl Setpoints {
-    /// Drafts a change of `setpoint` to `value` against its live version.
-    pub fn draft(&mut self, setpoint: &str, value: f64) -> Result<u64, DraftError> {
+    /// `author` drafts a change of `setpoint` to `value` (canonical unit) at simulated time `t_s`, against its live
+    /// version.
+    pub fn draft(&mut self, setpoint: &str, value: f64, author: &str, t_s: f64) -> Result<u64, DraftError> {
         let live = *self.live.get(setpoint).ok_or_else(|| DraftError::UnknownSetpoint(setpoint.into()))?;
         self.next_id += 1;
         self.drafts.push(Draft {
@@ -94,6 +99,8 @@ impl Setpoints {
             value,
             based_on_version: live.version,
             based_on_value: live.value,
+            author: author.into(),
+            created_s: t_s,
             state: DraftState::Open,
         });
         Ok(self.next_id)
@@ -184,7 +191,7 @@ mod tests {
     #[test]
     fn a_live_change_conflicts_older_drafts_and_rebase_reopens_them_without_touching_values() {
         let mut s = one();
-        let d = s.draft("P-1.speed", 1300.0).unwrap();
+        let d = s.draft("P-1.speed", 1300.0, "alice", 1.0).unwrap();
         assert!(!s.report("P-1.speed", 1480.0, 5.0), "the same value is no change");
         assert_eq!(s.get(d).unwrap().state, DraftState::Open);
         assert!(s.report("P-1.speed", 1400.0, 10.0));
@@ -194,7 +201,7 @@ mod tests {
         s.rebase(d).unwrap();
         let draft = s.get(d).unwrap();
         assert_eq!((draft.state, draft.based_on_version, draft.based_on_value), (DraftState::Open, 2, 1400.0));
-        assert_eq!(s.draft("nope", 1.0), Err(DraftError::UnknownSetpoint("nope".into())));
+        assert_eq!(s.draft("nope", 1.0, "alice", 1.0), Err(DraftError::UnknownSetpoint("nope".into())));
         assert_eq!(s.rebase(99), Err(DraftError::UnknownDraft(99)));
     }
 }

@@ -200,7 +200,7 @@ fn a_healthy_week_raises_no_drift_alarm() {
 fn a_conflicting_hmi_change_marks_an_open_draft_conflicted_and_the_model_follows_the_live_value() {
     let mut app = station_with_plant(vec![]);
     run_hours(&mut app, 0.1);
-    let draft = app.world_mut().resource_mut::<Setpoints>().draft("P-101.speed", 1300.0).unwrap();
+    let draft = app.world_mut().resource_mut::<Setpoints>().draft("P-101.speed", 1300.0, "alice", 360.0).unwrap();
     // An operator changes the speed at the HMI; the PLC reports it.
     app.world_mut().write_message(SetpointReported { setpoint: "P-101.speed".into(), value: 1400.0 });
     run_hours(&mut app, 0.1);

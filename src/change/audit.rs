@@ -1,0 +1,222 @@
+//! The audit log of set-point changes: append-only JSON Lines, each record carrying the SHA-256 of the one
+//! before it and its own, and flushed to disk before the action it describes is taken, so that what reached a
+//! PLC can always be traced and any later edit, removal or reordering of a record is detected.
+//!
+//! A record is one line, `{"seq":…,"unix_s":…,"actor":…,"event":…,"data":{…},"prev":"<hex>","hash":"<hex>"}`,
+//! with `hash` always last: it is the SHA-256 of the line's text up to `,"hash"` followed by `}` (the record
+//! exactly as written, `prev` included), so verification needs no JSON re-serialisation. The first record's
+//! `prev` is 64 zeros.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// `prev` of the first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Why the log could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The existing log is broken: nothing is appended to it.
+    #[error("{}: cannot append to a broken log: {problem}", path.display())]
+    Broken { path: PathBuf, problem: Problem },
+    #[error("cannot encode the audit record: {0}")]
+    Encode(String),
+}
+
+/// The first problem found in a log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {what}")]
+pub struct Problem {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong.
+    pub what: String,
+}
+
+/// The record as hashed (every field but the hash, in this order).
+#[derive(Serialize)]
+struct Body<'a, T: Serialize> {
+    seq: u64,
+    unix_s: f64,
+    actor: &'a str,
+    event: &'a str,
+    data: &'a T,
+    prev: &'a str,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The hash of a record's text without its hash field (which ends with `}`).
+fn digest(body: &str) -> String {
+    hex(&Sha256::digest(body.as_bytes()))
+}
+
+/// An open, append-only audit log.
+pub struct AuditLog {
+    path: PathBuf,
+    file: File,
+    last_hash: String,
+    next_seq: u64,
+}
+
+impl AuditLog {
+    /// Opens (or creates) the log at `path`; an existing log is verified first and extended.
+    pub fn open(path: &Path) -> Result<Self, AuditError> {
+        let io = |source| AuditError::Io { path: path.to_owned(), source };
+        let (last_hash, next_seq) = if path.exists() {
+            match verify(path).map_err(io)? {
+                Ok(summary) => (summary.last_hash, summary.records as u64),
+                Err(problem) => return Err(AuditError::Broken { path: path.to_owned(), problem }),
+            }
+        } else {
+            (GENESIS.to_owned(), 0)
+        };
+        let file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+        Ok(Self { path: path.to_owned(), file, last_hash, next_seq })
+    }
+
+    /// The log's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one record and makes it durable (`fsync`) before returning: call it before the action it
+    /// describes. Returns the record's hash.
+    pub fn append<T: Serialize>(&mut self, actor: &str, event: &str, data: &T) -> Result<String, AuditError> {
+        let unix_s =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let body = Body { seq: self.next_seq, unix_s, actor, event, data, prev: &self.last_hash };
+        let text = serde_json::to_string(&body).map_err(|e| AuditError::Encode(e.to_string()))?;
+        let hash = digest(&text);
+        let line = format!("{},\"hash\":\"{hash}\"}}\n", &text[..text.len() - 1]);
+        let io = |source| AuditError::Io { path: self.path.clone(), source };
+        self.file.write_all(line.as_bytes()).map_err(io)?;
+        self.file.sync_data().map_err(io)?;
+        self.last_hash = hash.clone();
+        self.next_seq += 1;
+        Ok(hash)
+    }
+}
+
+/// What a verified log holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// Records in the log.
+    pub records: usize,
+    /// Hash of the last record (`GENESIS` for an empty log).
+    pub last_hash: String,
+}
+
+/// Verifies the chain of the log at `path`: every line is a record whose hash matches its text, whose `prev` is
+/// the previous record's hash and whose `seq` follows it. The outer error is an I/O error; the inner one is the
+/// first broken or altered record.
+pub fn verify(path: &Path) -> std::io::Result<Result<Summary, Problem>> {
+    let reader = BufReader::new(File::open(path)?);
+    let mut prev = GENESIS.to_owned();
+    let mut records = 0usize;
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let line = line?;
+        let n = i + 1;
+        let bad = |what: String| Problem { line: n, what };
+        let Ok(text) = std::str::from_utf8(&line) else {
+            return Ok(Err(bad("not UTF-8 text".into())));
+        };
+        if text.is_empty() {
+            return Ok(Err(bad("empty line".into())));
+        }
+        let Some(cut) = text.rfind(",\"hash\":\"") else {
+            return Ok(Err(bad("no hash field at the end of the record".into())));
+        };
+        let (body, tail) = text.split_at(cut);
+        let claimed = tail.trim_start_matches(",\"hash\":\"").trim_end_matches("\"}");
+        let body = format!("{body}}}");
+        let value: serde_json::Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(bad(format!("not a JSON record: {e}")))),
+        };
+        if claimed.len() != 64 || digest(&body) != claimed {
+            return Ok(Err(bad(format!("record {records} was altered: its hash does not match its content"))));
+        }
+        if value.get("prev").and_then(|p| p.as_str()) != Some(prev.as_str()) {
+            return Ok(Err(bad(format!(
+                "record {records} does not follow the record before it (a record was removed, inserted or reordered)"
+            ))));
+        }
+        if value.get("seq").and_then(|s| s.as_u64()) != Some(records as u64) {
+            return Ok(Err(bad(format!("record {records} has seq {}, expected {records}", value["seq"]))));
+        }
+        prev = claimed.to_owned();
+        records += 1;
+    }
+    Ok(Ok(Summary { records, last_hash: prev }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn log_with(dir: &Path, n: usize) -> PathBuf {
+        let path = dir.join("audit.jsonl");
+        let mut log = AuditLog::open(&path).unwrap();
+        for i in 0..n {
+            log.append("alice", "write", &json!({"setpoint": "P-101.speed", "value": 1400 + i})).unwrap();
+        }
+        path
+    }
+
+    #[test]
+    fn an_intact_log_verifies_and_reopening_extends_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = log_with(dir.path(), 3);
+        let mut log = AuditLog::open(&path).unwrap();
+        log.append("bob", "approval", &json!({"draft": 1})).unwrap();
+        let s = verify(&path).unwrap().unwrap();
+        assert_eq!(s.records, 4);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert_eq!((last["seq"].as_u64(), last["actor"].as_str()), (Some(3), Some("bob")));
+    }
+
+    #[test]
+    fn an_altered_removed_or_reordered_record_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = log_with(dir.path(), 4);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+
+        // One value changed in record 1.
+        let altered = text.replacen("\"value\":1401", "\"value\":1450", 1);
+        assert_ne!(altered, text);
+        std::fs::write(&path, &altered).unwrap();
+        let p = verify(&path).unwrap().unwrap_err();
+        assert_eq!(p, Problem { line: 2, what: "record 1 was altered: its hash does not match its content".into() });
+        assert!(matches!(AuditLog::open(&path), Err(AuditError::Broken { .. })), "nothing is appended to it");
+
+        // Record 2 removed.
+        std::fs::write(&path, format!("{}\n{}\n{}\n", lines[0], lines[1], lines[3])).unwrap();
+        let p = verify(&path).unwrap().unwrap_err();
+        assert_eq!(p.line, 3);
+        assert!(p.what.contains("does not follow"), "{p}");
+
+        // Records swapped.
+        std::fs::write(&path, format!("{}\n{}\n{}\n{}\n", lines[0], lines[2], lines[1], lines[3])).unwrap();
+        assert_eq!(verify(&path).unwrap().unwrap_err().line, 2);
+
+        // Garbage.
+        std::fs::write(&path, format!("{}\nnot json\n", lines[0])).unwrap();
+        assert_eq!(verify(&path).unwrap().unwrap_err().line, 2);
+    }
+}
