@@ -86,7 +86,9 @@ fn draw_workbench(
     let n = |k: &str| counters.get(k).copied().unwrap_or(0);
     let rejected: u64 = counters
         .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "accepted" | "reordered" | "messages" | "dropped_channel_full"))
+        .filter(|(k, _)| {
+            !matches!(k.as_str(), "accepted" | "reordered" | "messages" | "dropped_channel_full" | "identity")
+        })
         .map(|(_, v)| v)
         .sum();
     let telemetry_text = format!(
