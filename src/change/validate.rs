@@ -12,7 +12,7 @@ use crate::ingest::Measurements;
 use crate::scenario::{Index, RegisterEncoding, Requirement, SetpointSpec};
 use crate::sync::config::{ConfigStatus, Configuration};
 use crate::sync::{Assimilation, DraftState, Setpoints};
-use crate::twin::pump::{Feed, PumpModel, PumpReadings, PumpState};
+use crate::twin::pump::{Feed, PumpModel, PumpReadings, PumpState, output_index};
 use crate::twin::tank::TankLevel;
 use crate::twin::{AssetIndex, DependsOn, Environment, LoadedScenario, SimClock, read_index};
 
@@ -108,16 +108,10 @@ fn fail(layer: Layer, reason: String) -> Verdict {
     Verdict { layer, passed: false, reason }
 }
 
-/// An index of a pump train's outputs.
+/// An index of a pump train's outputs at a proposed value (there, the look-ahead risk is the risk itself).
 fn pump_index(o: &twin_models::PumpTrainOutputs, index: Index) -> Option<f64> {
-    Some(match index {
-        Index::BearingWear => o.health.bearing_wear,
-        Index::RemainingLifeHours => o.health.rul_h,
-        Index::CavitationRisk | Index::CavitationRiskAhead => o.health.cavitation_risk,
-        Index::VibrationRms => o.vib_rms_mm_s,
-        Index::Flow => o.flow_m3h,
-        _ => return None,
-    })
+    let index = if index == Index::CavitationRiskAhead { Index::CavitationRisk } else { index };
+    output_index(o, index)
 }
 
 /// Validates draft `draft` against the twin in `world`; `seed` seeds the forecast's Monte Carlo.

@@ -39,19 +39,6 @@ pub fn defect_from_crest(measured: f64, model: f64) -> Option<f64> {
         .then(|| ((r - 1.0) / (DEFECT_PEAK_GAIN - DEFECT_RMS_GAIN * r)).clamp(0.0, 1.0))
 }
 
-/// The pump a set-point acts on.
-fn setpoint_pump(world: &World, setpoint: &str) -> Result<String, ChangeError> {
-    let scenario = &world.resource::<LoadedScenario>().0;
-    let sp = scenario
-        .setpoints
-        .iter()
-        .find(|s| s.id == setpoint)
-        .ok_or_else(|| ChangeError::UnknownSetpoint(setpoint.into()))?;
-    match sp.target {
-        SetpointTarget::Speed => Ok(sp.asset.clone()),
-    }
-}
-
 /// Forks the present estimate of pump `pump` into a study whose baseline and change plans both keep the present
 /// set-point and planned maintenance; `horizon_s`, `samples` and `seed` as given.
 pub fn fork(world: &World, pump: &str, horizon_s: f64, samples: usize, seed: u64) -> Result<Study, ChangeError> {
@@ -110,15 +97,16 @@ pub fn fork(world: &World, pump: &str, horizon_s: f64, samples: usize, seed: u64
 pub fn apply(world: &World, study: &mut Study, pump: &str, changes: &ChangeSet) -> Result<(), ChangeError> {
     let scenario = &world.resource::<LoadedScenario>().0;
     for (id, value) in &changes.setpoints {
-        let on = setpoint_pump(world, id)?;
-        if on != pump {
-            return Err(ChangeError::Invalid(format!("set-point \"{id}\" acts on {on}, not on {pump}")));
-        }
         let sp =
             scenario.setpoints.iter().find(|s| &s.id == id).ok_or_else(|| ChangeError::UnknownSetpoint(id.clone()))?;
+        if sp.asset != pump {
+            return Err(ChangeError::Invalid(format!("set-point \"{id}\" acts on {}, not on {pump}", sp.asset)));
+        }
         let c = sp.target.quantity().converter(&sp.unit).ok_or_else(|| ChangeError::UnknownSetpoint(id.clone()))?;
-        study.change = std::mem::replace(&mut study.change, Plan::constant(0.0, 0.0, Ambient::constant(0.0)))
-            .with_speed_from(0.0, c.to_canonical(*value));
+        let rpm = match sp.target {
+            SetpointTarget::Speed => c.to_canonical(*value),
+        };
+        study.change = study.change.clone().with_speed_from(0.0, rpm);
     }
     if changes.defer_maintenance_s != 0.0 {
         let at = study.change.maintenance_at_s.ok_or_else(|| {

@@ -59,7 +59,11 @@ fn index(e: &EntityRef<'_>, index: Index) -> Option<f64> {
     if index == Index::CavitationRiskAhead {
         return Some(e.get::<crate::sync::dependency::UpstreamRisk>()?.cavitation_risk);
     }
-    let o = &e.get::<PumpReadings>()?.0;
+    output_index(&e.get::<PumpReadings>()?.0, index)
+}
+
+/// An index read off a pump train's outputs (`None` for indices the outputs do not carry).
+pub fn output_index(o: &PumpTrainOutputs, index: Index) -> Option<f64> {
     Some(match index {
         Index::BearingWear => o.health.bearing_wear,
         Index::RemainingLifeHours => o.health.rul_h,
