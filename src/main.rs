@@ -34,8 +34,21 @@ struct GuiArgs {
     #[arg(long, value_name = "PNG")]
     screenshot: Option<PathBuf>,
     /// Frames to render before the screenshot.
-    #[arg(long, default_value_t = 30, requires = "screenshot")]
+    #[arg(long, default_value_t = 30)]
     frames: u32,
+    /// Audit log of the change panel (JSON Lines, appended).
+    #[arg(long, default_value = "twin-audit.jsonl")]
+    audit: PathBuf,
+    /// Select this asset at start (its inspector and plots show).
+    #[arg(long, value_name = "ASSET")]
+    select: Option<String>,
+    /// The right panel's page at start.
+    #[arg(long, value_enum, default_value = "inspector")]
+    page: twin::ui::state::RightTab,
+    /// Record the CPU time of each frame's main-world update and write the figures here as JSON after
+    /// `--frames` frames, then exit (the GUI benchmark).
+    #[arg(long, value_name = "JSON", conflicts_with = "screenshot")]
+    frame_stats: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -333,8 +346,17 @@ fn gui(args: GuiArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let opts =
-        twin::ui::GuiOptions { speed: args.speed, seed: args.seed, screenshot: args.screenshot, frames: args.frames };
+    let opts = twin::ui::GuiOptions {
+        speed: args.speed,
+        seed: args.seed,
+        screenshot: args.screenshot,
+        frames: args.frames,
+        scenario_path: args.scenario.clone(),
+        audit: args.audit,
+        select: args.select,
+        page: args.page,
+        frame_stats: args.frame_stats,
+    };
     match twin::ui::run_gui(scenario, opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::plant::plc::register_spec;
+use crate::scenario::Scenario;
 use crate::sync::{SetpointReported, Setpoints};
 use crate::twin::{LoadedScenario, SimClock};
 use audit::{AuditError, AuditLog};
@@ -158,13 +159,7 @@ pub fn run_change(
         return Ok(done(Status::AwaitingApproval, validations, None, None));
     }
     // Writes gate.
-    let refusal = match (scenario.change.allow_writes, req.allow_writes, target) {
-        (false, _, _) => Some("the scenario does not allow writes (change: (allow_writes: false))".to_string()),
-        (_, false, _) => Some("writes are not enabled by the user (--allow-writes)".to_string()),
-        (_, _, None) => Some("no PLC to write to".to_string()),
-        _ => None,
-    };
-    if let Some(why) = refusal {
+    if let Some(why) = writes_refusal(&scenario, req.allow_writes, target.as_ref()) {
         audit.append(actor, "push_refused", &json!({"reason": why}))?;
         return Ok(done(Status::WritesDisabled(why), validations, None, None));
     }
@@ -180,7 +175,31 @@ pub fn run_change(
             return Ok(done(Status::RolledBack(alarm), validations, None, Some(target)));
         }
     };
-    let steps: Vec<push::Step> = validations
+    let steps = push_steps(&scenario, &validations);
+    let interval = Duration::from_secs_f64(scenario.change.ramp_interval.secs());
+    let report = push::push(&client, &steps, interval, audit, actor)?;
+    apply_readback(app.world_mut(), &scenario, &report);
+    let status = match &report.alarm {
+        Some(a) => Status::RolledBack(a.clone()),
+        None => Status::Pushed,
+    };
+    Ok(done(status, validations, Some(report), Some(target)))
+}
+
+/// Why writes may not happen now (`None`: they may): the scenario must allow them, the user must enable them, and
+/// there must be a PLC.
+pub fn writes_refusal(scenario: &Scenario, user_allows: bool, target: Option<&PlcTarget>) -> Option<String> {
+    match (scenario.change.allow_writes, user_allows, target) {
+        (false, _, _) => Some("the scenario does not allow writes (change: (allow_writes: false))".to_string()),
+        (_, false, _) => Some("writes are not enabled by the user (--allow-writes)".to_string()),
+        (_, _, None) => Some("no PLC to write to".to_string()),
+        _ => None,
+    }
+}
+
+/// The register writes that carry out validated drafts: each set-point's ramp, with the value to roll back to.
+pub fn push_steps(scenario: &Scenario, validations: &[Validation]) -> Vec<push::Step> {
+    validations
         .iter()
         .filter_map(|v| {
             let sp = scenario.setpoints.iter().find(|s| s.id == v.setpoint)?;
@@ -191,19 +210,15 @@ pub fn run_change(
                 previous: v.from,
             })
         })
-        .collect();
-    let interval = Duration::from_secs_f64(scenario.change.ramp_interval.secs());
-    let report = push::push(&client, &steps, interval, audit, actor)?;
-    // The PLC's read-back is the live value now.
+        .collect()
+}
+
+/// Makes the PLC's read-back the twin's live set-point values (they arrive as PLC reports at the next tick).
+pub fn apply_readback(world: &mut World, scenario: &Scenario, report: &push::PushReport) {
     for (id, value) in &report.final_values {
         let Some(sp) = scenario.setpoints.iter().find(|s| &s.id == id) else { continue };
         if let (Some(c), true) = (sp.target.quantity().converter(&sp.unit), value.is_finite()) {
-            app.world_mut().write_message(SetpointReported { setpoint: id.clone(), value: c.to_canonical(*value) });
+            world.write_message(SetpointReported { setpoint: id.clone(), value: c.to_canonical(*value) });
         }
     }
-    let status = match &report.alarm {
-        Some(a) => Status::RolledBack(a.clone()),
-        None => Status::Pushed,
-    };
-    Ok(done(status, validations, Some(report), Some(target)))
 }

@@ -79,6 +79,17 @@ impl PredictionError {
     }
 }
 
+/// One sample next to the model's prediction for it (before the correction), canonical unit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Scored {
+    /// Event time the sample was applied at, s.
+    pub t_s: f64,
+    /// The measured value.
+    pub measured: f64,
+    /// The model's prediction of it.
+    pub predicted: f64,
+}
+
 /// Counters of the assimilation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct AssimilationCounters {
@@ -148,6 +159,8 @@ pub struct Assimilation {
     pub revisions: Vec<Revision>,
     /// Prediction error per asset entity and quantity.
     pub errors: BTreeMap<(Entity, Quantity), PredictionError>,
+    /// The latest scored sample per asset entity and quantity (what the workbench plots against its prediction).
+    pub last_scored: BTreeMap<(Entity, Quantity), Scored>,
     levels: BTreeMap<Entity, LevelFilter>,
     inflow_noise: f64,
     /// Asset ids by entity.
@@ -177,6 +190,7 @@ impl Assimilation {
             counters: AssimilationCounters::default(),
             revisions: Vec::new(),
             errors: BTreeMap::new(),
+            last_scored: BTreeMap::new(),
             levels: BTreeMap::new(),
             inflow_noise,
             names: BTreeMap::new(),
@@ -313,6 +327,7 @@ impl Assimilation {
     /// Scores a sample against the prediction and runs its residual monitor; `group` is its pump train or tank.
     fn score(&mut self, s: Queued, predicted: f64, t_s: f64, group: Entity) {
         self.errors.entry((s.asset, s.quantity)).or_default().add(s.value - predicted);
+        self.last_scored.insert((s.asset, s.quantity), Scored { t_s, measured: s.value, predicted });
         let kind = signal_kind(s.quantity);
         let sigma = kind.noise_sigma(s.value);
         if !sigma.is_finite() {

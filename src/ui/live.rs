@@ -6,9 +6,12 @@ use anyhow::Context;
 use bevy::prelude::*;
 use twin_mqtt::{MqttClient, MqttConfig, TlsConfig, broker::EmbeddedBroker};
 
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use crate::change::PlcTarget;
 use crate::ingest::Telemetry;
-use crate::plant::inprocess::add_inprocess_plant;
-use crate::scenario::{BrokerSpec, Scenario};
+use crate::plant::inprocess::{add_inprocess_plant, serve_plc};
+use crate::scenario::{BrokerSpec, PlcSpec, Scenario};
 
 /// Wall-clock budget for draining telemetry in one frame.
 const DRAIN_BUDGET: std::time::Duration = std::time::Duration::from_millis(2);
@@ -24,7 +27,9 @@ pub struct LiveLink {
 }
 
 /// Connects the twin in `app` to the scenario's broker (and starts the embedded broker and plant by default).
-pub fn connect_live(app: &mut App, scenario: &Scenario, seed: u64) -> anyhow::Result<()> {
+/// Returns the PLC that set-point changes are pushed to: the virtual plant's, served on a loopback port, or the
+/// scenario's Modbus TCP PLC.
+pub fn connect_live(app: &mut App, scenario: &Scenario, seed: u64) -> anyhow::Result<Option<PlcTarget>> {
     match &scenario.connections.broker {
         BrokerSpec::Embedded => {
             let broker = twin_mqtt::broker::start_embedded().context("starting the embedded MQTT broker")?;
@@ -39,6 +44,12 @@ pub fn connect_live(app: &mut App, scenario: &Scenario, seed: u64) -> anyhow::Re
             let plant_client = MqttClient::start(plant_cfg)?;
             add_inprocess_plant(app, scenario, seed, Some(plant_client))?;
             app.insert_resource(LiveLink { url, virtual_plant: true, _broker: Some(broker) });
+            if matches!(scenario.connections.plc, PlcSpec::VirtualPlc) {
+                let bind: SocketAddr = ([127, 0, 0, 1], 0).into();
+                let addr = serve_plc(app, scenario, bind, twin_modbus::Behaviour::Normal)
+                    .context("starting the virtual plant's PLC")?;
+                return Ok(Some(PlcTarget { addr, unit_id: 1, virtual_plc: true }));
+            }
         }
         BrokerSpec::Mqtt(spec) => {
             let mut cfg = MqttConfig::from_url(&spec.url, spec.client_id.as_deref().unwrap_or("twin-workbench"))?;
@@ -56,5 +67,11 @@ pub fn connect_live(app: &mut App, scenario: &Scenario, seed: u64) -> anyhow::Re
             app.insert_resource(LiveLink { url: spec.url.clone(), virtual_plant: false, _broker: None });
         }
     }
-    Ok(())
+    Ok(match &scenario.connections.plc {
+        PlcSpec::ModbusTcp(m) => {
+            let addr = m.addr.to_socket_addrs().ok().and_then(|mut a| a.next());
+            addr.map(|addr| PlcTarget { addr, unit_id: m.unit_id, virtual_plc: false })
+        }
+        PlcSpec::VirtualPlc => None,
+    })
 }

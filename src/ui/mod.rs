@@ -1,11 +1,23 @@
 //! The desktop workbench: the same twin as the headless runner, plus a window with the plant in 3D, an orbit
-//! camera and an egui side panel. `run_gui` is the whole entry point; each submodule owns one concern.
+//! camera, the asset tree, the inspector, the plots and the change panel. `run_gui` is the whole entry point;
+//! each submodule owns one concern, and the UI logic (`state`, `desk`, `health`, `history`) needs no window.
 
 mod camera;
+mod changes;
+pub mod desk;
+mod files;
+mod framestats;
+pub mod health;
+pub mod history;
+mod inspector;
 mod live;
+mod look;
 mod panel;
+mod plots;
 mod scene;
 mod screenshot;
+pub mod state;
+mod tree;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -34,6 +46,16 @@ pub struct GuiOptions {
     pub screenshot: Option<PathBuf>,
     /// Frames to render before the screenshot.
     pub frames: u32,
+    /// The scenario's file, when it came from disk (recent files, title).
+    pub scenario_path: Option<PathBuf>,
+    /// The change desk's audit log.
+    pub audit: PathBuf,
+    /// Select this asset at start.
+    pub select: Option<String>,
+    /// The right panel's page at start.
+    pub page: state::RightTab,
+    /// Write per-frame CPU times to this file at exit (see `FrameStats`).
+    pub frame_stats: Option<PathBuf>,
 }
 
 /// Opens the workbench on `scenario` and runs until the window is closed (or, in screenshot mode, until the
@@ -60,9 +82,27 @@ pub fn run_gui(scenario: Arc<Scenario>, opts: GuiOptions) -> anyhow::Result<()> 
     .add_plugins(EguiPlugin::default())
     .add_plugins(TwinPlugin { scenario, seed: opts.seed })
     .insert_resource(ClockPacing::Realtime { speed, owed_s: 0.0, paused: false })
-    .add_plugins((scene::ScenePlugin, camera::OrbitCameraPlugin, panel::PanelPlugin));
-    live::connect_live(&mut app, &scenario_for_live, opts.seed)?;
+    .add_plugins(files::FilesPlugin {
+        seed: opts.seed,
+        speed: format!("{speed}x"),
+        scenario_path: opts.scenario_path.clone(),
+    })
+    .add_plugins((
+        scene::ScenePlugin,
+        camera::OrbitCameraPlugin,
+        history::HistoryPlugin,
+        look::LookPlugin,
+        panel::PanelPlugin,
+    ));
+    let target = live::connect_live(&mut app, &scenario_for_live, opts.seed)?;
+    app.insert_resource(desk::ChangeDesk::new(opts.audit.clone(), target, opts.seed));
+    let mut bench = app.world_mut().resource_mut::<state::Workbench>();
+    bench.selected = opts.select.clone();
+    bench.right_tab = opts.page;
     let failure = Arc::new(Mutex::new(None));
+    if let Some(path) = opts.frame_stats {
+        app.add_plugins(framestats::FrameStatsPlugin { path, frames: opts.frames, failure: failure.clone() });
+    }
     if let Some(path) = opts.screenshot {
         app.add_plugins(screenshot::ScreenshotPlugin { path, frames: opts.frames, failure: failure.clone() });
     }

@@ -1,31 +1,87 @@
-//! The egui side of the workbench: a left panel with the scenario, the sim clock and the asset list, labels
-//! over the assets in the 3D view, and the 3D camera's viewport shrunk to the space the panel leaves.
+//! The egui side of the workbench, laid out once per frame: the top bar, the asset tree (left), the inspector
+//! and change panel (right), the plots (bottom), labels over the assets in the 3D view, the dialogs, and the 3D
+//! camera's viewport fitted to the space the panels leave. Drawing reads the world; what the user asks for is
+//! collected as [`Action`]s and carried out after the frame's layout, with the world writable.
+
+use std::time::Instant;
 
 use bevy::camera::visibility::RenderLayers;
 use bevy::camera::{CameraOutputMode, Viewport};
-use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy::render::render_resource::BlendState;
 use bevy::window::PrimaryWindow;
 use bevy_egui::egui::{self, Ui, UiBuilder};
-use bevy_egui::{EguiContexts, EguiGlobalSettings, EguiPrimaryContextPass, PrimaryEguiContext};
+use bevy_egui::{EguiContext, EguiGlobalSettings, EguiPrimaryContextPass, PrimaryEguiContext};
 
 use super::camera::OrbitCamera;
-use super::scene::{anchor_height, kind_color, site_point};
+use super::desk::ChangeDesk;
+use super::health::{self, Grade};
+use super::scene::{anchor_height, site_point};
+use super::state::{RightTab, TreeRow, Workbench};
+use super::{changes, files, inspector, plots, tree};
 use crate::twin::tank::TankModel;
 use crate::twin::{Asset, AssetIndex, ClockPacing, LoadedScenario, SimClock, SitePosition};
 
-/// Draws the panel every frame and keeps the 3D viewport beside it.
+/// Draws the workbench every frame and keeps the 3D viewport beside its panels.
 pub(super) struct PanelPlugin;
 
 impl Plugin for PanelPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Startup, spawn_egui_camera).add_systems(EguiPrimaryContextPass, draw_workbench);
+        app.init_resource::<Workbench>()
+            .init_resource::<Rates>()
+            .add_systems(Startup, spawn_egui_camera)
+            .add_systems(EguiPrimaryContextPass, draw_workbench);
+    }
+}
+
+/// Something the user asked for this frame.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Action {
+    TogglePause,
+    SetSpeed(f64),
+    Select(String),
+    Files(files::FileAction),
+    AddDraft,
+    Discard(u64),
+    Validate,
+    Approve(String),
+    Push,
+    WhatIf(String),
+}
+
+/// Height of the plot panel at start, logical pixels.
+const PLOTS_HEIGHT: f32 = 250.0;
+
+/// Time speeds offered in the top bar, simulated seconds per second.
+pub(super) const SPEEDS: [f64; 6] = [1.0, 10.0, 60.0, 600.0, 3600.0, 86_400.0];
+
+/// Message rate of the telemetry, measured over the wall clock.
+#[derive(Resource, Debug, Default)]
+pub(super) struct Rates {
+    last: Option<(Instant, u64)>,
+    /// Messages per wall-clock second, smoothed.
+    pub per_s: f64,
+}
+
+impl Rates {
+    /// Takes the message counter now; updates the rate at most every half second.
+    pub fn update(&mut self, count: u64, now: Instant) {
+        match self.last {
+            None => self.last = Some((now, count)),
+            Some((t, c)) => {
+                let dt = now.duration_since(t).as_secs_f64();
+                if dt >= 0.5 {
+                    let r = count.saturating_sub(c) as f64 / dt;
+                    self.per_s = if self.per_s == 0.0 { r } else { 0.6 * self.per_s + 0.4 * r };
+                    self.last = Some((now, count));
+                }
+            }
+        }
     }
 }
 
 /// Gives egui its own camera over the whole window, drawn after (over) the 3D camera, so that shrinking the 3D
-/// viewport does not clip the panel.
+/// viewport does not clip the panels.
 fn spawn_egui_camera(mut commands: Commands, mut settings: ResMut<EguiGlobalSettings>) {
     settings.auto_create_primary_context = false;
     commands.spawn((
@@ -51,174 +107,337 @@ pub(super) fn format_sim_time(secs: f64) -> String {
     format!("{days}d {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
-/// One row of the asset list.
-struct AssetRow<'a> {
-    id: &'a str,
-    kind: &'static str,
-}
-
-/// What the workbench shows of the twin.
-#[derive(SystemParam)]
-struct TwinView<'w, 's> {
-    scenario: Res<'w, LoadedScenario>,
-    clock: Res<'w, SimClock>,
-    pacing: ResMut<'w, ClockPacing>,
-    index: Res<'w, AssetIndex>,
-    assets: Query<'w, 's, (&'static Asset, &'static SitePosition, Option<&'static TankModel>)>,
-    link: Option<Res<'w, super::live::LiveLink>>,
-    telemetry: Res<'w, crate::ingest::Telemetry>,
-}
-
-/// Draws the side panel and the asset labels, then fits the 3D camera's viewport to what the panel leaves.
-fn draw_workbench(
-    mut contexts: EguiContexts,
-    mut camera: Single<(&mut Camera, &GlobalTransform), With<OrbitCamera>>,
-    window: Single<&Window, With<PrimaryWindow>>,
-    twin: TwinView,
-) -> Result {
-    let TwinView { scenario, clock, mut pacing, index, assets, link, telemetry } = twin;
-    let counters = telemetry.counters();
-    let link_text = match &link {
-        Some(l) if l.virtual_plant => format!("{} (embedded, virtual plant)", l.url),
-        Some(l) => l.url.clone(),
-        None => "not connected".to_owned(),
-    };
-    let n = |k: &str| counters.get(k).copied().unwrap_or(0);
-    let rejected: u64 = counters
+/// The tree's rows: every asset with its worst health and whether it is flagged (stale signal, drift alarm).
+pub(super) fn tree_rows(world: &World) -> Vec<TreeRow> {
+    let alarms: Vec<&str> = world
+        .get_resource::<crate::sync::Assimilation>()
+        .map(|a| a.alarms.iter().filter(|x| x.cleared_s.is_none()).map(|x| x.asset.as_str()).collect())
+        .unwrap_or_default();
+    world
+        .resource::<AssetIndex>()
+        .0
         .iter()
-        .filter(|(k, _)| {
-            !matches!(k.as_str(), "accepted" | "reordered" | "messages" | "dropped_channel_full" | "identity")
+        .filter_map(|(id, &e)| {
+            let e = world.get_entity(e).ok()?;
+            let asset = e.get::<Asset>()?;
+            let score = health::worst_score(&health::metrics(&e));
+            let flagged = health::any_stale(&e) || alarms.contains(&id.as_str());
+            Some(TreeRow { id: id.clone(), kind: asset.kind, score, flagged })
         })
-        .map(|(_, v)| v)
-        .sum();
-    let telemetry_text = format!(
-        "{} messages · {} samples applied · {} rejected · {} dropped",
-        n("messages"),
-        n("accepted") + n("reordered"),
-        rejected,
-        n("dropped_channel_full")
-    );
-    let ctx = contexts.ctx_mut()?;
+        .collect()
+}
+
+/// Lays out the whole workbench and carries out what the user asked for.
+fn draw_workbench(world: &mut World) {
+    let Ok(ctx) = world
+        .query_filtered::<&mut EguiContext, With<PrimaryEguiContext>>()
+        .single_mut(world)
+        .map(|mut c| c.get_mut().clone())
+    else {
+        return;
+    };
+    let Some(mut bench) = world.remove_resource::<Workbench>() else { return };
+    let mut desk = world.remove_resource::<ChangeDesk>();
+    if let Some(d) = desk.as_mut() {
+        d.poll_whatif();
+        d.poll_push(world);
+    }
+    let messages = world.resource::<crate::ingest::Telemetry>().drained;
+    world.resource_mut::<Rates>().update(messages, Instant::now());
+    let mut actions = Vec::new();
+    files::shortcuts(&ctx, &mut actions);
+    let rows = tree_rows(world);
+    let view_rect = layout(&ctx, world, &mut bench, desk.as_mut(), &rows, &mut actions);
+    world.insert_resource(bench);
+    if let Some(d) = desk {
+        world.insert_resource(d);
+    }
+    for a in actions {
+        apply(world, a);
+    }
+    fit_viewport(world, view_rect);
+}
+
+/// Draws every panel; returns the rectangle left for the 3D view (logical pixels).
+fn layout(
+    ctx: &egui::Context,
+    world: &World,
+    bench: &mut Workbench,
+    mut desk: Option<&mut ChangeDesk>,
+    rows: &[TreeRow],
+    actions: &mut Vec<Action>,
+) -> egui::Rect {
     let mut root = Ui::new(
         ctx.clone(),
         "workbench_root".into(),
         UiBuilder::new().layer_id(egui::LayerId::background()).max_rect(ctx.viewport_rect()),
     );
-    let rows: Vec<AssetRow<'_>> = index
-        .0
-        .values()
-        .filter_map(|&e| assets.get(e).ok())
-        .map(|(a, _, _)| AssetRow { id: &a.id, kind: a.kind })
-        .collect();
-    let left = egui::Panel::left("workbench_side_panel")
-        .resizable(true)
-        .default_size(260.0)
-        .show(&mut root, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                side_panel_ui(ui, &scenario.0.name, &clock, &mut pacing, &rows);
-                ui.separator();
-                telemetry_ui(ui, &link_text, &telemetry_text);
-            });
-        })
-        .response
-        .rect
-        .width();
-
-    let (cam, cam_transform) = &mut *camera;
-    let view_rect = root.available_rect_before_wrap();
-    let painter = root.painter_at(view_rect);
-    for (asset, pos, tank) in index.0.values().filter_map(|&e| assets.get(e).ok()) {
-        let anchor = site_point(pos) + Vec3::Y * (anchor_height(asset.kind, tank) + 0.35);
-        if let Ok(p) = cam.world_to_viewport(cam_transform, anchor) {
-            asset_label_ui(&painter, egui::pos2(p.x, p.y), &asset.id, kind_color(asset.kind));
-        }
-    }
-
-    // Logical panel width to physical pixels; the rest of the window is the 3D view.
-    let scale = window.scale_factor();
-    let (w, h) = (window.physical_width(), window.physical_height());
-    let left_px = ((left * scale).round() as u32).min(w.saturating_sub(1));
-    if w > 0 && h > 0 {
-        let viewport = Viewport {
-            physical_position: UVec2::new(left_px, 0),
-            physical_size: UVec2::new(w - left_px, h),
-            ..default()
-        };
-        if cam.viewport.as_ref().map(|v| (v.physical_position, v.physical_size))
-            != Some((viewport.physical_position, viewport.physical_size))
-        {
-            cam.viewport = Some(viewport);
-        }
-    }
-    Ok(())
-}
-
-/// The panel's content: scenario name, sim clock with pause, and the asset list.
-fn side_panel_ui(ui: &mut Ui, name: &str, clock: &SimClock, pacing: &mut ClockPacing, rows: &[AssetRow<'_>]) {
-    ui.heading(name);
-    ui.separator();
-    clock_ui(ui, clock, pacing);
-    ui.separator();
-    ui.label(egui::RichText::new(format!("Assets ({})", rows.len())).strong());
-    asset_list_ui(ui, rows);
-    ui.separator();
-    ui.small("Drag: orbit · Right/middle drag: pan\nWheel: zoom · Home: reframe");
-}
-
-/// Where telemetry comes from and what became of it.
-fn telemetry_ui(ui: &mut Ui, link: &str, counts: &str) {
-    ui.label(egui::RichText::new("Telemetry").strong());
-    ui.small(link);
-    ui.small(counts);
-}
-
-/// The sim clock, its pace, and a pause toggle.
-fn clock_ui(ui: &mut Ui, clock: &SimClock, pacing: &mut ClockPacing) {
-    ui.horizontal(|ui| {
-        ui.label("Sim time");
-        ui.monospace(format_sim_time(clock.now_s));
+    egui::Panel::top("workbench_top_bar").show(&mut root, |ui| {
+        top_bar(ui, world, bench, desk.as_deref_mut(), actions);
     });
-    if let ClockPacing::Realtime { speed, paused, .. } = pacing {
-        ui.horizontal(|ui| {
-            ui.label(format!("{speed}× real time"));
-            let label = if *paused { "▶ Resume" } else { "⏸ Pause" };
-            if ui.button(label).clicked() {
-                *paused = !*paused;
+    // The plots span the whole width under the tree, the 3D view and the inspector.
+    egui::Panel::bottom("workbench_plots").resizable(true).default_size(PLOTS_HEIGHT).min_size(160.0).show(
+        &mut root,
+        |ui| {
+            plots::plots_ui(ui, world, bench, desk.as_deref());
+        },
+    );
+    egui::Panel::left("workbench_asset_tree").resizable(true).default_size(230.0).show(&mut root, |ui| {
+        tree::tree_ui(ui, bench, rows, actions);
+    });
+    egui::Panel::right("workbench_right").resizable(true).default_size(360.0).show(&mut root, |ui| {
+        egui::ScrollArea::vertical().id_salt("right_scroll").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.selectable_value(&mut bench.right_tab, RightTab::Inspector, "Inspector");
+                ui.selectable_value(&mut bench.right_tab, RightTab::Change, "Change");
+                ui.selectable_value(&mut bench.right_tab, RightTab::Audit, "Audit log");
+            });
+            ui.separator();
+            match (bench.right_tab, desk.as_deref_mut()) {
+                (RightTab::Inspector, _) => inspector::inspector_ui(ui, world, bench.selected.as_deref()),
+                (RightTab::Change, Some(d)) => changes::change_ui(ui, world, d, bench.selected.as_deref(), actions),
+                (RightTab::Audit, Some(d)) => changes::audit_ui(ui, d),
+                (_, None) => {
+                    ui.label("No change desk: the workbench has no twin to change.");
+                }
             }
         });
+    });
+    let view = root.available_rect_before_wrap();
+    asset_labels(&root.painter_at(view), world, rows);
+    files::dialogs(ctx, bench, actions);
+    view
+}
+
+/// The top bar: files, scenario, connections with rates and drops, clock, run/pause and speed, writes switch.
+fn top_bar(
+    ui: &mut Ui,
+    world: &World,
+    bench: &mut Workbench,
+    desk: Option<&mut ChangeDesk>,
+    actions: &mut Vec<Action>,
+) {
+    let scenario = &world.resource::<LoadedScenario>().0;
+    let telemetry = world.resource::<crate::ingest::Telemetry>();
+    let counters = telemetry.counters();
+    let n = |k: &str| counters.get(k).copied().unwrap_or(0);
+    ui.horizontal_wrapped(|ui| {
+        files::file_menu(ui, bench, actions);
+        ui.separator();
+        ui.label(egui::RichText::new(&scenario.name).strong());
+        ui.separator();
+        // Broker.
+        let link = world.get_resource::<super::live::LiveLink>();
+        let connected = telemetry.mqtt.as_ref().map(|c| c.stats().connected);
+        let (dot, color) = match connected {
+            Some(true) => ("●", egui::Color32::from_rgb(60, 200, 90)),
+            Some(false) => ("●", egui::Color32::from_rgb(230, 70, 60)),
+            None => ("○", egui::Color32::GRAY),
+        };
+        ui.colored_label(color, dot);
+        let url = link.map_or("no broker".to_owned(), |l| {
+            if l.virtual_plant { format!("{} (embedded, virtual plant)", l.url) } else { l.url.clone() }
+        });
+        let rate = world.resource::<Rates>().per_s;
+        let rejected: Vec<(String, u64)> = counters
+            .iter()
+            .filter(|(k, v)| {
+                **v > 0
+                    && !matches!(
+                        k.as_str(),
+                        "accepted" | "reordered" | "messages" | "dropped_channel_full" | "identity"
+                    )
+            })
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        let total_rejected: u64 = rejected.iter().map(|(_, v)| v).sum();
+        ui.label(format!("Broker {url}")).on_hover_text(if connected == Some(false) {
+            "disconnected"
+        } else {
+            "connected"
+        });
+        ui.monospace(format!("{rate:.0} msg/s"));
+        let drops = n("dropped_channel_full");
+        ui.colored_label(
+            if drops > 0 { egui::Color32::from_rgb(230, 150, 40) } else { ui.visuals().text_color() },
+            format!("drops {drops}"),
+        );
+        let breakdown = if rejected.is_empty() {
+            "nothing rejected".to_owned()
+        } else {
+            rejected.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("\n")
+        };
+        ui.label(format!("rejected {total_rejected}")).on_hover_text(breakdown);
+        ui.separator();
+        let plc = desk.as_ref().and_then(|d| d.target);
+        ui.label(match plc {
+            Some(t) => format!("PLC {t}"),
+            None => "PLC: none".into(),
+        });
+        ui.separator();
+        let clock = world.resource::<SimClock>();
+        ui.monospace(format_sim_time(clock.now_s));
+        if let ClockPacing::Realtime { speed, paused, .. } = world.resource::<ClockPacing>() {
+            if ui.button(if *paused { "▶ Run" } else { "⏸ Pause" }).clicked() {
+                actions.push(Action::TogglePause);
+            }
+            egui::ComboBox::from_id_salt("speed").selected_text(speed_label(*speed)).width(70.0).show_ui(ui, |ui| {
+                for s in SPEEDS {
+                    if ui.selectable_label(*speed == s, speed_label(s)).clicked() {
+                        actions.push(Action::SetSpeed(s));
+                    }
+                }
+            });
+        }
+        ui.separator();
+        if let Some(d) = desk {
+            writes_switch(ui, scenario.change.allow_writes, d);
+        }
+        if !bench.status.is_empty() {
+            ui.separator();
+            ui.small(&bench.status);
+        }
+    });
+}
+
+/// "60x" for 60 simulated seconds per second.
+pub(super) fn speed_label(s: f64) -> String {
+    match s {
+        1.0 => "realtime".into(),
+        86_400.0 => "1 d/s".into(),
+        s => format!("{s}x"),
     }
 }
 
-/// The assets, one row each: a swatch in the kind's 3D colour, the id, the kind.
-fn asset_list_ui(ui: &mut Ui, rows: &[AssetRow<'_>]) {
-    egui::Grid::new("asset_list").num_columns(2).striped(true).spacing([12.0, 4.0]).show(ui, |ui| {
-        for row in rows {
-            ui.horizontal(|ui| {
-                let (rect, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
-                ui.painter().rect_filled(rect, 2.0, to_egui_color(kind_color(row.kind)));
-                ui.monospace(row.id);
-            });
-            ui.label(row.kind);
-            ui.end_row();
+/// The writes switch: red and loud when on, grey when off, and dimmed when the scenario forbids writes.
+fn writes_switch(ui: &mut Ui, allowed: bool, desk: &mut ChangeDesk) {
+    if !allowed {
+        desk.writes_enabled = false;
+        ui.add_enabled(false, egui::Button::new("🔒 writes forbidden by scenario"));
+        return;
+    }
+    let (text, fill) = if desk.writes_enabled {
+        (
+            egui::RichText::new("⚠ WRITES ENABLED").strong().color(egui::Color32::WHITE),
+            egui::Color32::from_rgb(200, 30, 30),
+        )
+    } else {
+        (egui::RichText::new("🔒 writes disabled").color(egui::Color32::LIGHT_GRAY), egui::Color32::from_gray(60))
+    };
+    if ui
+        .add(egui::Button::new(text).fill(fill))
+        .on_hover_text("Writes to the PLC need this switch, the scenario's permission, validation and approval")
+        .clicked()
+    {
+        desk.writes_enabled = !desk.writes_enabled;
+    }
+}
+
+/// Each asset's id in a small box above it in the 3D view, underlined in its health colour.
+fn asset_labels(painter: &egui::Painter, world: &World, rows: &[TreeRow]) {
+    let mut cams = world.try_query_filtered::<(&Camera, &GlobalTransform), With<OrbitCamera>>();
+    let Some((cam, cam_transform)) = cams.as_mut().and_then(|q| q.iter(world).next()) else { return };
+    if rows.len() > 200 {
+        return; // a thousand labels hide the plant; the tree and the inspector name them
+    }
+    let index = world.resource::<AssetIndex>();
+    for row in rows {
+        let Some(e) = index.0.get(&row.id).and_then(|&e| world.get_entity(e).ok()) else { continue };
+        let (Some(asset), Some(pos)) = (e.get::<Asset>(), e.get::<SitePosition>()) else { continue };
+        let anchor = site_point(pos) + Vec3::Y * (anchor_height(asset.kind, e.get::<TankModel>()) + 0.35);
+        if let Ok(p) = cam.world_to_viewport(cam_transform, anchor) {
+            label(painter, egui::pos2(p.x, p.y), &row.id, health::score_color(row.score), row.flagged);
         }
-    });
+    }
 }
 
 /// An asset's id in a small dark box centred above `at` (window logical coordinates).
-fn asset_label_ui(painter: &egui::Painter, at: egui::Pos2, id: &str, color: Color) {
+fn label(painter: &egui::Painter, at: egui::Pos2, id: &str, color: Color, flagged: bool) {
     let galley = painter.layout_no_wrap(id.to_owned(), egui::FontId::monospace(12.0), egui::Color32::WHITE);
     let size = galley.size();
     let min = at - egui::vec2(size.x / 2.0, size.y);
     let rect = egui::Rect::from_min_size(min, size).expand2(egui::vec2(4.0, 2.0));
     painter.rect_filled(rect, 3.0, egui::Color32::from_black_alpha(170));
     painter.line_segment([rect.left_bottom(), rect.right_bottom()], egui::Stroke::new(2.0, to_egui_color(color)));
+    if flagged {
+        painter.rect_stroke(rect, 3.0, egui::Stroke::new(1.5, egui::Color32::YELLOW), egui::StrokeKind::Outside);
+    }
     painter.galley(min, galley, egui::Color32::WHITE);
 }
 
 /// A Bevy colour as an opaque egui colour.
-fn to_egui_color(c: Color) -> egui::Color32 {
+pub(super) fn to_egui_color(c: Color) -> egui::Color32 {
     let s = c.to_srgba();
     egui::Color32::from_rgb((s.red * 255.0) as u8, (s.green * 255.0) as u8, (s.blue * 255.0) as u8)
+}
+
+/// The badge of a health score: the grade's word on its colour.
+pub(super) fn badge(ui: &mut Ui, score: f64) {
+    let grade = Grade::of_score(score);
+    let text = egui::RichText::new(grade.word()).small().strong().color(egui::Color32::BLACK);
+    ui.add(egui::Button::new(text).fill(to_egui_color(health::score_color(score))).sense(egui::Sense::hover()));
+}
+
+/// Carries out one action.
+fn apply(world: &mut World, action: Action) {
+    match action {
+        Action::TogglePause => {
+            if let ClockPacing::Realtime { paused, .. } = &mut *world.resource_mut::<ClockPacing>() {
+                *paused = !*paused;
+            }
+        }
+        Action::SetSpeed(s) => {
+            if let ClockPacing::Realtime { speed, owed_s, .. } = &mut *world.resource_mut::<ClockPacing>() {
+                *speed = s;
+                *owed_s = 0.0;
+            }
+        }
+        Action::Select(id) => world.resource_mut::<Workbench>().toggle_select(&id),
+        Action::Files(f) => files::apply(world, f),
+        Action::AddDraft => desk_do(world, |d, w| d.add_draft(w).map(|_| ())),
+        Action::Discard(id) => desk_do(world, |d, w| {
+            d.discard(w, id);
+            Ok(())
+        }),
+        Action::Validate => desk_do(world, |d, w| d.validate_all(w)),
+        Action::Approve(name) => desk_do(world, |d, _| d.approve(&name)),
+        Action::Push => desk_do(world, |d, w| d.start_push(w)),
+        Action::WhatIf(pump) => desk_do(world, |d, w| {
+            let horizon = w.resource::<LoadedScenario>().0.change.horizon.secs().max(7.0 * 86_400.0);
+            d.start_whatif(w, &pump, horizon, 300)
+        }),
+    }
+}
+
+/// Runs `f` on the change desk; an error goes to the desk's log.
+fn desk_do(world: &mut World, f: impl FnOnce(&mut ChangeDesk, &mut World) -> Result<(), String>) {
+    let Some(mut d) = world.remove_resource::<ChangeDesk>() else { return };
+    if let Err(e) = f(&mut d, world) {
+        d.log.push(format!("error: {e}"));
+    }
+    world.insert_resource(d);
+}
+
+/// Fits the 3D camera's viewport to the rectangle the panels leave (logical pixels to physical).
+fn fit_viewport(world: &mut World, view: egui::Rect) {
+    let Ok(window) = world.query_filtered::<&Window, With<PrimaryWindow>>().single(world) else { return };
+    let scale = window.scale_factor();
+    let (w, h) = (window.physical_width(), window.physical_height());
+    if w == 0 || h == 0 {
+        return;
+    }
+    let x0 = ((view.min.x * scale).round().max(0.0) as u32).min(w - 1);
+    let y0 = ((view.min.y * scale).round().max(0.0) as u32).min(h - 1);
+    let x1 = ((view.max.x * scale).round() as u32).clamp(x0 + 1, w);
+    let y1 = ((view.max.y * scale).round() as u32).clamp(y0 + 1, h);
+    let Ok(mut cam) = world.query_filtered::<&mut Camera, With<OrbitCamera>>().single_mut(world) else { return };
+    let viewport =
+        Viewport { physical_position: UVec2::new(x0, y0), physical_size: UVec2::new(x1 - x0, y1 - y0), ..default() };
+    if cam.viewport.as_ref().map(|v| (v.physical_position, v.physical_size))
+        != Some((viewport.physical_position, viewport.physical_size))
+    {
+        cam.viewport = Some(viewport);
+    }
 }
 
 #[cfg(test)]
@@ -231,5 +450,25 @@ mod tests {
         assert_eq!(format_sim_time(5025.9), "0d 01:23:45");
         assert_eq!(format_sim_time(86_400.0 * 3.0 + 59.0), "3d 00:00:59");
         assert_eq!(format_sim_time(-4.0), "0d 00:00:00");
+    }
+
+    #[test]
+    fn the_message_rate_is_counted_over_the_wall_clock() {
+        let mut r = Rates::default();
+        let t0 = Instant::now();
+        r.update(100, t0);
+        r.update(150, t0 + std::time::Duration::from_millis(200));
+        assert_eq!(r.per_s, 0.0, "not before half a second");
+        r.update(200, t0 + std::time::Duration::from_secs(1));
+        assert!((r.per_s - 100.0).abs() < 1e-9, "{}", r.per_s);
+        r.update(200, t0 + std::time::Duration::from_secs(2));
+        assert!((r.per_s - 60.0).abs() < 1e-9, "smoothed toward 0: {}", r.per_s);
+    }
+
+    #[test]
+    fn speed_labels() {
+        assert_eq!(speed_label(1.0), "realtime");
+        assert_eq!(speed_label(60.0), "60x");
+        assert_eq!(speed_label(86_400.0), "1 d/s");
     }
 }

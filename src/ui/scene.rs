@@ -10,6 +10,29 @@ use bevy::prelude::*;
 use crate::twin::tank::TankModel;
 use crate::twin::{Asset, DependsOn, SitePosition};
 
+/// Scale of the outline hull over the body it surrounds.
+const OUTLINE_SCALE: f32 = 1.12;
+/// Colour of the outline of a stale or drifting asset.
+pub(super) const OUTLINE_COLOR: Color = Color::srgb(1.0, 0.92, 0.1);
+
+/// The material painted in the asset's health colour, and the score it shows (-1 before the first tint).
+#[derive(Component, Debug)]
+pub(super) struct HealthPaint {
+    pub material: Handle<StandardMaterial>,
+    pub score: f64,
+}
+
+/// The outline hull of an asset, shown while one of its signals is stale or a drift alarm is active.
+#[derive(Component, Debug)]
+pub(super) struct Outline;
+
+/// A pump's impeller, turned at the twin's speed.
+#[derive(Component, Debug)]
+pub(super) struct Rotor {
+    /// Present angle about the shaft, rad.
+    pub angle_rad: f32,
+}
+
 /// Builds the static plant scene once the twin's asset entities exist.
 pub(super) struct ScenePlugin;
 
@@ -95,6 +118,13 @@ fn spawn_asset_shapes(
         perceptual_roughness: 0.95,
         ..default()
     });
+    // Unlit, drawn inside out (front faces culled): around a body, only its rim shows.
+    let outline = materials.add(StandardMaterial {
+        base_color: OUTLINE_COLOR,
+        unlit: true,
+        cull_mode: Some(bevy::render::render_resource::Face::Front),
+        ..default()
+    });
     for (entity, asset, pos, deps, tank) in &assets {
         let here = site_point(pos);
         let paint = materials.add(StandardMaterial {
@@ -110,19 +140,36 @@ fn spawn_asset_shapes(
             .unwrap_or(Vec3::X);
         let yaw = Quat::from_rotation_arc(Vec3::X, shaft_dir);
         let mut parts: Vec<(Handle<Mesh>, Handle<StandardMaterial>, Transform)> = Vec::new();
+        // The body drawn slightly larger, inside out, in the outline's colour: an outline when shown.
+        let mut hull: Option<(Handle<Mesh>, Transform)> = None;
+        let mut rotor: Option<Vec<(Handle<Mesh>, Transform)>> = None;
         match asset.kind {
             "CentrifugalPump" => {
+                hull = Some((
+                    meshes.add(Cylinder::new(0.42, 0.36)),
+                    Transform::from_xyz(0.0, PUMP_AXIS_M, 0.0)
+                        .with_rotation(Quat::from_rotation_z(FRAC_PI_2))
+                        .with_scale(Vec3::splat(OUTLINE_SCALE)),
+                ));
+                // Impeller: a disc with three vanes on the suction side, turned about the shaft (x) axis.
+                let mut r = vec![(
+                    meshes.add(Cylinder::new(0.2, 0.06)),
+                    Transform::from_rotation(Quat::from_rotation_z(FRAC_PI_2)),
+                )];
+                let vane = meshes.add(Cuboid::new(0.05, 0.36, 0.05));
+                for k in 0..3 {
+                    let a = k as f32 * std::f32::consts::TAU / 6.0;
+                    r.push((
+                        vane.clone(),
+                        Transform::from_xyz(-0.05, 0.0, 0.0).with_rotation(Quat::from_rotation_x(a)),
+                    ));
+                }
+                rotor = Some(r);
                 // Volute casing: a short cylinder with its axis along the shaft, on a plinth.
                 parts.push((
                     meshes.add(Cylinder::new(0.42, 0.36)),
                     paint.clone(),
                     Transform::from_xyz(0.0, PUMP_AXIS_M, 0.0).with_rotation(Quat::from_rotation_z(FRAC_PI_2)),
-                ));
-                // Impeller eye: a small disc on the suction side.
-                parts.push((
-                    meshes.add(Cylinder::new(0.2, 0.12)),
-                    steel.clone(),
-                    Transform::from_xyz(-0.22, PUMP_AXIS_M, 0.0).with_rotation(Quat::from_rotation_z(FRAC_PI_2)),
                 ));
                 // Discharge nozzle, upwards.
                 parts.push((
@@ -137,6 +184,12 @@ fn spawn_asset_shapes(
                 ));
             }
             "Motor" => {
+                hull = Some((
+                    meshes.add(Cylinder::new(0.33, 0.9)),
+                    Transform::from_xyz(0.0, MOTOR_AXIS_M, 0.0)
+                        .with_rotation(Quat::from_rotation_z(FRAC_PI_2))
+                        .with_scale(Vec3::splat(OUTLINE_SCALE)),
+                ));
                 // Frame with cooling fins suggested by a box, end bells by a cylinder along the shaft.
                 parts.push((
                     meshes.add(Cylinder::new(0.33, 0.9)),
@@ -157,6 +210,10 @@ fn spawn_asset_shapes(
             }
             "Tank" => {
                 let (r, h) = tank_size(tank);
+                hull = Some((
+                    meshes.add(Cylinder::new(r, h)),
+                    Transform::from_xyz(0.0, h / 2.0, 0.0).with_scale(Vec3::new(1.04, 1.02, 1.04)),
+                ));
                 parts.push((meshes.add(Cylinder::new(r, h)), paint.clone(), Transform::from_xyz(0.0, h / 2.0, 0.0)));
                 // Roof cap, slightly darker so the silhouette reads from above.
                 let roof = materials.add(StandardMaterial {
@@ -170,10 +227,30 @@ fn spawn_asset_shapes(
                 parts.push((meshes.add(Sphere::new(0.4)), paint.clone(), Transform::from_xyz(0.0, 0.4, 0.0)));
             }
         }
-        commands.entity(entity).insert((Transform::from_translation(here).with_rotation(yaw), Visibility::default()));
+        commands.entity(entity).insert((
+            Transform::from_translation(here).with_rotation(yaw),
+            Visibility::default(),
+            HealthPaint { material: paint.clone(), score: -1.0 },
+        ));
         commands.entity(entity).with_children(|children| {
             for (mesh, material, transform) in parts {
                 children.spawn((Mesh3d(mesh), MeshMaterial3d(material), transform));
+            }
+            if let Some((mesh, transform)) = hull {
+                children.spawn((Mesh3d(mesh), MeshMaterial3d(outline.clone()), transform, Visibility::Hidden, Outline));
+            }
+            if let Some(vanes) = rotor {
+                children
+                    .spawn((
+                        Transform::from_xyz(-0.27, PUMP_AXIS_M, 0.0),
+                        Visibility::default(),
+                        Rotor { angle_rad: 0.0 },
+                    ))
+                    .with_children(|r| {
+                        for (mesh, transform) in vanes {
+                            r.spawn((Mesh3d(mesh), MeshMaterial3d(steel.clone()), transform));
+                        }
+                    });
             }
         });
     }

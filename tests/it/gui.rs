@@ -1,6 +1,6 @@
 //! The workbench under Xvfb: each bundled scenario opens in a real window, renders with a software Vulkan driver,
-//! and Bevy's screenshot API writes a PNG whose pixels must show the plant and the side panel. The PNGs are kept
-//! in `target/test-artifacts/gui/`.
+//! and Bevy's screenshot API writes a PNG whose pixels must show the plant in 3D, the top bar, the asset tree, the
+//! inspector and the plots. The PNGs are kept in `target/test-artifacts/gui/`.
 
 use std::process::Command;
 
@@ -41,16 +41,32 @@ fn luma(p: &[u8; 3]) -> f32 {
     0.2126 * p[0] as f32 + 0.7152 * p[1] as f32 + 0.0722 * p[2] as f32
 }
 
+/// Pixels close to `c` (each channel within `tol`).
+fn near(p: &[u8; 3], c: [u8; 3], tol: i32) -> bool {
+    p.iter().zip(c).all(|(a, b)| (*a as i32 - b as i32).abs() <= tol)
+}
+
+/// The first pump of a scenario file (the tests select it, so its inspector and plots show).
+fn first_pump(scene: &std::path::Path) -> String {
+    let s = twin::scenario::load(scene).expect("bundled scenario loads");
+    s.assets.iter().find(|a| a.kind.name() == "CentrifugalPump").expect("a pump").id.clone()
+}
+
 #[test]
-fn the_workbench_opens_under_xvfb_and_a_screenshot_shows_the_assets() {
+fn the_workbench_opens_each_scenario_under_xvfb_and_draws_the_plant_panels_and_plots() {
     let dir = artifacts("gui");
     for scene in scenes() {
         let stem = scene.file_stem().unwrap().to_str().unwrap().to_owned();
         let shot = dir.join(format!("{stem}.png"));
+        let audit = dir.join(format!("{stem}-audit.jsonl"));
+        let pump = first_pump(&scene);
         let out = Command::new("xvfb-run")
             .args(["-a", "-s", "-screen 0 1280x800x24", env!("CARGO_BIN_EXE_twin")])
             .arg(&scene)
-            .args(["--screenshot", shot.to_str().unwrap(), "--frames", "20"])
+            .args(["--screenshot", shot.to_str().unwrap(), "--frames", "60", "--select", &pump])
+            .arg("--audit")
+            .arg(&audit)
+            .env("XDG_CONFIG_HOME", &dir)
             .current_dir(root())
             .output()
             .expect("xvfb-run is installed by scripts/test.sh");
@@ -59,23 +75,41 @@ fn the_workbench_opens_under_xvfb_and_a_screenshot_shows_the_assets() {
 
         let img = decode(&shot);
         assert_eq!((img.width, img.height), (1280, 800), "{stem}: window size");
+        let text = |r: &[[u8; 3]]| r.iter().filter(|p| luma(p) > 150.0).count();
+        let dark = |r: &[[u8; 3]]| r.iter().filter(|p| luma(p) < 70.0).count() as f32 / r.len() as f32;
 
-        // The side panel (left edge): egui's dark fill with light text on it.
-        let panel = img.region(0.0, 0.12, 0.05, 0.95);
-        let dark = panel.iter().filter(|p| luma(p) < 70.0).count() as f32 / panel.len() as f32;
-        let text = panel.iter().filter(|p| luma(p) > 150.0).count();
-        assert!(dark > 0.6, "{stem}: no dark panel at the left edge ({dark:.2} dark)");
-        assert!(text > 300, "{stem}: no text drawn in the panel ({text} light pixels)");
+        // Top bar, asset tree (left), inspector (right): egui's dark fill with light text on it.
+        for (name, region) in [
+            ("top bar", img.region(0.0, 1.0, 0.0, 0.05)),
+            ("asset tree", img.region(0.0, 0.15, 0.07, 0.75)),
+            ("inspector", img.region(0.7, 1.0, 0.07, 0.75)),
+        ] {
+            assert!(dark(&region) > 0.6, "{stem}: no dark {name} ({:.2} dark)", dark(&region));
+            assert!(text(&region) > 150, "{stem}: no text in the {name} ({} light pixels)", text(&region));
+        }
+        // The tree's health badges and the inspector's grades: the healthy green.
+        let green = |r: &[[u8; 3]]| r.iter().filter(|p| near(p, [51, 178, 76], 30)).count();
+        assert!(green(&img.region(0.0, 0.15, 0.07, 0.75)) > 100, "{stem}: no health badges in the tree");
 
-        // The 3D view: lit, shaded geometry, with the pump (blue) and motor (orange) colours present.
-        let view = img.region(0.3, 1.0, 0.0, 1.0);
-        let blue = view.iter().filter(|p| p[2] as i32 > p[0] as i32 + 60 && p[2] as i32 > p[1] as i32 + 15).count();
-        let orange = view.iter().filter(|p| p[0] as i32 > p[1] as i32 + 35 && p[1] as i32 > p[2] as i32 + 25).count();
+        // The 3D view: lit, shaded geometry tinted by health (healthy green), many shades.
+        let view = img.region(0.2, 0.62, 0.08, 0.78);
+        let tinted = view.iter().filter(|p| p[1] as i32 > p[0] as i32 + 50 && p[1] as i32 > p[2] as i32 + 40).count();
         let mut colours: Vec<[u8; 3]> = view.iter().map(|p| [p[0] & 0xf0, p[1] & 0xf0, p[2] & 0xf0]).collect();
         colours.sort_unstable();
         colours.dedup();
-        assert!(blue > 200, "{stem}: no pump visible ({blue} blue pixels)");
-        assert!(orange > 200, "{stem}: no motor visible ({orange} orange pixels)");
+        assert!(tinted > 300, "{stem}: no health-tinted asset in the 3D view ({tinted} green pixels)");
         assert!(colours.len() > 40, "{stem}: the 3D view looks flat ({} colours)", colours.len());
+
+        // The plots (bottom): dark plot areas with the alarm (red) and alert (amber) threshold lines, and the
+        // temperature traces (measured and predicted) drawn.
+        let plots = img.region(0.0, 1.0, 0.82, 1.0);
+        assert!(dark(&plots) > 0.5, "{stem}: no plot panel");
+        // Thin lines are blended with the plot's dark background: judge the hue, not the exact colour.
+        let red = plots.iter().filter(|p| p[0] > 120 && p[1] < 70 && p[2] < 70).count();
+        let amber = plots.iter().filter(|p| near(p, [240, 170, 40], 25)).count();
+        let temps = plots.iter().filter(|p| near(p, [255, 120, 90], 25) || near(p, [120, 200, 255], 25)).count();
+        assert!(red > 300, "{stem}: no alarm threshold lines in the plots ({red} pixels)");
+        assert!(amber > 150, "{stem}: no alert threshold lines in the plots ({amber} pixels)");
+        assert!(temps > 50, "{stem}: no temperature traces in the plots ({temps} pixels)");
     }
 }

@@ -1,0 +1,234 @@
+//! The change panel (right panel, "Change" and "Audit log" pages): draft set-point changes, each validation
+//! layer's verdict with its reason, the what-if, approvals, the push with its read-back or rollback, and the
+//! audit log with its hash-chain status. The logic is the [`ChangeDesk`]'s; this only draws it.
+
+use bevy::prelude::*;
+use bevy_egui::egui::{self, Color32, Ui};
+
+use super::desk::ChangeDesk;
+use super::panel::Action;
+use super::plots::train_of;
+use crate::sync::{DraftState, Setpoints};
+use crate::twin::LoadedScenario;
+
+/// Draws the change page.
+pub(super) fn change_ui(
+    ui: &mut Ui,
+    world: &World,
+    desk: &mut ChangeDesk,
+    selected: Option<&str>,
+    actions: &mut Vec<Action>,
+) {
+    let scenario = &world.resource::<LoadedScenario>().0;
+    let setpoints = world.resource::<Setpoints>();
+    if scenario.setpoints.is_empty() {
+        ui.label("This scenario has no set-points.");
+        return;
+    }
+    if desk.setpoint.is_empty() {
+        desk.setpoint = scenario.setpoints[0].id.clone();
+    }
+    ui.strong("Draft a change");
+    ui.horizontal(|ui| {
+        egui::ComboBox::from_id_salt("draft_setpoint").selected_text(&desk.setpoint).show_ui(ui, |ui| {
+            for sp in &scenario.setpoints {
+                ui.selectable_value(&mut desk.setpoint, sp.id.clone(), &sp.id);
+            }
+        });
+        let unit = scenario.setpoints.iter().find(|s| s.id == desk.setpoint).map_or("", |s| s.unit.as_str());
+        ui.add(egui::TextEdit::singleline(&mut desk.value_text).desired_width(70.0).hint_text("value"));
+        ui.label(unit);
+        if ui.button("Draft").clicked() {
+            actions.push(Action::AddDraft);
+        }
+    });
+    if let Some(sp) = scenario.setpoints.iter().find(|s| s.id == desk.setpoint) {
+        let live = setpoints.live.get(&sp.id).map(|l| l.value);
+        let conv = sp.target.quantity().converter(&sp.unit);
+        let live = live.zip(conv).map(|(v, c)| c.from_canonical(v));
+        ui.small(format!(
+            "live {} {} · envelope [{}, {}] · max rate {}/s",
+            live.map_or("?".into(), |v| format!("{v:.1}")),
+            sp.unit,
+            sp.min,
+            sp.max,
+            sp.max_rate_per_s
+        ));
+    }
+    if let Err(e) = (!desk.value_text.trim().is_empty()).then(|| desk.parse_value(scenario)).transpose() {
+        ui.colored_label(Color32::from_rgb(240, 110, 90), e);
+    }
+    ui.separator();
+
+    ui.strong(format!("Drafts ({})", desk.drafts.len()));
+    for &id in &desk.drafts {
+        let Some(d) = setpoints.get(id) else { continue };
+        let sp = scenario.setpoints.iter().find(|s| s.id == d.setpoint);
+        let conv = sp.and_then(|s| s.target.quantity().converter(&s.unit));
+        let show = |v: f64| conv.map_or(v, |c| c.from_canonical(v));
+        ui.horizontal(|ui| {
+            ui.monospace(format!(
+                "#{id} {}: {:.1} → {:.1} {}",
+                d.setpoint,
+                show(d.based_on_value),
+                show(d.value),
+                sp.map_or("", |s| s.unit.as_str())
+            ));
+            if let DraftState::Conflicted { live_value, .. } = d.state {
+                ui.colored_label(Color32::YELLOW, format!("CONFLICT: live is now {:.1}", show(live_value)));
+            }
+            if ui.small_button("✖").on_hover_text("discard").clicked() {
+                actions.push(Action::Discard(id));
+            }
+        });
+        match desk.validations.get(&id) {
+            None => {
+                ui.weak("   not validated");
+            }
+            Some(v) => {
+                egui::Grid::new(("verdicts", id)).num_columns(3).striped(true).show(ui, |ui| {
+                    for verdict in &v.verdicts {
+                        let (mark, c) = if verdict.passed {
+                            ("✔", Color32::from_rgb(90, 200, 110))
+                        } else {
+                            ("✖", Color32::from_rgb(240, 80, 70))
+                        };
+                        ui.colored_label(c, mark);
+                        ui.label(format!("{:?}", verdict.layer));
+                        ui.add(egui::Label::new(egui::RichText::new(&verdict.reason).small()).wrap());
+                        ui.end_row();
+                    }
+                });
+                if v.ramp.len() > 1 {
+                    ui.small(format!("ramp: {} writes", v.ramp.len()));
+                }
+            }
+        }
+    }
+    ui.horizontal(|ui| {
+        let has = !desk.drafts.is_empty();
+        if ui.add_enabled(has, egui::Button::new("Validate")).clicked() {
+            actions.push(Action::Validate);
+        }
+        let (pump, _) = train_of(world, selected);
+        let label = if desk.asking() { "What-if running…" } else { "Run what-if" };
+        if let Some(p) = pump
+            && ui.add_enabled(!desk.asking(), egui::Button::new(label)).on_hover_text(format!("on {p}")).clicked()
+        {
+            actions.push(Action::WhatIf(p));
+        }
+    });
+    if let Some(w) = &desk.whatif {
+        let (b, c) = (&w.answer.baseline, &w.answer.change);
+        egui::Grid::new("whatif").num_columns(3).striped(true).show(ui, |ui| {
+            ui.label(format!("what-if {}", w.pump));
+            ui.strong("baseline");
+            ui.strong("change");
+            ui.end_row();
+            ui.label("failure probability");
+            ui.monospace(format!("{:.2} %", b.p_failure * 100.0));
+            ui.monospace(format!("{:.2} %", c.p_failure * 100.0));
+            ui.end_row();
+            ui.label("RUL p50, h");
+            ui.monospace(format!("{:.0}", b.rul_h.p50));
+            ui.monospace(format!("{:.0}", c.rul_h.p50));
+            ui.end_row();
+            ui.label("P(leave limits)");
+            ui.monospace(format!("{:.2} %", b.p_leave_limits * 100.0));
+            ui.monospace(format!("{:.2} %", c.p_leave_limits * 100.0));
+            ui.end_row();
+            ui.label("throughput, m³");
+            ui.monospace(format!("{:.0}", b.throughput_m3));
+            ui.monospace(format!("{:.0}", c.throughput_m3));
+            ui.end_row();
+        });
+        ui.small("The wear plot shows both as median lines with p10–p90 bands.");
+    }
+    ui.separator();
+
+    ui.strong(format!("Approvals ({} of {})", desk.approvals.len(), scenario.change.approvals));
+    ui.horizontal(|ui| {
+        ui.label("as");
+        ui.add(egui::TextEdit::singleline(&mut desk.user).desired_width(90.0));
+        if ui.add_enabled(desk.all_passed(), egui::Button::new("Approve")).clicked() {
+            actions.push(Action::Approve(desk.user.clone()));
+        }
+    });
+    if scenario.change.approvals > 1 {
+        ui.horizontal(|ui| {
+            ui.label("second");
+            ui.add(egui::TextEdit::singleline(&mut desk.second_approver).desired_width(90.0));
+            if ui.add_enabled(desk.all_passed(), egui::Button::new("Approve")).clicked() {
+                actions.push(Action::Approve(desk.second_approver.clone()));
+            }
+        });
+    }
+    for a in &desk.approvals {
+        ui.small(format!("✔ {a}"));
+    }
+    ui.separator();
+
+    let blocker = desk.push_blocker(scenario);
+    let target = desk.target.map_or("no PLC".into(), |t| t.to_string());
+    ui.horizontal(|ui| {
+        let button = egui::Button::new(egui::RichText::new(format!("Push to {target}")).strong());
+        if ui.add_enabled(blocker.is_none(), button).clicked() {
+            actions.push(Action::Push);
+        }
+        if desk.pushing() {
+            ui.spinner();
+        }
+    });
+    if let Some(why) = blocker {
+        ui.small(format!("not now: {why}"));
+    }
+    if let Some(r) = &desk.last_push {
+        ui.label(if r.rolled_back { "Last push: ROLLED BACK" } else { "Last push: verified" });
+        egui::Grid::new("readback").num_columns(3).striped(true).show(ui, |ui| {
+            ui.small("set-point");
+            ui.small("wrote");
+            ui.small("read back");
+            ui.end_row();
+            for (sp, wrote, read) in r.writes.iter().rev().take(12) {
+                ui.monospace(sp);
+                ui.monospace(format!("{wrote:.1}"));
+                let ok = *read == Some(*wrote);
+                ui.colored_label(
+                    if ok { Color32::from_rgb(90, 200, 110) } else { Color32::from_rgb(240, 80, 70) },
+                    read.map_or("no answer".into(), |v| format!("{v:.1}")),
+                );
+                ui.end_row();
+            }
+        });
+        if let Some(a) = &r.alarm {
+            ui.colored_label(Color32::from_rgb(240, 80, 70), a);
+        }
+    }
+    ui.separator();
+    ui.strong("Log");
+    for line in desk.log.iter().rev().take(8) {
+        ui.small(line);
+    }
+}
+
+/// Draws the audit page: the newest records and whether the hash chain holds.
+pub(super) fn audit_ui(ui: &mut Ui, desk: &ChangeDesk) {
+    ui.label(format!("{}", desk.audit_path.display()));
+    let (rows, status) = desk.audit_rows(200);
+    let color = if status.starts_with("BROKEN") { Color32::from_rgb(240, 80, 70) } else { ui.visuals().text_color() };
+    ui.colored_label(color, status);
+    egui::Grid::new("audit_rows").num_columns(4).striped(true).show(ui, |ui| {
+        for r in rows {
+            ui.monospace(r.line.to_string());
+            ui.label(&r.actor);
+            ui.strong(&r.event);
+            let mut data = r.data;
+            if data.len() > 120 {
+                data.truncate(data.char_indices().nth(117).map_or(data.len(), |(i, _)| i));
+                data.push('…');
+            }
+            ui.small(data);
+            ui.end_row();
+        }
+    });
+}

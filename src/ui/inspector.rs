@@ -1,0 +1,263 @@
+//! The inspector (right panel): everything the twin knows of the selected asset: graded health, live values with
+//! units and quality flags, estimated unmeasured values with their uncertainty, configuration and firmware
+//! status, drift alarms, recalibration proposals, and the risks its upstream assets put on it.
+
+use bevy::prelude::*;
+use bevy_egui::egui::{self, Ui};
+
+use super::health::{self, Grade};
+use super::panel::{badge, format_sim_time, to_egui_color};
+use crate::ingest::Measurements;
+use crate::sync::Assimilation;
+use crate::sync::config::{ConfigStatus, Configuration};
+use crate::sync::dependency::UpstreamRisk;
+use crate::twin::pump::PumpReadings;
+use crate::twin::tank::TankLevel;
+use crate::twin::{Asset, AssetIndex, SimClock};
+
+/// Draws the inspector of `selected` (or a hint when nothing is selected).
+pub(super) fn inspector_ui(ui: &mut Ui, world: &World, selected: Option<&str>) {
+    let Some(id) = selected else {
+        ui.label("Select an asset in the tree or click it in the 3D view.");
+        return;
+    };
+    let Some(e) = world.resource::<AssetIndex>().0.get(id).and_then(|&e| world.get_entity(e).ok()) else {
+        ui.label(format!("{id}: no such asset"));
+        return;
+    };
+    let kind = e.get::<Asset>().map_or("?", |a| a.kind);
+    let metrics = health::metrics(&e);
+    let worst = health::worst_score(&metrics);
+    ui.horizontal(|ui| {
+        ui.heading(id);
+        ui.label(kind);
+        badge(ui, worst);
+    });
+    let now = world.resource::<SimClock>().now_s;
+    let assimilation = world.get_resource::<Assimilation>();
+
+    section(ui, "Health", |ui| {
+        egui::Grid::new("insp_health").num_columns(3).striped(true).show(ui, |ui| {
+            for m in &metrics {
+                ui.label(m.name);
+                ui.monospace(format!("{} {}", fmt(m.value), m.unit));
+                let g = Grade::of_score(m.score);
+                ui.colored_label(to_egui_color(health::score_color(m.score)), g.word());
+                ui.end_row();
+            }
+        });
+    });
+
+    section(ui, "Live values", |ui| {
+        let telemetry = world.resource::<crate::ingest::Telemetry>();
+        let counters = telemetry.signal_counters();
+        let signals: Vec<_> = telemetry.ingestor.signals().iter().filter(|s| s.asset == id).collect();
+        if signals.is_empty() {
+            ui.small("No signals: everything shown is the model's.");
+        }
+        let measured = e.get::<Measurements>();
+        egui::Grid::new("insp_live").num_columns(3).striped(true).show(ui, |ui| {
+            for s in signals {
+                ui.monospace(&s.id);
+                let m = measured.and_then(|m| m.0.get(&s.quantity));
+                match m {
+                    Some(m) => {
+                        ui.monospace(format!("{} {}", fmt(m.value), s.quantity.canonical_unit()));
+                    }
+                    None => {
+                        ui.weak("no sample yet");
+                    }
+                }
+                let mut flags = Vec::new();
+                if let Some(m) = m {
+                    if m.stale {
+                        flags.push("STALE".to_owned());
+                    }
+                    if m.reordered {
+                        flags.push("late".to_owned());
+                    }
+                    if m.skewed_clock {
+                        flags.push("skewed clock".to_owned());
+                    }
+                    flags.push(format!("{:.0} s old", (now - m.event_s).max(0.0)));
+                }
+                if let Some(c) = counters.get(&s.id) {
+                    for key in ["out_of_range", "late", "too_late", "bad_payload", "duplicate"] {
+                        if let Some(n) = c.get(key).filter(|n| **n > 0) {
+                            flags.push(format!("{key} ×{n}"));
+                        }
+                    }
+                }
+                let stale = m.is_some_and(|m| m.stale);
+                let text = flags.join(" · ");
+                if stale {
+                    ui.colored_label(egui::Color32::YELLOW, text)
+                } else {
+                    ui.small(text)
+                };
+                ui.end_row();
+            }
+        });
+    });
+
+    section(ui, "Estimated (not measured)", |ui| {
+        egui::Grid::new("insp_est").num_columns(2).striped(true).show(ui, |ui| {
+            if let Some(r) = e.get::<PumpReadings>() {
+                let o = &r.0;
+                let life = &o.health.bearing_life;
+                let row = |ui: &mut Ui, k: &str, v: String| {
+                    ui.label(k);
+                    ui.monospace(v);
+                    ui.end_row();
+                };
+                row(ui, "head", format!("{:.1} m", o.head_m));
+                row(ui, "efficiency", format!("{:.1} %", o.efficiency * 100.0));
+                row(ui, "shaft power", format!("{:.1} kW", o.shaft_power_kw));
+                row(ui, "NPSH available / required", format!("{:.2} / {:.2} m", o.npsha_m, o.npshr_m));
+                row(ui, "bearing load", format!("{:.2} kN", o.bearing_load_kn));
+                row(
+                    ui,
+                    "bearing life left (p10–p90)",
+                    format!("{}–{} h", fmt(life.rul_percentile_hours(0.1)), fmt(life.rul_percentile_hours(0.9))),
+                );
+                row(ui, "failure probability, 7 d", format!("{:.3} %", life.prob_failure_within(168.0) * 100.0));
+            }
+            if let (Some(l), Some(a)) = (e.get::<TankLevel>(), assimilation) {
+                let sd = a.level_std_m(e.id()).map_or("—".into(), |s| format!("± {:.3}", s));
+                ui.label("level estimate");
+                ui.monospace(format!("{:.3} {sd} m", l.0.level_m));
+                ui.end_row();
+            }
+            if let Some((version, applied, est)) = assimilation.and_then(|a| a.calibration(e.id())) {
+                ui.label("model version");
+                ui.monospace(format!("v{version}"));
+                ui.end_row();
+                for (name, a, x) in [
+                    ("head factor", applied.head, est.head),
+                    ("unbalance factor", applied.unbalance, est.unbalance),
+                    ("frame–ambient factor", applied.frame_ambient, est.frame_ambient),
+                ] {
+                    ui.label(name);
+                    ui.monospace(format!("{a:.3} (est. {:.3} ± {:.3}, n={})", x.value, x.std, x.samples));
+                    ui.end_row();
+                }
+                let conf = assimilation.map_or(1.0, |a| a.confidence(e.id()));
+                ui.label("confidence");
+                ui.monospace(format!("{:.0} %", conf * 100.0));
+                ui.end_row();
+            }
+        });
+    });
+
+    section(ui, "Configuration", |ui| match e.get::<Configuration>().map(Configuration::status) {
+        Some(ConfigStatus::Match) => {
+            ui.colored_label(egui::Color32::from_rgb(90, 200, 110), "matches the scenario");
+        }
+        Some(ConfigStatus::Mismatch(why)) => {
+            ui.colored_label(egui::Color32::from_rgb(240, 90, 70), format!("MISMATCH: {why}"));
+        }
+        Some(ConfigStatus::Awaiting) => {
+            ui.label("awaiting the asset's identity report");
+        }
+        Some(ConfigStatus::NotReported) | None => {
+            ui.weak("not reported (no identity topic)");
+        }
+    });
+
+    if let Some(a) = assimilation {
+        let alarms: Vec<_> = a.alarms.iter().filter(|x| x.asset == id).collect();
+        section(ui, &format!("Drift alarms ({})", alarms.len()), |ui| {
+            if alarms.is_empty() {
+                ui.weak("none");
+            }
+            for x in alarms.iter().rev().take(10) {
+                let active = x.cleared_s.is_none();
+                let head = format!(
+                    "{} {:?} {:?} at {}{}",
+                    if active { "ACTIVE" } else { "cleared" },
+                    x.quantity,
+                    x.kind,
+                    format_sim_time(x.raised_s),
+                    x.cleared_s.map_or(String::new(), |c| format!(" – {}", format_sim_time(c)))
+                );
+                if active {
+                    ui.colored_label(egui::Color32::from_rgb(240, 160, 40), head)
+                } else {
+                    ui.label(head)
+                };
+                ui.small(format!("cause: {:?} — {}", x.cause, x.reason));
+            }
+        });
+        let recals: Vec<_> = a.recalibrations.iter().filter(|r| r.asset == id).collect();
+        section(ui, &format!("Recalibration ({})", recals.len()), |ui| {
+            if recals.is_empty() {
+                ui.weak("no proposal");
+            }
+            for r in recals.iter().rev().take(5) {
+                ui.label(format!(
+                    "v{} {} at {}",
+                    r.version,
+                    if r.applied { "applied" } else { "proposed" },
+                    format_sim_time(r.t_s)
+                ));
+                for (name, before, after, sd, n) in &r.changes {
+                    ui.small(format!("{name}: {before:.3} → {after:.3} ± {sd:.3} (n={n})"));
+                }
+            }
+        });
+    }
+
+    if let Some(u) = e.get::<UpstreamRisk>() {
+        section(ui, "Upstream risk", |ui| {
+            ui.label(format!("cavitation risk ahead {:.2}", u.cavitation_risk));
+            if let Some(r) = u.level_rate_m_per_h {
+                ui.small(format!("feed level trend {r:+.2} m/h"));
+            }
+            if let Some(t) = u.cavitation_in_s {
+                ui.small(format!("NPSH margin at threshold in {:.0} min", t / 60.0));
+            }
+            for c in &u.causes {
+                ui.colored_label(egui::Color32::from_rgb(240, 160, 40), c);
+            }
+            if u.causes.is_empty() {
+                ui.weak("no upstream problem");
+            }
+        });
+    }
+}
+
+/// A collapsible section, open by default.
+fn section(ui: &mut Ui, title: &str, body: impl FnOnce(&mut Ui)) {
+    egui::CollapsingHeader::new(egui::RichText::new(title).strong()).id_salt(title).default_open(true).show(ui, body);
+}
+
+/// A value with sensible precision.
+pub(super) fn fmt(v: f64) -> String {
+    if !v.is_finite() {
+        return "—".into();
+    }
+    let a = v.abs();
+    if a >= 1.0e6 {
+        format!("{v:.2e}")
+    } else if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fmt;
+
+    #[test]
+    fn values_get_sensible_precision() {
+        assert_eq!(fmt(1480.4), "1480");
+        assert_eq!(fmt(12.345), "12.35");
+        assert_eq!(fmt(0.12345), "0.123");
+        assert_eq!(fmt(1.0e7), "1.00e7");
+        assert_eq!(fmt(f64::NAN), "—");
+    }
+}
