@@ -21,8 +21,8 @@ pub const MAX_RAMP_S: f64 = 600.0;
 /// Model seconds the interlock check lets the train settle at the proposed value.
 const SETTLE_S: u32 = 120;
 
-/// The validation layers, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The validation layers, in order (scenarios name them in `DraftRejected` expectations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum Layer {
     Envelope,
     Rate,

@@ -150,7 +150,7 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
     let total_steps = (opts.duration_s / step_s).round().max(1.0) as u64;
     let record_every = total_steps.div_ceil(SERIES_POINTS).max(1);
 
-    let mut checker = expect::Checker::new(&scenario, step_s, total_steps);
+    let mut checker = expect::Checker::new(&scenario, step_s, total_steps, opts.seed);
     let mut recorder = report::Recorder::new(&scenario);
     let mut performance = crate::sync::performance::PerformanceRecorder::default();
     let bar = progress_bar(total_steps, opts.progress);
@@ -159,7 +159,7 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
     app.update(); // first tick: zero steps, the pipeline sees the initial state
     recorder.record(app.world(), 0.0);
     performance.record(app.world());
-    checker.check(app.world(), 0);
+    checker.check(app.world_mut(), 0);
     let mut done = 0u64;
     while done < total_steps {
         let next_record = (done / record_every + 1) * record_every;
@@ -175,13 +175,13 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
             recorder.record(app.world(), t);
             performance.record(app.world());
         }
-        checker.check(app.world(), done);
+        checker.check(app.world_mut(), done);
         bar.set_position(done);
         opts.speed.pace(started, t);
     }
     bar.finish_and_clear();
 
-    let results = checker.finish(total_steps);
+    let results = checker.finish(app.world(), &scenario, total_steps);
     if let Some(mut rec) = app.world_mut().get_resource_mut::<crate::ingest::recording::Recorder>() {
         rec.finish().map_err(RunError::RecordingWrite)?;
     }

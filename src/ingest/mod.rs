@@ -125,11 +125,16 @@ impl Telemetry {
         TelemetrySender(self.tx.clone(), self.dropped_full.clone())
     }
 
+    /// Messages refused because a channel was full: the twin's inbound channel and the live client's.
+    pub fn dropped_channel_full(&self) -> u64 {
+        let mqtt_dropped = self.mqtt.as_ref().map_or(0, |c| c.stats().dropped_channel_full);
+        self.dropped_full.load(Ordering::Relaxed) + mqtt_dropped
+    }
+
     /// Counters of every ingestion outcome, with the channel drops, keyed for reports.
     pub fn counters(&self) -> BTreeMap<String, u64> {
-        let mqtt_dropped = self.mqtt.as_ref().map_or(0, |c| c.stats().dropped_channel_full);
         let mut m: BTreeMap<String, u64> = self.ingestor.counts().iter().map(|(k, v)| (outcome_key(*k), *v)).collect();
-        m.insert("dropped_channel_full".into(), self.dropped_full.load(Ordering::Relaxed) + mqtt_dropped);
+        m.insert("dropped_channel_full".into(), self.dropped_channel_full());
         m.insert("messages".into(), self.drained);
         m
     }

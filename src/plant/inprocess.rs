@@ -39,6 +39,15 @@ impl PlantRunner {
     pub fn refused(&self) -> u64 {
         self.refused
     }
+
+    /// Publications refused before they reached the twin's channel (by the MQTT client); those the twin's full
+    /// channel refused (direct output) are already in its `dropped_channel_full`.
+    pub fn refused_upstream(&self) -> u64 {
+        match self.output {
+            PlantOutput::Direct(_) => 0,
+            PlantOutput::Mqtt(_) => self.refused,
+        }
+    }
 }
 
 /// Hands the plant the commands meant for it, advances it to the twin's clock and forwards its publications.

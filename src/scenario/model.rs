@@ -560,7 +560,8 @@ pub enum When {
     End,
 }
 
-/// Something that must hold in a headless run.
+/// Something that must hold in a headless run. Each is checked by `twin run` and reported with the value that
+/// decided it and when (see `src/headless/expect.rs`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Expectation {
     /// The index stays at or below `max`.
@@ -579,27 +580,85 @@ pub enum Expectation {
         #[serde(default)]
         when: When,
     },
+    /// A pump's remaining useful life ([`Index::RemainingLifeHours`]) stays within `[min_h, max_h]` hours.
+    RulBetween {
+        asset: String,
+        min_h: f64,
+        max_h: f64,
+        #[serde(default)]
+        when: When,
+    },
+    /// A drift alarm is raised on `asset` at or before `before` (only of `quantity`, or of alarm `kind`, when
+    /// given).
+    AlarmRaised {
+        asset: String,
+        before: Dur,
+        #[serde(default)]
+        quantity: Option<Quantity>,
+        #[serde(default)]
+        kind: Option<twin_models::drift::AlarmKind>,
+    },
+    /// No drift alarm is raised (on `asset`, or on any asset) before `before` (or during the whole run).
+    NoAlarm {
+        #[serde(default)]
+        asset: Option<String>,
+        #[serde(default)]
+        before: Option<Dur>,
+    },
+    /// The fault `faults[fault]` is detected: a drift alarm it explains (the scoring of the report's
+    /// `sync.performance.alarms`) is raised no later than `within` after its onset.
+    DriftDetected { fault: usize, within: Dur },
+    /// At `at`, a draft of `setpoint` to `value` (in the set-point's unit) passes every validation layer. The
+    /// draft is discarded after validation: nothing is pushed and the run goes on unchanged.
+    DraftAccepted { setpoint: String, value: f64, at: Dur },
+    /// At `at`, a draft of `setpoint` to `value` is rejected by validation (by `layer`, when given; other layers
+    /// may reject it too). Discarded like [`Expectation::DraftAccepted`].
+    DraftRejected {
+        setpoint: String,
+        value: f64,
+        at: Dur,
+        #[serde(default)]
+        layer: Option<crate::change::validate::Layer>,
+    },
+    /// No telemetry sample is lost on its way to the twin during the run. See `src/headless/expect.rs` for
+    /// what counts as dropped.
+    NoSampleDropped,
 }
 
 impl Expectation {
-    /// The asset the expectation is about.
-    pub fn asset(&self) -> &str {
+    /// The variant's name as written in a scenario.
+    pub fn name(&self) -> &'static str {
         match self {
-            Expectation::IndexBelow { asset, .. } | Expectation::IndexAbove { asset, .. } => asset,
+            Expectation::IndexBelow { .. } => "IndexBelow",
+            Expectation::IndexAbove { .. } => "IndexAbove",
+            Expectation::RulBetween { .. } => "RulBetween",
+            Expectation::AlarmRaised { .. } => "AlarmRaised",
+            Expectation::NoAlarm { .. } => "NoAlarm",
+            Expectation::DriftDetected { .. } => "DriftDetected",
+            Expectation::DraftAccepted { .. } => "DraftAccepted",
+            Expectation::DraftRejected { .. } => "DraftRejected",
+            Expectation::NoSampleDropped => "NoSampleDropped",
         }
     }
 
-    /// The index the expectation is about.
-    pub fn index(&self) -> Index {
+    /// The asset and index of an expectation on an index's value.
+    pub fn index_of(&self) -> Option<(&str, Index)> {
         match self {
-            Expectation::IndexBelow { index, .. } | Expectation::IndexAbove { index, .. } => *index,
+            Expectation::IndexBelow { asset, index, .. } | Expectation::IndexAbove { asset, index, .. } => {
+                Some((asset, *index))
+            }
+            Expectation::RulBetween { asset, .. } => Some((asset, Index::RemainingLifeHours)),
+            _ => None,
         }
     }
 
-    /// When the expectation is checked.
-    pub fn when(&self) -> &When {
+    /// When an expectation on an index's value is checked.
+    pub fn when(&self) -> Option<&When> {
         match self {
-            Expectation::IndexBelow { when, .. } | Expectation::IndexAbove { when, .. } => when,
+            Expectation::IndexBelow { when, .. }
+            | Expectation::IndexAbove { when, .. }
+            | Expectation::RulBetween { when, .. } => Some(when),
+            _ => None,
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::model::*;
-use super::{Problem, SCENARIO_VERSION};
+use super::{Dur, Problem, SCENARIO_VERSION};
 use crate::units::Quantity;
 
 /// Finds the text position of scenario elements by scanning the source in document order.
@@ -46,8 +46,10 @@ impl<'a> SourceMap<'a> {
         while let Some(rel) = self.text.get(start..)?.find(m) {
             let at = start + rel;
             let before_ok = at == 0 || !is_ident(self.text[..at].chars().next_back().unwrap_or(' '));
-            let after = self.text[at + m.len()..].trim_start();
-            if before_ok && (after.starts_with(':') || after.starts_with('(')) {
+            let rest = &self.text[at + m.len()..];
+            let after = rest.trim_start();
+            let unit = UNIT_MARKERS.contains(&m) && !rest.starts_with(is_ident);
+            if before_ok && (after.starts_with(':') || after.starts_with('(') || unit) {
                 return Some(at);
             }
             start = at + m.len();
@@ -89,7 +91,19 @@ const FAULT_MARKERS: [&str; 7] = [
     "BrokerOutage",
     "ConfigChange",
 ];
-const EXPECT_MARKERS: [&str; 2] = ["IndexBelow", "IndexAbove"];
+const EXPECT_MARKERS: [&str; 9] = [
+    "IndexBelow",
+    "IndexAbove",
+    "RulBetween",
+    "AlarmRaised",
+    "NoAlarm",
+    "DriftDetected",
+    "DraftAccepted",
+    "DraftRejected",
+    "NoSampleDropped",
+];
+/// Markers written without parentheses (unit variants).
+const UNIT_MARKERS: [&str; 1] = ["NoSampleDropped"];
 
 struct Collector<'a> {
     map: SourceMap<'a>,
@@ -377,32 +391,139 @@ pub fn validate(s: &Scenario, text: &str) -> Vec<Problem> {
         check_pump_ref(&mut c, "maintenance", i, asset, &assets, &asset_ids);
     }
 
-    for (i, e) in s.expect.iter().enumerate() {
-        match assets.get(e.asset()) {
-            None => c.at(
-                at_value("expect", i, "asset", e.asset()),
-                format!("unknown asset \"{}\"; known assets: {asset_ids}", e.asset()),
-            ),
-            Some(a) if a.kind.name() != e.index().kind_name() => c.at(
-                at("expect", i, "index"),
-                format!(
-                    "{:?} is an index of a {}; \"{}\" is a {}",
-                    e.index(),
-                    e.index().kind_name(),
-                    a.id,
-                    a.kind.name()
-                ),
-            ),
-            Some(_) => {}
+    check_expectations(&mut c, s, &assets, &asset_ids);
+
+    c.problems
+}
+
+/// Each expectation's references (asset, index, set-point, fault), bounds and durations.
+fn check_expectations(c: &mut Collector<'_>, s: &Scenario, assets: &HashMap<&str, &AssetSpec>, asset_ids: &str) {
+    let unknown_asset = |c: &mut Collector<'_>, i: usize, asset: &str| {
+        c.at(at_value("expect", i, "asset", asset), format!("unknown asset \"{asset}\"; known assets: {asset_ids}"));
+    };
+    let setpoint_ids = s.setpoints.iter().map(|x| x.id.as_str()).collect::<Vec<_>>().join(", ");
+    let positive = |c: &mut Collector<'_>, i: usize, field: &'static str, d: &Dur| {
+        if d.secs().is_nan() || d.secs() <= 0.0 {
+            c.at(at("expect", i, field), format!("{field} must be longer than 0 s"));
         }
-        if let When::Between(from, to) = e.when()
+    };
+    for (i, e) in s.expect.iter().enumerate() {
+        if let Some((asset, index)) = e.index_of() {
+            match assets.get(asset) {
+                None => unknown_asset(c, i, asset),
+                Some(a) if a.kind.name() != index.kind_name() => {
+                    let field = if matches!(e, Expectation::RulBetween { .. }) { "asset" } else { "index" };
+                    c.at(
+                        at("expect", i, field),
+                        format!(
+                            "{index:?} is an index of a {}; \"{}\" is a {}",
+                            index.kind_name(),
+                            a.id,
+                            a.kind.name()
+                        ),
+                    )
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(When::Between(from, to)) = e.when()
             && from.secs() > to.secs()
         {
             c.at(at("expect", i, "when"), format!("window starts at {from}, after it ends at {to}"));
         }
+        match e {
+            Expectation::IndexBelow { .. } | Expectation::IndexAbove { .. } | Expectation::NoSampleDropped => {}
+            Expectation::RulBetween { min_h, max_h, .. } => {
+                if min_h.is_nan() || max_h.is_nan() {
+                    c.at(at("expect", i, "min_h"), "min_h and max_h must be numbers".into());
+                } else if min_h > max_h {
+                    c.at(
+                        at("expect", i, "min_h"),
+                        format!("min_h {min_h} is above max_h {max_h}; min_h must not exceed max_h"),
+                    );
+                }
+            }
+            Expectation::AlarmRaised { asset, before, quantity, .. } => {
+                positive(c, i, "before", before);
+                match assets.get(asset.as_str()) {
+                    None => unknown_asset(c, i, asset),
+                    Some(_) => {
+                        let measured: Vec<Quantity> =
+                            s.signals.iter().filter(|x| x.asset == *asset).map(|x| x.quantity).collect();
+                        if measured.is_empty() {
+                            c.at(
+                                at_value("expect", i, "asset", asset),
+                                format!("no signal measures \"{asset}\", so no drift alarm can be raised on it"),
+                            );
+                        } else if let Some(q) = quantity
+                            && !measured.contains(q)
+                        {
+                            let names: Vec<String> = measured.iter().map(|q| format!("{q:?}")).collect();
+                            c.at(
+                                at("expect", i, "quantity"),
+                                format!(
+                                    "no signal measures {q:?} on \"{asset}\", so it raises no drift alarm; measured: {}",
+                                    names.join(", ")
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            Expectation::NoAlarm { asset, before } => {
+                if let Some(a) = asset
+                    && !assets.contains_key(a.as_str())
+                {
+                    unknown_asset(c, i, a);
+                }
+                if let Some(b) = before {
+                    positive(c, i, "before", b);
+                }
+            }
+            Expectation::DriftDetected { fault, within } => {
+                match s.faults.get(*fault) {
+                    None => c.at(
+                        at("expect", i, "fault"),
+                        format!("no faults[{fault}]; the scenario has {} fault(s), numbered from 0", s.faults.len()),
+                    ),
+                    Some(f) if !crate::sync::performance::detectable(f) => c.at(
+                        at("expect", i, "fault"),
+                        format!(
+                            "faults[{fault}] is a {}, which no drift monitor sees; DriftDetected takes a \
+                             BearingDefect, CavitationEpisode, StuckSensor or DriftingSensor",
+                            fault_name(f)
+                        ),
+                    ),
+                    Some(_) => {}
+                }
+                positive(c, i, "within", within);
+            }
+            Expectation::DraftAccepted { setpoint, value, .. } | Expectation::DraftRejected { setpoint, value, .. } => {
+                if !s.setpoints.iter().any(|x| x.id == *setpoint) {
+                    c.at(
+                        at_value("expect", i, "setpoint", setpoint),
+                        format!("unknown set-point \"{setpoint}\"; known set-points: {setpoint_ids}"),
+                    );
+                }
+                if !value.is_finite() {
+                    c.at(at("expect", i, "value"), format!("value {value} must be a finite number"));
+                }
+            }
+        }
     }
+}
 
-    c.problems
+/// The variant's name as written in a scenario.
+fn fault_name(f: &FaultSpec) -> &'static str {
+    match f {
+        FaultSpec::BearingDefect { .. } => "BearingDefect",
+        FaultSpec::CavitationEpisode { .. } => "CavitationEpisode",
+        FaultSpec::StuckSensor { .. } => "StuckSensor",
+        FaultSpec::DriftingSensor { .. } => "DriftingSensor",
+        FaultSpec::SkewedClock { .. } => "SkewedClock",
+        FaultSpec::BrokerOutage { .. } => "BrokerOutage",
+        FaultSpec::ConfigChange { .. } => "ConfigChange",
+    }
 }
 
 fn check_ids<'a>(c: &mut Collector<'_>, list: &'static str, ids: impl Iterator<Item = &'a str>) {

@@ -142,47 +142,78 @@ struct Truth {
 }
 
 fn truths(scenario: &Scenario) -> Vec<Truth> {
+    scenario.faults.iter().filter_map(|f| truth(scenario, f)).collect()
+}
+
+/// The fault as the scorer sees it; `None` for a fault no drift monitor should see.
+fn truth(scenario: &Scenario, f: &FaultSpec) -> Option<Truth> {
     let signal = |id: &str| scenario.signals.iter().find(|s| s.id == id);
-    scenario
-        .faults
-        .iter()
-        .filter_map(|f| match f {
-            FaultSpec::BearingDefect { asset, onset, .. } => Some(Truth {
-                name: format!("BearingDefect {asset}"),
-                asset: asset.clone(),
-                quantity: None,
-                onset_s: onset.secs(),
+    match f {
+        FaultSpec::BearingDefect { asset, onset, .. } => Some(Truth {
+            name: format!("BearingDefect {asset}"),
+            asset: asset.clone(),
+            quantity: None,
+            onset_s: onset.secs(),
+            until_s: f64::INFINITY,
+            right_cause: Cause::ModelDrift,
+        }),
+        FaultSpec::CavitationEpisode { asset, start, duration, .. } => Some(Truth {
+            name: format!("CavitationEpisode {asset}"),
+            asset: asset.clone(),
+            quantity: None,
+            onset_s: start.secs(),
+            until_s: start.secs() + duration.secs() + TRANSIENT_GRACE_S,
+            right_cause: Cause::ModelDrift,
+        }),
+        FaultSpec::StuckSensor { signal: id, at } | FaultSpec::DriftingSensor { signal: id, at, .. } => {
+            let s = signal(id)?;
+            let kind = if matches!(f, FaultSpec::StuckSensor { .. }) { SensorFault::Stuck } else { SensorFault::Drift };
+            Some(Truth {
+                name: format!("{kind:?}Sensor {id}"),
+                asset: s.asset.clone(),
+                quantity: Some(s.quantity),
+                onset_s: at.secs(),
                 until_s: f64::INFINITY,
-                right_cause: Cause::ModelDrift,
-            }),
-            FaultSpec::CavitationEpisode { asset, start, duration, .. } => Some(Truth {
-                name: format!("CavitationEpisode {asset}"),
-                asset: asset.clone(),
-                quantity: None,
-                onset_s: start.secs(),
-                until_s: start.secs() + duration.secs() + TRANSIENT_GRACE_S,
-                right_cause: Cause::ModelDrift,
-            }),
-            FaultSpec::StuckSensor { signal: id, at } | FaultSpec::DriftingSensor { signal: id, at, .. } => {
-                let s = signal(id)?;
-                let kind =
-                    if matches!(f, FaultSpec::StuckSensor { .. }) { SensorFault::Stuck } else { SensorFault::Drift };
-                Some(Truth {
-                    name: format!("{kind:?}Sensor {id}"),
-                    asset: s.asset.clone(),
-                    quantity: Some(s.quantity),
-                    onset_s: at.secs(),
-                    until_s: f64::INFINITY,
-                    right_cause: Cause::SensorFault(kind),
-                })
-            }
-            FaultSpec::SkewedClock { .. } | FaultSpec::BrokerOutage { .. } | FaultSpec::ConfigChange { .. } => None,
-        })
-        .collect()
+                right_cause: Cause::SensorFault(kind),
+            })
+        }
+        FaultSpec::SkewedClock { .. } | FaultSpec::BrokerOutage { .. } | FaultSpec::ConfigChange { .. } => None,
+    }
+}
+
+/// Whether a drift monitor should see this kind of fault (and [`score_fault`] scores it).
+pub fn detectable(f: &FaultSpec) -> bool {
+    matches!(
+        f,
+        FaultSpec::BearingDefect { .. }
+            | FaultSpec::CavitationEpisode { .. }
+            | FaultSpec::StuckSensor { .. }
+            | FaultSpec::DriftingSensor { .. }
+    )
 }
 
 fn explains(t: &Truth, a: &DriftAlarm) -> bool {
     a.asset == t.asset && t.quantity.is_none_or(|q| q == a.quantity) && (t.onset_s..=t.until_s).contains(&a.raised_s)
+}
+
+fn fault_score(alarms: &[DriftAlarm], t: &Truth, duration_s: f64) -> FaultScore {
+    let first = alarms.iter().filter(|a| explains(t, a)).min_by(|x, y| x.raised_s.total_cmp(&y.raised_s));
+    FaultScore {
+        fault: t.name.clone(),
+        onset_s: t.onset_s,
+        scored: t.onset_s + DETECTION_ALLOWANCE_S <= duration_s,
+        detected_s: first.map(|a| a.raised_s),
+        delay_s: first.map(|a| a.raised_s - t.onset_s),
+        cause: first.map(|a| a.cause),
+        diagnosed: first.is_some_and(|a| a.cause == t.right_cause),
+    }
+}
+
+/// How `scenario.faults[fault]` was detected by `alarms` over a run of `duration_s`, scored as in
+/// [`score_alarms`]; `None` when there is no such fault or no drift monitor should see it.
+pub fn score_fault(alarms: &[DriftAlarm], scenario: &Scenario, fault: usize, duration_s: f64) -> Option<FaultScore> {
+    let t = truth(scenario, scenario.faults.get(fault)?)?;
+    Some(fault_score(alarms, &t, duration_s))
 }
 
 /// Scores `alarms` against the scenario's faults over a run of `duration_s`.
@@ -197,16 +228,7 @@ pub fn score_alarms(alarms: &[DriftAlarm], scenario: &Scenario, duration_s: f64)
         }
     }
     for t in &truths {
-        let first = alarms.iter().filter(|a| explains(t, a)).min_by(|x, y| x.raised_s.total_cmp(&y.raised_s));
-        score.faults.push(FaultScore {
-            fault: t.name.clone(),
-            onset_s: t.onset_s,
-            scored: t.onset_s + DETECTION_ALLOWANCE_S <= duration_s,
-            detected_s: first.map(|a| a.raised_s),
-            delay_s: first.map(|a| a.raised_s - t.onset_s),
-            cause: first.map(|a| a.cause),
-            diagnosed: first.is_some_and(|a| a.cause == t.right_cause),
-        });
+        score.faults.push(fault_score(alarms, t, duration_s));
     }
     let all = score.true_alarms + score.false_alarms.len() as u64;
     score.precision = (all > 0).then(|| score.true_alarms as f64 / all as f64);

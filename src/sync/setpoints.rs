@@ -106,6 +106,12 @@ impl Setpoints {
         Ok(self.next_id)
     }
 
+    /// Discards a draft (nothing else changes); returns it, if it existed.
+    pub fn discard(&mut self, id: u64) -> Option<Draft> {
+        let i = self.drafts.iter().position(|d| d.id == id)?;
+        Some(self.drafts.remove(i))
+    }
+
     /// The draft with this id.
     pub fn get(&self, id: u64) -> Option<&Draft> {
         self.drafts.iter().find(|d| d.id == id)

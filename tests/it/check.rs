@@ -49,6 +49,22 @@ const BAD: &[(&str, &[&str])] = &[
             "tests/fixtures/bad/config_change_unreported.ron:40:29: faults[0].asset: asset \"P-1\" has no identity_topic, so it cannot report a configuration change",
         ],
     ),
+    (
+        "expect_references",
+        &[
+            "tests/fixtures/bad/expect_references.ron:41:33: expect[1].setpoint: unknown set-point \"P-1.sped\"; known set-points: P-1.speed",
+            "tests/fixtures/bad/expect_references.ron:42:23: expect[2].fault: no faults[0]; the scenario has 0 fault(s)",
+            "tests/fixtures/bad/expect_references.ron:43:34: expect[3].min_h: min_h 5000 is above max_h 1000",
+            "tests/fixtures/bad/expect_references.ron:44:31: expect[4].before: before must be longer than 0 s",
+        ],
+    ),
+    (
+        "expect_unknown_layer",
+        &[
+            "tests/fixtures/bad/expect_unknown_layer.ron:40:79: Unexpected variant named `Pressure` in enum `Layer`",
+            "`Envelope`, `Rate`, `Interlocks`, `Forecast`, `Freshness`, or `Conflict`",
+        ],
+    ),
 ];
 
 #[test]

@@ -3,6 +3,7 @@
 
 mod change;
 mod check;
+mod expect;
 #[cfg(feature = "gui")]
 mod gui;
 mod headless;
