@@ -1,7 +1,11 @@
 //! `twin run --replay FILE.csv`: data from elsewhere, replayed through the same ingestion as live data; and
-//! reports byte-identical across `--threads`, for the virtual plant and for a replay.
+//! reports byte-identical across `--threads`, for the virtual plant and for a replay, with no ambiguously ordered
+//! systems.
 
-use super::{artifacts, stderr, twin};
+use bevy::ecs::schedule::{LogLevel, ScheduleBuildSettings, ScheduleLabel};
+use bevy::prelude::*;
+
+use super::{artifacts, scenes, stderr, twin};
 
 fn json(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("report written")).expect("report is JSON")
@@ -134,4 +138,24 @@ fn reports_are_byte_identical_across_threads_for_the_plant_and_for_a_replay() {
         std::fs::read(path).unwrap()
     };
     assert!(csv("c1.json", "1") == csv("c2.json", "2"), "--threads 2 changed the CSV replay's report");
+}
+
+#[test]
+fn no_two_systems_touching_the_same_data_are_left_unordered() {
+    // The multi-threaded executor (`--threads` > 1) may run unordered systems in either order; with none that
+    // conflict, the order cannot change a result. Bevy's ambiguity check fails the first update otherwise.
+    for scene in scenes() {
+        let s = std::sync::Arc::new(twin::scenario::load(&scene).expect("valid"));
+        let mut app = twin::twin::headless_app_threaded(s.clone(), 1, 2);
+        twin::plant::inprocess::add_inprocess_plant(&mut app, &s, 1, None).expect("plant");
+        for label in [First.intern(), PreUpdate.intern(), Update.intern(), PostUpdate.intern(), Last.intern()] {
+            app.edit_schedule(label, |schedule| {
+                schedule.set_build_settings(ScheduleBuildSettings {
+                    ambiguity_detection: LogLevel::Error,
+                    ..Default::default()
+                });
+            });
+        }
+        app.update();
+    }
 }
