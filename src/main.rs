@@ -53,10 +53,12 @@ struct GuiArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a scenario without a window; exit 0 when every expectation holds, 1 when one fails, 2 on bad input.
+    /// Run scenarios without a window; exit 0 when every expectation holds, 1 when one fails, 2 on bad input.
+    /// Several files, or a scenario with a sweep, run as a batch on all cores and are summarised in a table.
     Run {
-        /// Scenario file (.ron).
-        scenario: PathBuf,
+        /// Scenario files (.ron).
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
         /// Simulated time to run, e.g. "24h", "30d".
         #[arg(long, default_value = "24h")]
         duration: Dur,
@@ -66,12 +68,22 @@ enum Command {
         /// "max" (as fast as possible), "realtime", or a factor such as "3600x".
         #[arg(long, default_value = "max")]
         speed: Speed,
-        /// Write the JSON report here.
-        #[arg(long, value_name = "JSON")]
+        /// Write the JSON report here; a batch writes a directory of them (one per case, and summary.json).
+        #[arg(long, value_name = "JSON|DIR")]
         report: Option<PathBuf>,
-        /// Write JUnit XML here.
+        /// Write JUnit XML here (a batch: one file, one test suite per case).
         #[arg(long, value_name = "XML")]
         junit: Option<PathBuf>,
+        /// Write PNG charts of the indices into this directory, one per asset (a batch: a subdirectory per case).
+        #[arg(long, value_name = "DIR")]
+        plot: Option<PathBuf>,
+        /// Threads of each twin's ECS schedules (1: single-threaded, the fastest for these small worlds). The report
+        /// does not depend on it.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+        threads: u16,
+        /// Cases of a batch run at once (default: the machine's available parallelism).
+        #[arg(long, short, value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
         /// No progress bar and no summary on stderr.
         #[arg(long, short)]
         quiet: bool,
@@ -81,7 +93,8 @@ enum Command {
         /// Write every received telemetry message, with its receive time, to this file (JSON Lines).
         #[arg(long, value_name = "FILE")]
         record: Option<PathBuf>,
-        /// Feed a recording (from --record) through ingestion instead of running the virtual plant.
+        /// Feed a recording (JSON Lines from --record, or CSV: t_s,signal,value or t_s,<signal id>,...) through
+        /// ingestion instead of running the virtual plant.
         #[arg(long, value_name = "FILE", conflicts_with = "no_plant")]
         replay: Option<PathBuf>,
     },
@@ -201,18 +214,34 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Check { scenarios }) => check(&scenarios),
-        Some(Command::Run { scenario, duration, seed, speed, report, junit, quiet, no_plant, record, replay }) => {
+        Some(Command::Run {
+            scenarios,
+            duration,
+            seed,
+            speed,
+            report,
+            junit,
+            plot,
+            threads,
+            jobs,
+            quiet,
+            no_plant,
+            record,
+            replay,
+        }) => {
             let opts = RunOptions {
                 speed,
                 report,
                 junit,
+                plot,
+                threads: usize::from(threads),
                 progress: !quiet,
                 plant: !no_plant,
                 record,
                 replay,
                 ..RunOptions::new(duration.secs(), seed)
             };
-            run(&scenario, &opts, quiet)
+            run(&scenarios, opts, jobs.map_or(0, usize::from), quiet)
         }
         Some(Command::Plant { scenario, broker, duration, speed, seed }) => {
             match twin::plant::publish::run_plant(&scenario, broker.as_deref(), duration.secs(), speed, seed) {
@@ -306,9 +335,62 @@ fn check(paths: &[PathBuf]) -> ExitCode {
     if bad == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) }
 }
 
-fn run(path: &Path, opts: &RunOptions, quiet: bool) -> ExitCode {
+/// `twin run`: one scenario as before, or a batch (several files, or a sweep).
+fn run(paths: &[PathBuf], opts: RunOptions, jobs: usize, quiet: bool) -> ExitCode {
+    if let [path] = paths {
+        match scenario::load(path) {
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+            Ok(s) if s.sweep.is_none() => return run_one(path, std::sync::Arc::new(s), &opts, quiet),
+            Ok(_) => {} // a sweep: its cases run as a batch
+        }
+    }
+    if opts.record.is_some() || opts.replay.is_some() {
+        eprintln!("error: --record and --replay run one scenario (without a sweep), not a batch");
+        return ExitCode::from(2);
+    }
+    let batch = headless::batch::BatchOptions {
+        jobs,
+        report_dir: opts.report.clone(),
+        junit: opts.junit.clone(),
+        plot_dir: opts.plot.clone(),
+        run: RunOptions { report: None, junit: None, plot: None, progress: false, ..opts },
+    };
+    if let Err(e) = headless::batch::prepare(&batch) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let started = std::time::Instant::now();
-    match headless::run_file(path, opts) {
+    let cases = headless::batch::expand(paths);
+    let workers = headless::batch::workers(jobs, cases.len());
+    let done = |o: &headless::batch::Outcome| {
+        let mut err = std::io::stderr().lock();
+        use std::io::Write;
+        if let Some(e) = &o.error {
+            let _ = writeln!(err, "error: {e}");
+        } else if !quiet {
+            if let Some(r) = &o.result {
+                for e in r.expectations.iter().filter(|e| !e.passed) {
+                    let _ = writeln!(err, "{}: FAIL {}: {}", o.case, e.expectation, e.message);
+                }
+            }
+            let _ = writeln!(
+                err,
+                "{}: {} of {} expectations failed ({:.2} s wall)",
+                o.case, o.failed, o.expectations, o.wall_s
+            );
+        }
+    };
+    let outcomes = headless::batch::run(&cases, &batch, &done);
+    print!("{}", headless::batch::table(&outcomes, started.elapsed().as_secs_f64(), workers));
+    ExitCode::from(headless::batch::exit_code(&outcomes))
+}
+
+fn run_one(path: &Path, scenario: std::sync::Arc<scenario::Scenario>, opts: &RunOptions, quiet: bool) -> ExitCode {
+    let started = std::time::Instant::now();
+    match headless::run(scenario, path, opts) {
         Ok(report) => {
             if !quiet {
                 for e in &report.expectations {

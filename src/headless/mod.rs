@@ -1,7 +1,9 @@
 //! The headless runner (`twin run`): the same twin without a window, stepped as fast as it can (or paced to the
 //! wall clock), with the scenario's expectations checked and a JSON report and JUnit XML written for CI.
 
+pub mod batch;
 mod expect;
+pub mod plot;
 mod report;
 
 use std::io::IsTerminal;
@@ -12,7 +14,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub use expect::ExpectationResult;
-pub use report::{Report, junit_xml};
+pub use report::{Report, Suite, junit_suites, junit_xml};
 
 use crate::scenario::{self, Scenario, ScenarioError};
 use crate::twin::{self, SimClock, pump::ModelBuildErrors};
@@ -76,8 +78,14 @@ pub struct RunOptions {
     pub plant: bool,
     /// Write every received message here (JSON Lines).
     pub record: Option<PathBuf>,
-    /// Feed this recording through ingestion instead of running the plant.
+    /// Feed this recording (JSON Lines, or CSV) through ingestion instead of running the plant.
     pub replay: Option<PathBuf>,
+    /// Write PNG charts of the indices into this directory, one per asset.
+    pub plot: Option<PathBuf>,
+    /// Threads of the twin's schedules (0 or 1: single-threaded). The report does not depend on it.
+    pub threads: usize,
+    /// The sweep case this run is, written into the report.
+    pub case: Option<crate::scenario::SweepCase>,
 }
 
 impl RunOptions {
@@ -93,6 +101,9 @@ impl RunOptions {
             plant: true,
             record: None,
             replay: None,
+            plot: None,
+            threads: 1,
+            case: None,
         }
     }
 }
@@ -108,6 +119,8 @@ pub enum RunError {
     Recording(#[from] crate::ingest::recording::RecordingError),
     #[error("recording: {0}")]
     RecordingWrite(String),
+    #[error("{0}")]
+    Plot(String),
     #[error("invalid duration {0} s: must be more than 0")]
     Duration(f64),
     #[error("cannot write {}: {source}", path.display())]
@@ -130,14 +143,15 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
     if !(opts.duration_s > 0.0 && opts.duration_s.is_finite()) {
         return Err(RunError::Duration(opts.duration_s));
     }
-    let mut app = twin::headless_app(scenario.clone(), opts.seed);
+    let mut app = twin::headless_app_threaded(scenario.clone(), opts.seed, opts.threads);
     if let Some(errors) = app.world().get_resource::<ModelBuildErrors>()
         && !errors.0.is_empty()
     {
         return Err(RunError::Model { file: path.to_owned(), errors: errors.0.clone() });
     }
     if let Some(replay) = &opts.replay {
-        let messages = crate::ingest::recording::read(replay)?;
+        let epoch_unix_s = app.world().resource::<crate::ingest::Telemetry>().epoch_unix_s;
+        let messages = crate::ingest::recording::read_any(replay, &scenario, epoch_unix_s)?;
         crate::ingest::recording::add_replay(&mut app, messages);
     } else if opts.plant {
         crate::plant::inprocess::add_inprocess_plant(&mut app, &scenario, opts.seed, None)
@@ -186,6 +200,7 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
         rec.finish().map_err(RunError::RecordingWrite)?;
     }
     let mut report = recorder.into_report(&scenario, opts.seed, step_s, total_steps, results);
+    report.sweep = opts.case.clone();
     let telemetry = app.world().resource::<crate::ingest::Telemetry>();
     report.ingest = telemetry.counters();
     report.ingest_by_signal = telemetry.signal_counters();
@@ -199,6 +214,9 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
     }
     if let Some(p) = &opts.junit {
         write(p, &junit_xml(&report))?;
+    }
+    if let Some(dir) = &opts.plot {
+        plot::write_plots(&report, dir).map_err(RunError::Plot)?;
     }
     Ok(report)
 }

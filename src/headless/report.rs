@@ -40,6 +40,9 @@ pub struct Series {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Report {
     pub scenario: String,
+    /// The sweep case this run is, for a scenario with a `sweep`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<crate::scenario::SweepCase>,
     pub seed: u64,
     pub model_step_s: f64,
     pub steps: u64,
@@ -125,6 +128,7 @@ impl Recorder {
         }
         Report {
             scenario: s.name.clone(),
+            sweep: None,
             seed,
             model_step_s: step_s,
             steps,
@@ -165,18 +169,64 @@ fn xml_escape(s: &str) -> String {
 
 /// JUnit XML: one test case per expectation.
 pub fn junit_xml(r: &Report) -> String {
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let name = xml_escape(&r.scenario);
-    x += &format!("<testsuites name=\"twin\" tests=\"{}\" failures=\"{}\">\n", r.expectations.len(), r.failures());
-    x += &format!("  <testsuite name=\"{name}\" tests=\"{}\" failures=\"{}\">\n", r.expectations.len(), r.failures());
-    for e in &r.expectations {
-        x += &format!("    <testcase classname=\"{name}\" name=\"{}\"", xml_escape(&e.expectation));
-        if e.passed {
-            x += "/>\n";
-        } else {
-            x += &format!(">\n      <failure message=\"{}\"/>\n    </testcase>\n", xml_escape(&e.message));
+    junit_suites(&[Suite::Run(r)])
+}
+
+/// One test suite of a JUnit file.
+pub enum Suite<'a> {
+    /// A run: one test case per expectation.
+    Run(&'a Report),
+    /// A scenario that could not be run (bad input): one test case in error.
+    Error { name: &'a str, message: &'a str },
+}
+
+/// JUnit XML with one test suite per run (a batch, or a sweep's cases).
+pub fn junit_suites(suites: &[Suite<'_>]) -> String {
+    let (mut tests, mut failures, mut errors) = (0, 0, 0);
+    for s in suites {
+        match s {
+            Suite::Run(r) => {
+                tests += r.expectations.len();
+                failures += r.failures();
+            }
+            Suite::Error { .. } => {
+                tests += 1;
+                errors += 1;
+            }
         }
     }
-    x += "  </testsuite>\n</testsuites>\n";
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let errors_attr = if errors > 0 { format!(" errors=\"{errors}\"") } else { String::new() };
+    x += &format!("<testsuites name=\"twin\" tests=\"{tests}\" failures=\"{failures}\"{errors_attr}>\n");
+    for s in suites {
+        match s {
+            Suite::Run(r) => {
+                let name = xml_escape(&r.scenario);
+                x += &format!(
+                    "  <testsuite name=\"{name}\" tests=\"{}\" failures=\"{}\">\n",
+                    r.expectations.len(),
+                    r.failures()
+                );
+                for e in &r.expectations {
+                    x += &format!("    <testcase classname=\"{name}\" name=\"{}\"", xml_escape(&e.expectation));
+                    if e.passed {
+                        x += "/>\n";
+                    } else {
+                        x += &format!(">\n      <failure message=\"{}\"/>\n    </testcase>\n", xml_escape(&e.message));
+                    }
+                }
+            }
+            Suite::Error { name, message } => {
+                let name = xml_escape(name);
+                x += &format!("  <testsuite name=\"{name}\" tests=\"1\" failures=\"0\" errors=\"1\">\n");
+                x += &format!(
+                    "    <testcase classname=\"{name}\" name=\"load and run\">\n      <error message=\"{}\"/>\n    </testcase>\n",
+                    xml_escape(message)
+                );
+            }
+        }
+        x += "  </testsuite>\n";
+    }
+    x += "</testsuites>\n";
     x
 }

@@ -2,6 +2,7 @@
 //! arrives as raw messages over one bounded channel, is decoded and quality-checked by the [`Ingestor`], and
 //! lands on the asset entities as [`Measurements`] with their quality flags. Nothing here knows MQTT.
 
+pub mod csv;
 pub mod quality;
 pub mod recording;
 
@@ -14,7 +15,7 @@ use bevy::prelude::*;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use serde::Serialize;
 
-pub use quality::{IngestSettings, Ingestor, Outcome, RawMessage, Sample};
+pub use quality::{IngestSettings, Ingestor, Outcome, RawMessage, Sample, VALUE_TOPIC_PREFIX, value_message};
 
 use crate::scenario::Scenario;
 use crate::twin::{AssetIndex, SimClock, TwinSystems};

@@ -36,6 +36,20 @@ pub struct RawMessage {
     pub received_s: f64,
 }
 
+/// Topic prefix of value-level messages: `$twin/value/<signal id>` carries one value of that signal in its unit,
+/// `{"ts": <source time, Unix s>, "value": <number>}` (non-finite values as the strings `"NaN"`, `"inf"`,
+/// `"-inf"`). Replays of data from elsewhere (CSV) arrive this way, so a signal of any source (JSON or Sparkplug)
+/// can be fed value by value through the same checks. `$` topics are the broker's own in MQTT: no device
+/// publishes on them.
+pub const VALUE_TOPIC_PREFIX: &str = "$twin/value/";
+
+/// A value-level message for signal `signal` (see [`VALUE_TOPIC_PREFIX`]), `value` in the signal's unit.
+pub fn value_message(signal: &str, value: f64, source_unix_s: f64, received_unix_s: f64) -> RawMessage {
+    let value = if value.is_finite() { serde_json::json!(value) } else { serde_json::json!(value.to_string()) };
+    let payload = serde_json::json!({ "ts": source_unix_s, "value": value }).to_string().into_bytes();
+    RawMessage { topic: format!("{VALUE_TOPIC_PREFIX}{signal}"), payload, received_s: received_unix_s }
+}
+
 /// What happened to one value (or one message, for message-level outcomes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -452,6 +466,9 @@ impl Ingestor {
             let asset = asset.clone();
             return self.ingest_identity(msg, asset);
         }
+        if let Some(id) = msg.topic.strip_prefix(VALUE_TOPIC_PREFIX) {
+            return self.ingest_value(msg, id);
+        }
         if !self.sp_nodes.is_empty()
             && let Some(t) = sparkplug::parse_topic(&msg.topic)
             && self.sp_nodes.contains(&(t.group.clone(), t.edge_node.clone()))
@@ -530,6 +547,50 @@ impl Ingestor {
                 Some(p) => json::timestamp_at(&json, p).ok(),
             };
             self.check_value(i, v, source_s, msg.received_s, &clock);
+        }
+    }
+
+    /// A value-level message (`$twin/value/<signal id>`, see [`value_message`]): one value of one signal, in the
+    /// signal's unit, whatever the signal's own source. Redeliveries (same topic and timestamp) are `duplicate`;
+    /// the value then goes through the same checks as a JSON or Sparkplug value.
+    fn ingest_value(&mut self, msg: &RawMessage, id: &str) {
+        let Some(i) = self.signals.iter().position(|s| s.id == id) else {
+            self.count(None, Outcome::UnknownTopic);
+            return;
+        };
+        let json = match json::parse(&msg.payload) {
+            Ok(j) => j,
+            Err(CodecError::NonFinite { .. }) => return self.count(Some(i), Outcome::NonFinite),
+            Err(_) => return self.count(Some(i), Outcome::BadPayload),
+        };
+        let source_s = match json.get("ts") {
+            None => Some(msg.received_s),
+            Some(_) => json::timestamp_at(&json, "$.ts").ok(),
+        };
+        let window = self.settings.dedup_window;
+        let threshold = self.settings.skew_threshold_s;
+        let topic = self.topics.entry(msg.topic.clone()).or_default();
+        if let Some(t) = source_s {
+            let k = (1, t.to_bits(), 0);
+            if !topic.seen.insert(k) {
+                return self.count(Some(i), Outcome::Duplicate);
+            }
+            topic.order.push_back(k);
+            if topic.order.len() > window
+                && let Some(old) = topic.order.pop_front()
+            {
+                topic.seen.remove(&old);
+            }
+            topic.clock.observe(msg.received_s, t, threshold);
+        }
+        let clock = topic.clock.clone();
+        match json::number_at(&json, "$.value") {
+            Ok(v) => self.check_value(i, v, source_s, msg.received_s, &clock),
+            Err(CodecError::MissingPath { .. } | CodecError::BadPath { .. }) => {
+                self.count(Some(i), Outcome::MissingValue)
+            }
+            Err(CodecError::NonFinite { .. }) => self.count(Some(i), Outcome::NonFinite),
+            Err(_) => self.count(Some(i), Outcome::NotANumber),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Recordings of received telemetry: `--record FILE` writes every message the twin takes in, with its receive
 //! time (the source time is in the payload), as JSON Lines; `--replay FILE` feeds such a file back through the
-//! same ingestion path, each message when the twin's clock reaches its receive time.
+//! same ingestion path, each message when the twin's clock reaches its receive time. A CSV file of data from
+//! elsewhere replays the same way (see [`super::csv`] and [`read_any`]).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -10,6 +11,7 @@ use bevy::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{RawMessage, Telemetry, TelemetrySender};
+use crate::scenario::Scenario;
 use crate::twin::{SimClock, TwinSystems};
 
 /// One line of a recording.
@@ -81,6 +83,39 @@ pub enum RecordingError {
     },
     #[error("{}:{line}: {message}", path.display())]
     Line { path: PathBuf, line: usize, message: String },
+    /// Several bad lines (a CSV file), each with its 1-based line number.
+    #[error("{}", Rows(path, problems))]
+    Rows { path: PathBuf, problems: Vec<(usize, String)> },
+}
+
+/// Bad lines listed at most, one per line of the message.
+const MAX_LISTED_ROWS: usize = 20;
+
+struct Rows<'a>(&'a Path, &'a [(usize, String)]);
+
+impl std::fmt::Display for Rows<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (line, message)) in self.1.iter().take(MAX_LISTED_ROWS).enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}:{line}: {message}", self.0.display())?;
+        }
+        if self.1.len() > MAX_LISTED_ROWS {
+            write!(f, "\n{}: ... and {} more bad lines", self.0.display(), self.1.len() - MAX_LISTED_ROWS)?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads a replay file of either format: CSV (see [`super::csv`]) when its name ends in `.csv` or its first
+/// non-blank character is not `{`, else a JSON Lines recording (see [`read`]).
+pub fn read_any(path: &Path, scenario: &Scenario, epoch_unix_s: f64) -> Result<Vec<RawMessage>, RecordingError> {
+    let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) || {
+        let text = std::fs::read(path).map_err(|source| RecordingError::Io { path: path.to_owned(), source })?;
+        text.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|&b| b != b'{')
+    };
+    if is_csv { super::csv::read(path, scenario, epoch_unix_s) } else { read(path) }
 }
 
 /// Reads a whole recording, in file order; every bad line is an error naming its line number.

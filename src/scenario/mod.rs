@@ -3,6 +3,7 @@
 
 mod duration;
 mod model;
+mod sweep;
 mod validate;
 
 use std::fmt;
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 pub use duration::Dur;
 pub use model::*;
+pub use sweep::{Sweep, SweepCase, SweepParam};
 
 /// One problem found in a scenario, located in its source text.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,7 +75,8 @@ pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
         col: e.span.start.col,
         message: syntax_message(&e.code),
     })?;
-    let problems = validate::validate(&scenario, text);
+    let mut problems = validate::validate(&scenario, text);
+    problems.extend(sweep::validate(&scenario, text));
     if problems.is_empty() { Ok(scenario) } else { Err(ScenarioError::Invalid { file: file.to_owned(), problems }) }
 }
 

@@ -50,6 +50,9 @@ pub struct Scenario {
     /// Planned maintenance (what-if questions defer or advance it).
     #[serde(default)]
     pub maintenance: Vec<Maintenance>,
+    /// Run the scenario once per value of one parameter (`twin run` reports each case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<super::sweep::Sweep>,
 }
 
 /// How set-point changes are validated, approved and written.

@@ -85,7 +85,8 @@ impl Plugin for DependencyPlugin {
         for e in pumps {
             world.entity_mut(e).insert(UpstreamRisk::default());
         }
-        app.add_systems(Update, assess_upstream.in_set(TwinSystems::Assess));
+        // After the calibrator's model updates: both use `Assimilation`, so without an order they are ambiguous.
+        app.add_systems(Update, assess_upstream.in_set(TwinSystems::Assess).after(super::apply_model_updates));
     }
 }
 

@@ -486,7 +486,7 @@ fn quantity_name(q: Quantity) -> &'static str {
 }
 
 /// Replaces the models of pumps whose recalibration was applied.
-fn apply_model_updates(mut a: ResMut<Assimilation>, mut pumps: Query<&mut crate::twin::pump::PumpModel>) {
+pub(crate) fn apply_model_updates(mut a: ResMut<Assimilation>, mut pumps: Query<&mut crate::twin::pump::PumpModel>) {
     for (e, model) in a.model_updates.drain(..) {
         if let Ok(mut m) = pumps.get_mut(e) {
             m.0 = model;

@@ -157,13 +157,36 @@ pub fn read_index(world: &World, id: &str, index: Index) -> Option<f64> {
     (def.index)(&entity, index)
 }
 
-/// Builds a headless app (no window, no renderer) holding the twin for `scenario`.
+/// Builds a headless app (no window, no renderer) holding the twin for `scenario`, on one thread.
 ///
 /// Its schedules run on the single-threaded executor: a tick is a handful of systems, most of the work is in
 /// one of them, and handing systems between threads 40,000 times a simulated month cost more than it saved
 /// (a 30-day run of the pump station went from 2.6 s to well under 1 s; see the README's benchmarks).
 pub fn headless_app(scenario: Arc<Scenario>, seed: u64) -> App {
+    headless_app_threaded(scenario, seed, 1)
+}
+
+/// [`headless_app`] with the schedules on `threads` threads: 0 or 1 is the single-threaded executor; more runs
+/// them on Bevy's multi-threaded executor over a compute task pool of that many threads (the pool is the
+/// process's: the first app that sets it up sizes it). The results do not depend on it: every system that
+/// touches another's data is ordered after it, so only independent systems run side by side.
+pub fn headless_app_threaded(scenario: Arc<Scenario>, seed: u64, threads: usize) -> App {
     let mut app = App::new();
+    if threads > 1 {
+        use bevy::app::{TaskPoolOptions, TaskPoolPlugin, TaskPoolThreadAssignmentPolicy};
+        let fixed = |n: usize| TaskPoolThreadAssignmentPolicy {
+            min_threads: n,
+            max_threads: n,
+            percent: 1.0,
+            on_thread_spawn: None,
+            on_thread_destroy: None,
+        };
+        let task_pool_options =
+            TaskPoolOptions { io: fixed(1), async_compute: fixed(1), compute: fixed(threads), ..Default::default() };
+        app.add_plugins(MinimalPlugins.set(TaskPoolPlugin { task_pool_options }))
+            .add_plugins(TwinPlugin { scenario, seed });
+        return app;
+    }
     app.add_plugins(MinimalPlugins).add_plugins(TwinPlugin { scenario, seed });
     fn single_threaded(s: &mut Schedule) {
         s.set_executor(bevy::ecs::schedule::SingleThreadedExecutor::new());

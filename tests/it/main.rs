@@ -1,12 +1,14 @@
 //! Integration tests, one binary (one link of Bevy): they drive the real `twin` executable as a user or a CI
 //! job would, and build the headless app directly where they need to look inside the world.
 
+mod batch;
 mod change;
 mod check;
 mod expect;
 #[cfg(feature = "gui")]
 mod gui;
 mod headless;
+mod replay;
 mod sparkplug;
 mod sync;
 mod telemetry;
