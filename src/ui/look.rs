@@ -12,7 +12,7 @@ use bevy_egui::input::EguiWantsInput;
 use super::camera::OrbitCamera;
 use super::health;
 use super::scene::{HealthPaint, Outline, Rotor, anchor_height, site_point, tank_size};
-use super::state::{Workbench, pick};
+use super::state::{TreeRow, Workbench, pick};
 use crate::sync::Assimilation;
 use crate::twin::pump::PumpReadings;
 use crate::twin::tank::TankModel;
@@ -50,6 +50,21 @@ fn tint_and_outline(world: &mut World) {
             (e.id(), score, flagged, children.to_vec())
         })
         .collect();
+    let index = world.resource::<crate::twin::AssetIndex>();
+    let mut rows: Vec<TreeRow> = looks
+        .iter()
+        .filter_map(|(e, score, flagged, _)| {
+            let a = world.get::<Asset>(*e)?;
+            index.0.contains_key(&a.id).then(|| TreeRow {
+                id: a.id.clone(),
+                kind: a.kind,
+                score: *score,
+                flagged: *flagged,
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| a.id.cmp(&b.id));
+    world.insert_resource(HealthRows(rows));
     for (e, score, flagged, children) in looks {
         let material = world.get_mut::<HealthPaint>(e).and_then(|mut paint| {
             ((paint.score - score).abs() > 0.01).then(|| {
@@ -91,6 +106,11 @@ fn turn_rotors(
         }
     }
 }
+
+/// Every asset's health as the tree shows it, brought up to date with the tints (not every frame: a thousand
+/// assets' metrics each frame would cost more than the rest of the workbench).
+#[derive(Resource, Debug, Default)]
+pub(super) struct HealthRows(pub Vec<TreeRow>);
 
 /// Where the left button went down in the 3D view (window logical pixels).
 #[derive(Resource, Default)]

@@ -146,7 +146,10 @@ fn draw_workbench(world: &mut World) {
     world.resource_mut::<Rates>().update(messages, Instant::now());
     let mut actions = Vec::new();
     files::shortcuts(&ctx, &mut actions);
-    let rows = tree_rows(world);
+    let rows = match world.get_resource::<super::look::HealthRows>() {
+        Some(r) if !r.0.is_empty() => r.0.clone(),
+        _ => tree_rows(world),
+    };
     let view_rect = layout(&ctx, world, &mut bench, desk.as_mut(), &rows, &mut actions);
     world.insert_resource(bench);
     if let Some(d) = desk {
@@ -193,7 +196,7 @@ fn layout(
                 ui.selectable_value(&mut bench.right_tab, RightTab::Audit, "Audit log");
             });
             ui.separator();
-            match (bench.right_tab, desk.as_deref_mut()) {
+            match (bench.right_tab, &mut desk) {
                 (RightTab::Inspector, _) => inspector::inspector_ui(ui, world, bench.selected.as_deref()),
                 (RightTab::Change, Some(d)) => changes::change_ui(ui, world, d, bench.selected.as_deref(), actions),
                 (RightTab::Audit, Some(d)) => changes::audit_ui(ui, d),
