@@ -1,8 +1,8 @@
 //! Frame-time figures for the GUI benchmark (`twin --frame-stats FILE`): the CPU time of each frame's main-world
 //! update (the twin, the workbench's systems and the egui layout, from `First` to the end of `Last`; the render
 //! world, which runs on its own thread, is excluded), written as JSON after a warm-up and `frames` frames. Both
-//! wall time and on-CPU time (Linux `/proc/thread-self/schedstat`: time the main thread actually ran, without the
-//! time it waited for a core the software renderer held) are recorded.
+//! wall time and on-CPU time (`CLOCK_THREAD_CPUTIME_ID`: time the main thread actually ran, without the time it
+//! waited for a core the software renderer held) are recorded.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -52,13 +52,18 @@ impl Plugin for FrameStatsPlugin {
     }
 }
 
-/// On-CPU time of this thread so far, ns (`None` where `/proc/thread-self/schedstat` is not available).
-fn thread_cpu_ns() -> Option<u64> {
-    std::fs::read_to_string("/proc/thread-self/schedstat").ok()?.split_whitespace().next()?.parse().ok()
+/// On-CPU time of this thread, ns (`CLOCK_THREAD_CPUTIME_ID`; `None` where the clock is not available).
+pub fn thread_cpu_ns() -> Option<u64> {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
 }
 
-fn start_frame(mut s: ResMut<FrameStats>) {
-    s.started = Some((Instant::now(), thread_cpu_ns()));
+/// Exclusive, so that it runs on the thread that runs the schedule, as `end_frame` does: the two thread-CPU
+/// readings are of one thread (systems in between may run on others, so on-CPU undercounts a parallel frame).
+fn start_frame(world: &mut World) {
+    world.resource_mut::<FrameStats>().started = Some((Instant::now(), thread_cpu_ns()));
 }
 
 /// The median and the 90th percentile of `v`, ms.
@@ -72,11 +77,20 @@ pub(super) fn median_p90(v: &[f64]) -> (f64, f64) {
     (at(0.5), at(0.9))
 }
 
-fn end_frame(mut s: ResMut<FrameStats>, index: Res<AssetIndex>, mut exit: MessageWriter<AppExit>) {
+fn end_frame(world: &mut World) {
+    let assets = world.resource::<AssetIndex>().0.len();
+    let done = world.resource_scope(|_, mut s: Mut<FrameStats>| end_frame_stats(&mut s, assets));
+    if let Some(exit) = done {
+        world.write_message(exit);
+    }
+}
+
+/// Records a frame; after the last one writes the figures and says how to exit.
+fn end_frame_stats(s: &mut FrameStats, assets: usize) -> Option<AppExit> {
     s.seen += 1;
     if s.seen <= WARMUP_FRAMES {
         s.wall_started = Some(Instant::now());
-        return;
+        return None;
     }
     if let Some((t, cpu0)) = s.started {
         let ms = t.elapsed().as_secs_f64() * 1e3;
@@ -90,7 +104,7 @@ fn end_frame(mut s: ResMut<FrameStats>, index: Res<AssetIndex>, mut exit: Messag
         let (wall_median, wall_p90) = median_p90(&s.wall_ms);
         let wall_s = s.wall_started.map_or(f64::NAN, |w| w.elapsed().as_secs_f64());
         let json = serde_json::json!({
-            "assets": index.0.len(),
+            "assets": assets,
             "frames": s.wall_ms.len(),
             "main_world_cpu_ms_median": median,
             "main_world_cpu_ms_p90": p90,
@@ -101,11 +115,11 @@ fn end_frame(mut s: ResMut<FrameStats>, index: Res<AssetIndex>, mut exit: Messag
         if let Err(e) = std::fs::write(&s.path, format!("{json:#}\n")) {
             *s.failure.lock().unwrap_or_else(|e| e.into_inner()) =
                 Some(format!("cannot write {}: {e}", s.path.display()));
-            exit.write(AppExit::error());
-            return;
+            return Some(AppExit::error());
         }
-        exit.write(AppExit::Success);
+        return Some(AppExit::Success);
     }
+    None
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ mod camera;
 mod changes;
 pub mod desk;
 mod files;
-mod framestats;
+pub mod framestats;
 pub mod health;
 pub mod history;
 mod inspector;
@@ -18,6 +18,7 @@ mod scene;
 mod screenshot;
 pub mod state;
 mod tree;
+pub mod windowless;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -136,7 +136,16 @@ fn draw_workbench(world: &mut World) {
     else {
         return;
     };
-    let Some(mut bench) = world.remove_resource::<Workbench>() else { return };
+    if let Some(view) = ui_pass(&ctx, world) {
+        fit_viewport(world, view);
+    }
+}
+
+/// One pass of the workbench's UI over the twin in `world`: takes finished background jobs, lays out every
+/// panel in `ctx`, and carries out what the user asked for. Returns the rectangle left for the 3D view. Needs no
+/// window: the windowless harness runs the same pass.
+pub(super) fn ui_pass(ctx: &egui::Context, world: &mut World) -> Option<egui::Rect> {
+    let mut bench = world.remove_resource::<Workbench>()?;
     let mut desk = world.remove_resource::<ChangeDesk>();
     if let Some(d) = desk.as_mut() {
         d.poll_whatif();
@@ -145,12 +154,12 @@ fn draw_workbench(world: &mut World) {
     let messages = world.resource::<crate::ingest::Telemetry>().drained;
     world.resource_mut::<Rates>().update(messages, Instant::now());
     let mut actions = Vec::new();
-    files::shortcuts(&ctx, &mut actions);
+    files::shortcuts(ctx, &mut actions);
     let rows = match world.get_resource::<super::look::HealthRows>() {
         Some(r) if !r.0.is_empty() => r.0.clone(),
         _ => tree_rows(world),
     };
-    let view_rect = layout(&ctx, world, &mut bench, desk.as_mut(), &rows, &mut actions);
+    let view_rect = layout(ctx, world, &mut bench, desk.as_mut(), &rows, &mut actions);
     world.insert_resource(bench);
     if let Some(d) = desk {
         world.insert_resource(d);
@@ -158,7 +167,7 @@ fn draw_workbench(world: &mut World) {
     for a in actions {
         apply(world, a);
     }
-    fit_viewport(world, view_rect);
+    Some(view_rect)
 }
 
 /// Draws every panel; returns the rectangle left for the 3D view (logical pixels).
