@@ -43,8 +43,8 @@ struct GuiArgs {
     #[arg(long, value_name = "ASSET")]
     select: Option<String>,
     /// The right panel's page at start.
-    #[arg(long, value_enum, default_value = "inspector")]
-    page: twin::ui::state::RightTab,
+    #[arg(long, default_value = "inspector", value_parser = ["inspector", "change", "audit"])]
+    page: String,
     /// Record the CPU time of each frame's main-world update and write the figures here as JSON after
     /// `--frames` frames, then exit (the GUI benchmark).
     #[arg(long, value_name = "JSON", conflicts_with = "screenshot")]
@@ -436,7 +436,11 @@ fn gui(args: GuiArgs) -> ExitCode {
         scenario_path: args.scenario.clone(),
         audit: args.audit,
         select: args.select,
-        page: args.page,
+        page: match args.page.as_str() {
+            "change" => twin::ui::state::RightTab::Change,
+            "audit" => twin::ui::state::RightTab::Audit,
+            _ => twin::ui::state::RightTab::Inspector,
+        },
         frame_stats: args.frame_stats,
     };
     match twin::ui::run_gui(scenario, opts) {

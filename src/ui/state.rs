@@ -53,7 +53,7 @@ pub struct Dialog {
 }
 
 /// Which page the right panel shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RightTab {
     #[default]
     Inspector,
