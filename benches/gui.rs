@@ -85,9 +85,7 @@ fn measure(path: &Path, dir: &Path, assets: usize, runs: usize) -> (f64, Vec<f64
 }
 
 fn write(s: &Scenario, path: &Path) {
-    let cfg = ron::ser::PrettyConfig::default()
-        .extensions(ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES | ron::extensions::Extensions::IMPLICIT_SOME);
-    std::fs::write(path, ron::ser::to_string_pretty(s, cfg).expect("RON")).expect("write scenario");
+    std::fs::write(path, scenario::to_ron(s).expect("RON")).expect("write scenario");
 }
 
 /// Windowless: the twin (one model step per frame: 60x at 60 frames/s), the workbench's systems and the egui

@@ -167,13 +167,9 @@ pub fn run_change(
     on_target(&target);
     audit.append(actor, "push_start", &json!({"target": target.to_string(), "drafts": drafts}))?;
     let timeout = Duration::from_secs_f64(scenario.change.timeout.secs());
-    let client = match twin_modbus::PlcClient::connect(target.addr, target.unit_id, timeout) {
+    let client = match connect(&target, timeout, audit, actor)? {
         Ok(c) => c,
-        Err(e) => {
-            let alarm = format!("cannot reach the PLC at {target}: {e}; nothing written");
-            audit.append(actor, "alarm", &json!({"alarm": alarm}))?;
-            return Ok(done(Status::RolledBack(alarm), validations, None, Some(target)));
-        }
+        Err(alarm) => return Ok(done(Status::RolledBack(alarm), validations, None, Some(target))),
     };
     let steps = push_steps(&scenario, &validations);
     let interval = Duration::from_secs_f64(scenario.change.ramp_interval.secs());
@@ -184,6 +180,24 @@ pub fn run_change(
         None => Status::Pushed,
     };
     Ok(done(status, validations, Some(report), Some(target)))
+}
+
+/// Connects to the PLC a push writes to. When it cannot be reached, the alarm (nothing was written) is recorded in
+/// `audit` and returned as the inner error; the outer error is a failure to write the audit log.
+pub fn connect(
+    target: &PlcTarget,
+    timeout: Duration,
+    audit: &mut AuditLog,
+    actor: &str,
+) -> Result<Result<twin_modbus::PlcClient, String>, AuditError> {
+    match twin_modbus::PlcClient::connect(target.addr, target.unit_id, timeout) {
+        Ok(c) => Ok(Ok(c)),
+        Err(e) => {
+            let alarm = format!("cannot reach the PLC at {target}: {e}; nothing written");
+            audit.append(actor, "alarm", &json!({"alarm": alarm}))?;
+            Ok(Err(alarm))
+        }
+    }
 }
 
 /// Why writes may not happen now (`None`: they may): the scenario must allow them, the user must enable them, and

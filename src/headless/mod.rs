@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-pub use expect::ExpectationResult;
+pub use expect::{ExpectationResult, fmt_t};
 pub use report::{Report, Suite, junit_suites, junit_xml};
 
 use crate::scenario::{self, Scenario, ScenarioError};

@@ -64,11 +64,18 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     parse(&text, path)
 }
 
+/// The RON extensions scenario files are read (and written) with.
+const RON_EXTENSIONS: ron::extensions::Extensions =
+    ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES.union(ron::extensions::Extensions::IMPLICIT_SOME);
+
+/// A scenario as RON text in the form `parse` reads.
+pub fn to_ron(s: &Scenario) -> Result<String, ron::Error> {
+    ron::ser::to_string_pretty(s, ron::ser::PrettyConfig::default().extensions(RON_EXTENSIONS))
+}
+
 /// Parses and validates scenario text; `file` names it in messages.
 pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
-    let options = ron::Options::default().with_default_extension(
-        ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES | ron::extensions::Extensions::IMPLICIT_SOME,
-    );
+    let options = ron::Options::default().with_default_extension(RON_EXTENSIONS);
     let scenario: Scenario = options.from_str(text).map_err(|e| ScenarioError::Syntax {
         file: file.to_owned(),
         line: e.span.start.line,

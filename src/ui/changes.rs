@@ -212,9 +212,9 @@ pub(super) fn change_ui(
 }
 
 /// Draws the audit page: the newest records and whether the hash chain holds.
-pub(super) fn audit_ui(ui: &mut Ui, desk: &ChangeDesk) {
+pub(super) fn audit_ui(ui: &mut Ui, desk: &mut ChangeDesk) {
     ui.label(format!("{}", desk.audit_path.display()));
-    let (rows, status) = desk.audit_rows(200);
+    let (rows, status) = desk.audit_view();
     let color = if status.starts_with("BROKEN") { Color32::from_rgb(240, 80, 70) } else { ui.visuals().text_color() };
     ui.colored_label(color, status);
     egui::Grid::new("audit_rows").num_columns(4).striped(true).show(ui, |ui| {
@@ -222,7 +222,7 @@ pub(super) fn audit_ui(ui: &mut Ui, desk: &ChangeDesk) {
             ui.monospace(r.line.to_string());
             ui.label(&r.actor);
             ui.strong(&r.event);
-            let mut data = r.data;
+            let mut data = r.data.clone();
             if data.len() > 120 {
                 data.truncate(data.char_indices().nth(117).map_or(data.len(), |(i, _)| i));
                 data.push('…');

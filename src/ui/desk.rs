@@ -17,7 +17,7 @@ use crate::change::audit::AuditLog;
 use crate::change::push::{self, PushReport};
 use crate::change::validate::{self, Validation};
 use crate::change::whatif::{self as twin_whatif, ChangeSet};
-use crate::change::{PlcTarget, apply_readback, push_steps, writes_refusal};
+use crate::change::{PlcTarget, apply_readback, connect, push_steps, writes_refusal};
 use crate::scenario::{Scenario, SetpointSpec};
 use crate::sync::Setpoints;
 use crate::twin::{LoadedScenario, SimClock};
@@ -40,6 +40,9 @@ pub struct AuditRow {
     pub event: String,
     pub data: String,
 }
+
+/// A file's length and modification time: when neither changed, neither did the file.
+type FileStamp = (u64, std::time::SystemTime);
 
 /// A what-if running on its worker thread: the answer's channel, the pump, the fork time (s), the change set.
 struct WhatIfJob {
@@ -89,6 +92,8 @@ pub struct ChangeDesk {
     audit: Option<AuditLog>,
     /// Seed of the validation's and the what-if's Monte Carlo.
     pub seed: u64,
+    /// The audit page's rows and chain status, with the log's stamp they were read at.
+    audit_view: Option<(Option<FileStamp>, Vec<AuditRow>, String)>,
 }
 
 impl ChangeDesk {
@@ -112,6 +117,7 @@ impl ChangeDesk {
             audit_path,
             audit: None,
             seed,
+            audit_view: None,
         }
     }
 
@@ -267,14 +273,7 @@ impl ChangeDesk {
             .spawn(move || {
                 let result = (|| {
                     let log = audit.as_mut().ok_or("no audit log")?;
-                    let client = match twin_modbus::PlcClient::connect(target.addr, target.unit_id, timeout) {
-                        Ok(c) => c,
-                        Err(e) => {
-                            let alarm = format!("cannot reach the PLC at {target}: {e}; nothing written");
-                            let _ = log.append(&user, "alarm", &json!({"alarm": alarm}));
-                            return Err(alarm);
-                        }
-                    };
+                    let client = connect(&target, timeout, log, &user).map_err(|e| e.to_string())??;
                     push::push(&client, &steps, interval, log, &user).map_err(|e| e.to_string())
                 })();
                 let _ = tx.send((result, audit));
@@ -367,6 +366,18 @@ impl ChangeDesk {
             }
             Err(e) => self.note(format!("what-if failed: {e}")),
         }
+    }
+
+    /// What the audit page shows: [`Self::audit_rows`] (the newest 200), read again only when the log changed on
+    /// disk, not every frame.
+    pub fn audit_view(&mut self) -> (&[AuditRow], &str) {
+        let stamp = std::fs::metadata(&self.audit_path).ok().and_then(|m| Some((m.len(), m.modified().ok()?)));
+        if self.audit_view.as_ref().is_none_or(|(at, ..)| *at != stamp) {
+            let (rows, status) = self.audit_rows(200);
+            self.audit_view = Some((stamp, rows, status));
+        }
+        let (_, rows, status) = self.audit_view.as_ref().expect("just filled");
+        (rows, status)
     }
 
     /// The audit log's records, newest first (at most `limit`), and whether its hash chain is intact.

@@ -56,7 +56,7 @@ pub(super) struct FilesPlugin {
 impl Plugin for FilesPlugin {
     fn build(&self, app: &mut App) {
         let (tx, rx) = unbounded();
-        let mut bench = Workbench { scenario_path: self.scenario_path.clone(), ..default() };
+        let mut bench = Workbench::default();
         if let Some(store) = super::state::RecentFiles::default_store() {
             bench.recent = super::state::RecentFiles::load(store);
         }
@@ -165,9 +165,7 @@ pub fn try_open(bench: &mut Workbench, path: &Path) -> Option<Arc<Scenario>> {
 
 /// Writes the scenario as RON and reads it back, so that a saved file always opens.
 pub fn save_scenario(s: &Scenario, path: &Path) -> Result<(), String> {
-    let cfg = ron::ser::PrettyConfig::default()
-        .extensions(ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES | ron::extensions::Extensions::IMPLICIT_SOME);
-    let text = ron::ser::to_string_pretty(s, cfg).map_err(|e| format!("cannot write RON: {e}"))?;
+    let text = scenario::to_ron(s).map_err(|e| format!("cannot write RON: {e}"))?;
     std::fs::write(path, text).map_err(|e| e.to_string())?;
     scenario::load(path).map(|_| ()).map_err(|e| format!("the saved file does not load back: {e}"))
 }

@@ -27,7 +27,7 @@ pub enum Trace {
     Predicted(Quantity),
 }
 
-/// Time series per (asset id, trace): points `[t_s, value]`, oldest first.
+/// Time series per asset id and trace: points `[t_s, value]`, oldest first.
 #[derive(Resource, Debug)]
 pub struct History {
     /// Simulated seconds between two samples now.
@@ -35,7 +35,7 @@ pub struct History {
     /// Simulated time of the next sample, s.
     next_s: f64,
     cap: usize,
-    pub series: BTreeMap<(String, Trace), Vec<[f64; 2]>>,
+    pub series: BTreeMap<String, BTreeMap<Trace, Vec<[f64; 2]>>>,
 }
 
 impl Default for History {
@@ -65,10 +65,12 @@ impl History {
         if !v.is_finite() {
             return;
         }
-        let s = match self.series.get_mut(&(asset.to_owned(), trace)) {
-            Some(s) => s,
-            None => self.series.entry((asset.to_owned(), trace)).or_default(),
+        // The asset's id is copied once, at its first point.
+        let traces = match self.series.get_mut(asset) {
+            Some(t) => t,
+            None => self.series.entry(asset.to_owned()).or_default(),
         };
+        let s = traces.entry(trace).or_default();
         if s.last().is_some_and(|p| p[0] >= t_s) {
             return;
         }
@@ -80,7 +82,7 @@ impl History {
 
     /// Keeps every other point of every series (the newest always), doubling the sampling interval.
     fn thin(&mut self) {
-        for s in self.series.values_mut() {
+        for s in self.series.values_mut().flat_map(BTreeMap::values_mut) {
             let n = s.len();
             let mut i = 0;
             s.retain(|_| {
@@ -94,7 +96,7 @@ impl History {
 
     /// The points of one trace (empty when none were recorded).
     pub fn get(&self, asset: &str, trace: Trace) -> &[[f64; 2]] {
-        self.series.get(&(asset.to_owned(), trace)).map_or(&[], Vec::as_slice)
+        self.series.get(asset).and_then(|t| t.get(&trace)).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -110,31 +112,27 @@ impl Plugin for HistoryPlugin {
 /// Samples every asset's indices and the scored measurements when a sample is due.
 fn record_history(world: &mut World) {
     let now = world.resource::<SimClock>().now_s;
-    if !world.resource_mut::<History>().due(now) {
-        return;
-    }
-    let mut points: Vec<(String, Trace, f64, f64)> = Vec::new();
-    let index = world.resource::<AssetIndex>();
-    for (id, &e) in &index.0 {
-        let Some(kind) = world.get::<Asset>(e).map(|a| a.kind) else { continue };
-        for i in Index::ALL.into_iter().filter(|i| i.kind_name() == kind) {
-            if let Some(v) = read_index(world, id, i) {
-                points.push((id.clone(), Trace::Index(i), now, v));
+    world.resource_scope(|world, mut h: Mut<History>| {
+        if !h.due(now) {
+            return;
+        }
+        for (id, &e) in &world.resource::<AssetIndex>().0 {
+            let Some(kind) = world.get::<Asset>(e).map(|a| a.kind) else { continue };
+            for i in Index::ALL.into_iter().filter(|i| i.kind_name() == kind) {
+                if let Some(v) = read_index(world, id, i) {
+                    h.push(id, Trace::Index(i), now, v);
+                }
             }
         }
-    }
-    if let Some(a) = world.get_resource::<Assimilation>() {
-        for ((e, q), s) in &a.last_scored {
-            if let Some(asset) = world.get::<Asset>(*e) {
-                points.push((asset.id.clone(), Trace::Measured(*q), s.t_s, s.measured));
-                points.push((asset.id.clone(), Trace::Predicted(*q), s.t_s, s.predicted));
+        if let Some(a) = world.get_resource::<Assimilation>() {
+            for ((e, q), s) in &a.last_scored {
+                if let Some(asset) = world.get::<Asset>(*e) {
+                    h.push(&asset.id, Trace::Measured(*q), s.t_s, s.measured);
+                    h.push(&asset.id, Trace::Predicted(*q), s.t_s, s.predicted);
+                }
             }
         }
-    }
-    let mut h = world.resource_mut::<History>();
-    for (id, trace, t, v) in points {
-        h.push(&id, trace, t, v);
-    }
+    });
 }
 
 #[cfg(test)]

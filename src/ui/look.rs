@@ -11,9 +11,9 @@ use bevy_egui::input::EguiWantsInput;
 
 use super::camera::OrbitCamera;
 use super::health;
+use super::panel::tree_rows;
 use super::scene::{HealthPaint, Outline, Rotor, anchor_height, site_point, tank_size};
 use super::state::{TreeRow, Workbench, pick};
-use crate::sync::Assimilation;
 use crate::twin::pump::PumpReadings;
 use crate::twin::tank::TankModel;
 use crate::twin::{Asset, SitePosition};
@@ -35,37 +35,14 @@ impl Plugin for LookPlugin {
     }
 }
 
-/// Sets each asset's paint to its health colour and shows its outline when it is stale or drifting.
+/// Sets each asset's paint to its health colour and shows its outline when it is stale or drifting; the same
+/// grading becomes the tree's rows.
 fn tint_and_outline(world: &mut World) {
-    let drifting: Vec<String> = world
-        .get_resource::<Assimilation>()
-        .map(|a| a.alarms.iter().filter(|x| x.cleared_s.is_none()).map(|x| x.asset.clone()).collect())
-        .unwrap_or_default();
-    let mut painted = world.query_filtered::<(EntityRef, &Children), With<HealthPaint>>();
-    let looks: Vec<(Entity, f64, bool, Vec<Entity>)> = painted
-        .iter(world)
-        .map(|(e, children)| {
-            let score = health::worst_score(&health::metrics(&e));
-            let flagged = health::any_stale(&e) || e.get::<Asset>().is_some_and(|a| drifting.contains(&a.id));
-            (e.id(), score, flagged, children.to_vec())
-        })
-        .collect();
-    let index = world.resource::<crate::twin::AssetIndex>();
-    let mut rows: Vec<TreeRow> = looks
-        .iter()
-        .filter_map(|(e, score, flagged, _)| {
-            let a = world.get::<Asset>(*e)?;
-            index.0.contains_key(&a.id).then(|| TreeRow {
-                id: a.id.clone(),
-                kind: a.kind,
-                score: *score,
-                flagged: *flagged,
-            })
-        })
-        .collect();
-    rows.sort_by(|a, b| a.id.cmp(&b.id));
-    world.insert_resource(HealthRows(rows));
-    for (e, score, flagged, children) in looks {
+    let rows = tree_rows(world);
+    for row in &rows {
+        let Some(&e) = world.resource::<crate::twin::AssetIndex>().0.get(&row.id) else { continue };
+        let (score, flagged) = (row.score, row.flagged);
+        let children = world.get::<Children>(e).map(|c| c.to_vec()).unwrap_or_default();
         let material = world.get_mut::<HealthPaint>(e).and_then(|mut paint| {
             ((paint.score - score).abs() > 0.01).then(|| {
                 paint.score = score;
@@ -87,6 +64,7 @@ fn tint_and_outline(world: &mut World) {
             }
         }
     }
+    world.insert_resource(HealthRows(rows));
 }
 
 /// Turns each pump's impeller at its speed (slowed down so it can be seen).

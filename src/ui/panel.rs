@@ -101,10 +101,9 @@ fn spawn_egui_camera(mut commands: Commands, mut settings: ResMut<EguiGlobalSett
 }
 
 /// Formats simulated seconds as "0d 01:23:45".
+/// The clock counts whole seconds passed, so the time is floored first.
 pub(super) fn format_sim_time(secs: f64) -> String {
-    let total = secs.max(0.0).floor() as u64;
-    let (days, rem) = (total / 86_400, total % 86_400);
-    format!("{days}d {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    crate::headless::fmt_t(secs.max(0.0).floor())
 }
 
 /// The tree's rows: every asset with its worst health and whether it is flagged (stale signal, drift alarm).
@@ -155,11 +154,17 @@ pub(super) fn ui_pass(ctx: &egui::Context, world: &mut World) -> Option<egui::Re
     world.resource_mut::<Rates>().update(messages, Instant::now());
     let mut actions = Vec::new();
     files::shortcuts(ctx, &mut actions);
-    let rows = match world.get_resource::<super::look::HealthRows>() {
-        Some(r) if !r.0.is_empty() => r.0.clone(),
-        _ => tree_rows(world),
+    // The rows graded with the tints (taken out for the layout, not copied), or graded now before the first tint.
+    let cached = world.remove_resource::<super::look::HealthRows>().filter(|r| !r.0.is_empty());
+    let rows = match &cached {
+        Some(r) => std::borrow::Cow::Borrowed(r.0.as_slice()),
+        None => std::borrow::Cow::Owned(tree_rows(world)),
     };
     let view_rect = layout(ctx, world, &mut bench, desk.as_mut(), &rows, &mut actions);
+    drop(rows);
+    if let Some(r) = cached {
+        world.insert_resource(r);
+    }
     world.insert_resource(bench);
     if let Some(d) = desk {
         world.insert_resource(d);

@@ -71,8 +71,6 @@ pub struct Workbench {
     pub plots: PlotWindow,
     /// A dialog to show (errors from opening a file, …).
     pub dialog: Option<Dialog>,
-    /// The scenario file shown, when it came from disk.
-    pub scenario_path: Option<PathBuf>,
     pub recent: RecentFiles,
     /// A one-line status (last file action), for the top bar.
     pub status: String,
