@@ -1,7 +1,7 @@
 //! The PLC client thread: a tokio-modbus TCP client on a current-thread tokio runtime of its own, driven by
 //! requests from a bounded crossbeam channel, so that the twin gets a blocking API where every call returns
-//! within its timeout. A PLC that stops answering gives `PlcError::Timeout`; a connection the peer closed
-//! ends the thread, and every later call returns `PlcError::Closed` at once.
+//! within its timeout. A PLC that stops answering gives `PlcError::Timeout`; once the peer has closed the
+//! connection every later call returns `PlcError::Closed` at once.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -85,8 +85,9 @@ struct Envelope {
 ///
 /// Connection policy: after a timeout the socket is dropped (a late reply would otherwise be taken for the
 /// answer to the next request) and the next request reconnects first, within its own timeout. When the peer
-/// closes or resets the connection, or a reconnect fails, the thread ends: that request returns
-/// [`PlcError::Io`], every later one [`PlcError::Closed`], and the owner connects again when it wants to.
+/// closes or resets the connection, or a reconnect fails, the client is closed: that request returns
+/// [`PlcError::Io`], every one queued behind it or made later [`PlcError::Closed`] at once, and the owner
+/// connects again when it wants to.
 /// Writes are never retried.
 ///
 /// Dropping the client disconnects and joins the thread (within about the timeout).
@@ -204,6 +205,9 @@ impl PlcClient {
         let Some(requests) = &self.requests else {
             return Err(PlcError::Closed { peer });
         };
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(PlcError::Closed { peer });
+        }
         let deadline = Instant::now() + self.timeout;
         let (reply_tx, reply_rx) = crossbeam_channel::bounded(1);
         match requests.send_deadline(Envelope { job, deadline, reply: reply_tx }, deadline) {
@@ -291,8 +295,15 @@ impl Worker {
             };
             let _ = reply.send(result);
             if fatal {
-                // Dropping `rx` (and the requests still queued, with their reply channels) makes every later
-                // call return `Closed`.
+                // Close the socket now, then answer `Closed` to everything still queued or sent later, until the
+                // owner drops the client. (Ending the thread here would not do: a crossbeam channel keeps the
+                // requests queued after its receiver is gone, so a call that slipped in between the answer
+                // above and the end of the thread would wait for its whole timeout.)
+                self.ctx = None;
+                let peer = self.peer;
+                for Envelope { reply, .. } in rx.iter() {
+                    let _ = reply.send(Err(PlcError::Closed { peer }));
+                }
                 return;
             }
         }

@@ -174,3 +174,30 @@ fn replies_that_do_not_answer_the_request_are_protocol_errors_not_panics() {
     assert!(matches!(err, PlcError::Io { .. } | PlcError::Closed { .. }), "{err:?}");
     assert_eq!(modbus_thread_panics(), panics_before, "nonsense replies must not panic the client");
 }
+
+#[test]
+fn calls_queued_behind_the_one_that_finds_the_connection_closed_are_answered_closed() {
+    // A PLC that takes the first request, waits while the other callers queue up behind it, and hangs up.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let plc_thread = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut header = [0u8; 7];
+        s.read_exact(&mut header).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        drop(s);
+    });
+    let plc = PlcClient::connect(addr, 1, Duration::from_secs(10)).unwrap();
+    let results: Vec<Result<Vec<u16>, PlcError>> = std::thread::scope(|scope| {
+        let callers: Vec<_> = (0..6).map(|_| scope.spawn(|| plc.read_holding(0, 1))).collect();
+        callers.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    plc_thread.join().unwrap();
+    // One call meets the hang-up; a waiting one must not sit out its whole timeout on a connection that is gone.
+    for r in &results {
+        assert!(matches!(r, Err(PlcError::Io { .. } | PlcError::Closed { .. })), "{results:?}");
+    }
+    assert_eq!(results.iter().filter(|r| matches!(r, Err(PlcError::Io { .. }))).count(), 1, "{results:?}");
+    assert!(plc.is_closed());
+    assert!(matches!(plc.read_holding(0, 1), Err(PlcError::Closed { .. })));
+}
