@@ -10,9 +10,8 @@ use bevy::window::PrimaryWindow;
 use bevy_egui::input::EguiWantsInput;
 
 use super::camera::OrbitCamera;
-use super::health;
 use super::panel::tree_rows;
-use super::scene::{HealthPaint, Outline, Rotor, anchor_height, site_point, tank_size};
+use super::scene::{HealthPaint, Outline, Painted, Palette, Rotor, anchor_height, site_point, tank_size};
 use super::state::{TreeRow, Workbench, pick};
 use crate::twin::pump::PumpReadings;
 use crate::twin::tank::TankModel;
@@ -35,7 +34,7 @@ impl Plugin for LookPlugin {
     }
 }
 
-/// Sets each asset's paint to its health colour and shows its outline when it is stale or drifting; the same
+/// Paints each asset's body with the shared material of its health colour and shows its outline when it is stale or drifting; the same
 /// grading becomes the tree's rows.
 fn tint_and_outline(world: &mut World) {
     let rows = tree_rows(world);
@@ -43,16 +42,21 @@ fn tint_and_outline(world: &mut World) {
         let Some(&e) = world.resource::<crate::twin::AssetIndex>().0.get(&row.id) else { continue };
         let (score, flagged) = (row.score, row.flagged);
         let children = world.get::<Children>(e).map(|c| c.to_vec()).unwrap_or_default();
-        let material = world.get_mut::<HealthPaint>(e).and_then(|mut paint| {
-            ((paint.score - score).abs() > 0.01).then(|| {
-                paint.score = score;
-                paint.material.clone()
-            })
+        let step = Palette::step(score);
+        let repaint = world.get_mut::<HealthPaint>(e).is_some_and(|mut paint| {
+            let changed = paint.step != Some(step);
+            paint.step = Some(step);
+            changed
         });
-        if let Some(m) = material
-            && let Some(mut m) = world.resource_mut::<Assets<StandardMaterial>>().get_mut(&m)
-        {
-            m.base_color = health::score_color(score);
+        if repaint {
+            let material = world.resource::<Palette>().health[step].clone();
+            for &c in &children {
+                if world.get::<Painted>(c).is_some()
+                    && let Some(mut m) = world.get_mut::<MeshMaterial3d<StandardMaterial>>(c)
+                {
+                    m.0 = material.clone();
+                }
+            }
         }
         let want = if flagged { Visibility::Inherited } else { Visibility::Hidden };
         for c in children {

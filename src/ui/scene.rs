@@ -5,7 +5,10 @@
 use std::f32::consts::FRAC_PI_2;
 
 use bevy::light::CascadeShadowConfigBuilder;
+use bevy::platform::collections::HashMap;
 use bevy::prelude::*;
+
+use super::health;
 
 use crate::twin::tank::TankModel;
 use crate::twin::{Asset, DependsOn, SitePosition};
@@ -15,12 +18,40 @@ const OUTLINE_SCALE: f32 = 1.12;
 /// Colour of the outline of a stale or drifting asset.
 pub(super) const OUTLINE_COLOR: Color = Color::srgb(1.0, 0.92, 0.1);
 
-/// The material painted in the asset's health colour, and the score it shows (-1 before the first tint).
-#[derive(Component, Debug)]
-pub(super) struct HealthPaint {
-    pub material: Handle<StandardMaterial>,
-    pub score: f64,
+/// Steps of the health colour scale: a body is painted in the colour of its score rounded to 1/HEALTH_STEPS.
+pub(super) const HEALTH_STEPS: usize = 20;
+
+/// The materials every asset's body is painted with, shared by all assets: one per step of the health colour
+/// scale (score 0, healthy green, to 1, alarm red). Shared materials (and shared meshes) let the renderer batch
+/// a thousand assets into a few draws and leave it nothing to re-upload when a colour changes; a material per
+/// asset, recoloured in place, made Bevy's render preparation grow faster than the plant.
+#[derive(Resource, Debug)]
+pub(super) struct Palette {
+    /// `health[k]` is the colour of score `k / HEALTH_STEPS`.
+    pub health: Vec<Handle<StandardMaterial>>,
 }
+
+impl Palette {
+    /// The step of the health scale a score (0 healthy to 1 alarm; clamped) is painted with.
+    pub fn step(score: f64) -> usize {
+        (score.clamp(0.0, 1.0) * HEALTH_STEPS as f64).round() as usize
+    }
+
+    /// The score the colour of step `k` shows.
+    pub fn score_of(k: usize) -> f64 {
+        k as f64 / HEALTH_STEPS as f64
+    }
+}
+
+/// The health step an asset's body is painted with (`None` before the first tint: its kind's colour).
+#[derive(Component, Debug, Default)]
+pub(super) struct HealthPaint {
+    pub step: Option<usize>,
+}
+
+/// A part of an asset's body painted in the asset's health colour (a child of the asset entity).
+#[derive(Component, Debug)]
+pub(super) struct Painted;
 
 /// The outline hull of an asset, shown while one of its signals is stale or a drift alarm is active.
 #[derive(Component, Debug)]
@@ -41,6 +72,44 @@ impl Plugin for ScenePlugin {
         app.insert_resource(ClearColor(Color::srgb(0.62, 0.70, 0.78)))
             .insert_resource(GlobalAmbientLight { brightness: 400.0, ..default() })
             .add_systems(Startup, (spawn_asset_shapes, spawn_pipes, spawn_ground_and_lights));
+    }
+}
+
+/// The meshes of the asset shapes, each made once and shared by every asset of its kind (a tank's cylinders are
+/// the unit cylinder scaled to its size).
+struct Shapes {
+    /// Pump volute casing (and, scaled up, its outline hull), axis along Y before rotation.
+    casing: Handle<Mesh>,
+    /// Impeller disc and one vane.
+    disc: Handle<Mesh>,
+    vane: Handle<Mesh>,
+    /// Pump discharge nozzle and plinth.
+    nozzle: Handle<Mesh>,
+    plinth: Handle<Mesh>,
+    /// Motor body (and its hull), frame and terminal box.
+    motor_body: Handle<Mesh>,
+    motor_frame: Handle<Mesh>,
+    terminal_box: Handle<Mesh>,
+    /// Radius 1, height 1: tanks and their roofs, scaled.
+    unit_cylinder: Handle<Mesh>,
+    /// Any other kind.
+    ball: Handle<Mesh>,
+}
+
+impl Shapes {
+    fn new(meshes: &mut Assets<Mesh>) -> Self {
+        Shapes {
+            casing: meshes.add(Cylinder::new(0.42, 0.36)),
+            disc: meshes.add(Cylinder::new(0.2, 0.06)),
+            vane: meshes.add(Cuboid::new(0.05, 0.36, 0.05)),
+            nozzle: meshes.add(Cylinder::new(0.1, 0.35)),
+            plinth: meshes.add(Cuboid::new(0.9, 0.15, 0.7)),
+            motor_body: meshes.add(Cylinder::new(0.33, 0.9)),
+            motor_frame: meshes.add(Cuboid::new(0.7, 0.2, 0.55)),
+            terminal_box: meshes.add(Cuboid::new(0.25, 0.15, 0.25)),
+            unit_cylinder: meshes.add(Cylinder::new(1.0, 1.0)),
+            ball: meshes.add(Sphere::new(0.4)),
+        }
     }
 }
 
@@ -125,38 +194,44 @@ fn spawn_asset_shapes(
         cull_mode: Some(bevy::render::render_resource::Face::Front),
         ..default()
     });
+    let body =
+        |color: Color| StandardMaterial { base_color: color, metallic: 0.2, perceptual_roughness: 0.6, ..default() };
+    let health: Vec<_> =
+        (0..=HEALTH_STEPS).map(|k| materials.add(body(health::score_color(Palette::score_of(k))))).collect();
+    commands.insert_resource(Palette { health });
+    let roof = materials.add(StandardMaterial {
+        base_color: Color::srgb(0.55, 0.57, 0.60),
+        perceptual_roughness: 0.8,
+        ..default()
+    });
+    let shapes = Shapes::new(&mut meshes);
+    // Until the first tint: each kind in its own colour.
+    let mut kind_paint: HashMap<&'static str, Handle<StandardMaterial>> = HashMap::new();
     for (entity, asset, pos, deps, tank) in &assets {
         let here = site_point(pos);
-        let paint = materials.add(StandardMaterial {
-            base_color: kind_color(asset.kind),
-            metallic: 0.2,
-            perceptual_roughness: 0.6,
-            ..default()
-        });
+        let paint = kind_paint.entry(asset.kind).or_insert_with(|| materials.add(body(kind_color(asset.kind)))).clone();
         // Rotating machines face the machine they are coupled to: a pump its motor, a motor its pump.
         let shaft_dir = coupled_partner(entity, asset, deps, &others)
             .map(|p| site_point(p) - here)
             .and_then(|d| Vec3::new(d.x, 0.0, d.z).try_normalize())
             .unwrap_or(Vec3::X);
         let yaw = Quat::from_rotation_arc(Vec3::X, shaft_dir);
-        let mut parts: Vec<(Handle<Mesh>, Handle<StandardMaterial>, Transform)> = Vec::new();
+        // (mesh, material, transform, painted in the health colour)
+        let mut parts: Vec<(Handle<Mesh>, Handle<StandardMaterial>, Transform, bool)> = Vec::new();
         // The body drawn slightly larger, inside out, in the outline's colour: an outline when shown.
         let mut hull: Option<(Handle<Mesh>, Transform)> = None;
         let mut rotor: Option<Vec<(Handle<Mesh>, Transform)>> = None;
         match asset.kind {
             "CentrifugalPump" => {
                 hull = Some((
-                    meshes.add(Cylinder::new(0.42, 0.36)),
+                    shapes.casing.clone(),
                     Transform::from_xyz(0.0, PUMP_AXIS_M, 0.0)
                         .with_rotation(Quat::from_rotation_z(FRAC_PI_2))
                         .with_scale(Vec3::splat(OUTLINE_SCALE)),
                 ));
                 // Impeller: a disc with three vanes on the suction side, turned about the shaft (x) axis.
-                let mut r = vec![(
-                    meshes.add(Cylinder::new(0.2, 0.06)),
-                    Transform::from_rotation(Quat::from_rotation_z(FRAC_PI_2)),
-                )];
-                let vane = meshes.add(Cuboid::new(0.05, 0.36, 0.05));
+                let mut r = vec![(shapes.disc.clone(), Transform::from_rotation(Quat::from_rotation_z(FRAC_PI_2)))];
+                let vane = &shapes.vane;
                 for k in 0..3 {
                     let a = k as f32 * std::f32::consts::TAU / 6.0;
                     r.push((
@@ -167,74 +242,76 @@ fn spawn_asset_shapes(
                 rotor = Some(r);
                 // Volute casing: a short cylinder with its axis along the shaft, on a plinth.
                 parts.push((
-                    meshes.add(Cylinder::new(0.42, 0.36)),
+                    shapes.casing.clone(),
                     paint.clone(),
                     Transform::from_xyz(0.0, PUMP_AXIS_M, 0.0).with_rotation(Quat::from_rotation_z(FRAC_PI_2)),
+                    true,
                 ));
                 // Discharge nozzle, upwards.
                 parts.push((
-                    meshes.add(Cylinder::new(0.1, 0.35)),
+                    shapes.nozzle.clone(),
                     steel.clone(),
                     Transform::from_xyz(0.0, PUMP_AXIS_M + 0.45, 0.0),
+                    false,
                 ));
-                parts.push((
-                    meshes.add(Cuboid::new(0.9, 0.15, 0.7)),
-                    concrete.clone(),
-                    Transform::from_xyz(0.0, 0.075, 0.0),
-                ));
+                parts.push((shapes.plinth.clone(), concrete.clone(), Transform::from_xyz(0.0, 0.075, 0.0), false));
             }
             "Motor" => {
                 hull = Some((
-                    meshes.add(Cylinder::new(0.33, 0.9)),
+                    shapes.motor_body.clone(),
                     Transform::from_xyz(0.0, MOTOR_AXIS_M, 0.0)
                         .with_rotation(Quat::from_rotation_z(FRAC_PI_2))
                         .with_scale(Vec3::splat(OUTLINE_SCALE)),
                 ));
                 // Frame with cooling fins suggested by a box, end bells by a cylinder along the shaft.
                 parts.push((
-                    meshes.add(Cylinder::new(0.33, 0.9)),
+                    shapes.motor_body.clone(),
                     paint.clone(),
                     Transform::from_xyz(0.0, MOTOR_AXIS_M, 0.0).with_rotation(Quat::from_rotation_z(FRAC_PI_2)),
+                    true,
                 ));
                 parts.push((
-                    meshes.add(Cuboid::new(0.7, 0.2, 0.55)),
+                    shapes.motor_frame.clone(),
                     paint.clone(),
                     Transform::from_xyz(0.0, MOTOR_AXIS_M - 0.25, 0.0),
+                    true,
                 ));
                 // Terminal box on top.
                 parts.push((
-                    meshes.add(Cuboid::new(0.25, 0.15, 0.25)),
+                    shapes.terminal_box.clone(),
                     steel.clone(),
                     Transform::from_xyz(0.0, MOTOR_AXIS_M + 0.38, 0.0),
+                    false,
                 ));
             }
             "Tank" => {
                 let (r, h) = tank_size(tank);
-                hull = Some((
-                    meshes.add(Cylinder::new(r, h)),
-                    Transform::from_xyz(0.0, h / 2.0, 0.0).with_scale(Vec3::new(1.04, 1.02, 1.04)),
-                ));
-                parts.push((meshes.add(Cylinder::new(r, h)), paint.clone(), Transform::from_xyz(0.0, h / 2.0, 0.0)));
+                let shell = Transform::from_xyz(0.0, h / 2.0, 0.0).with_scale(Vec3::new(r, h, r));
+                hull = Some((shapes.unit_cylinder.clone(), shell.with_scale(Vec3::new(r * 1.04, h * 1.02, r * 1.04))));
+                parts.push((shapes.unit_cylinder.clone(), paint.clone(), shell, true));
                 // Roof cap, slightly darker so the silhouette reads from above.
-                let roof = materials.add(StandardMaterial {
-                    base_color: Color::srgb(0.55, 0.57, 0.60),
-                    perceptual_roughness: 0.8,
-                    ..default()
-                });
-                parts.push((meshes.add(Cylinder::new(r * 1.02, 0.08)), roof, Transform::from_xyz(0.0, h, 0.0)));
+                parts.push((
+                    shapes.unit_cylinder.clone(),
+                    roof.clone(),
+                    Transform::from_xyz(0.0, h, 0.0).with_scale(Vec3::new(r * 1.02, 0.08, r * 1.02)),
+                    false,
+                ));
             }
             _ => {
-                parts.push((meshes.add(Sphere::new(0.4)), paint.clone(), Transform::from_xyz(0.0, 0.4, 0.0)));
+                parts.push((shapes.ball.clone(), paint.clone(), Transform::from_xyz(0.0, 0.4, 0.0), true));
             }
         }
         commands.entity(entity).insert((
             Transform::from_translation(here).with_rotation(yaw),
             Visibility::default(),
-            HealthPaint { material: paint.clone(), score: -1.0 },
+            HealthPaint::default(),
         ));
         commands.entity(entity).with_children(|children| {
-            for (mesh, material, transform) in parts {
-                children.spawn((Mesh3d(mesh), MeshMaterial3d(material), transform));
+            for (mesh, material, transform, painted) in parts {
+                let mut part = children.spawn((Mesh3d(mesh), MeshMaterial3d(material), transform));
+                if painted {
+                    part.insert(Painted);
+                }
             }
             if let Some((mesh, transform)) = hull {
                 children.spawn((Mesh3d(mesh), MeshMaterial3d(outline.clone()), transform, Visibility::Hidden, Outline));
@@ -403,6 +480,96 @@ fn spawn_ground_and_lights(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    use crate::scenario::{AssetKind, Scenario};
+
+    /// The bundled station with its pumps and motors copied `copies` times onto its tank, 2 m apart.
+    fn station_times(copies: usize) -> Scenario {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/pump_station.ron");
+        let mut s = crate::scenario::load(&path).expect("bundled scenario");
+        let tanks: Vec<String> =
+            s.assets.iter().filter(|a| matches!(a.kind, AssetKind::Tank(_))).map(|a| a.id.clone()).collect();
+        let machines: Vec<_> = s.assets.iter().filter(|a| !tanks.contains(&a.id)).cloned().collect();
+        for i in 1..copies {
+            for m in &machines {
+                let mut c = m.clone();
+                c.id = format!("{}-{i}", m.id);
+                c.position.2 += 2.0 * i as f32;
+                c.identity_topic = None;
+                c.depends_on = m
+                    .depends_on
+                    .iter()
+                    .map(|d| if tanks.contains(d) { d.clone() } else { format!("{d}-{i}") })
+                    .collect();
+                s.assets.push(c);
+            }
+        }
+        s
+    }
+
+    /// The twin of `scenario` with its assets' 3D shapes spawned (no window, no renderer).
+    fn spawned(scenario: Scenario) -> App {
+        let mut app = crate::twin::headless_app(Arc::new(scenario), 1);
+        app.add_plugins(bevy::asset::AssetPlugin::default())
+            .init_asset::<Mesh>()
+            .init_asset::<StandardMaterial>()
+            .add_systems(Startup, spawn_asset_shapes);
+        app.update();
+        app
+    }
+
+    /// Spawns the 3D shapes of `scenario` and counts (parts drawn, distinct meshes, distinct materials).
+    fn shapes(scenario: Scenario) -> (usize, usize, usize) {
+        let mut app = spawned(scenario);
+        let world = app.world_mut();
+        let parts: Vec<(AssetId<Mesh>, AssetId<StandardMaterial>)> = world
+            .query::<(&Mesh3d, &MeshMaterial3d<StandardMaterial>)>()
+            .iter(world)
+            .map(|(m, s)| (m.id(), s.id()))
+            .collect();
+        let meshes: HashSet<_> = parts.iter().map(|p| p.0).collect();
+        let materials: HashSet<_> = parts.iter().map(|p| p.1).collect();
+        (parts.len(), meshes.len(), materials.len())
+    }
+
+    #[test]
+    fn assets_share_their_meshes_and_materials_however_many_there_are() {
+        let one = station_times(1);
+        let assets = one.assets.len();
+        let (parts_1, meshes_1, materials_1) = shapes(one);
+        let many = station_times(40);
+        let added = many.assets.len() - assets;
+        assert!(added >= 40, "{added} assets added");
+        let (parts_40, meshes_40, materials_40) = shapes(many);
+        assert!(parts_40 >= parts_1 + added, "every asset is drawn: {parts_1} parts, then {parts_40}");
+        assert_eq!(meshes_40, meshes_1, "meshes are shared by the assets of a kind");
+        assert_eq!(materials_40, materials_1, "materials are shared by the assets of a kind");
+    }
+
+    #[test]
+    fn the_palette_paints_each_step_of_the_health_scale_in_its_colour() {
+        assert_eq!(Palette::step(-0.3), 0);
+        assert_eq!(Palette::step(0.0), 0);
+        assert_eq!(Palette::step(0.52), 10);
+        assert_eq!(Palette::step(1.0), HEALTH_STEPS);
+        assert_eq!(Palette::step(7.0), HEALTH_STEPS);
+        // Every score is painted within half a step of its own colour.
+        for k in 0..=100 {
+            let score = k as f64 / 100.0;
+            assert!((Palette::score_of(Palette::step(score)) - score).abs() <= 0.5 / HEALTH_STEPS as f64 + 1e-12);
+        }
+        let app = spawned(station_times(1));
+        let palette = app.world().resource::<Palette>();
+        assert_eq!(palette.health.len(), HEALTH_STEPS + 1);
+        let materials = app.world().resource::<Assets<StandardMaterial>>();
+        for (k, h) in palette.health.iter().enumerate() {
+            let m = materials.get(h).expect("palette material");
+            assert_eq!(m.base_color, health::score_color(Palette::score_of(k)), "step {k}");
+        }
+        assert_ne!(palette.health[0], palette.health[HEALTH_STEPS]);
+    }
 
     #[test]
     fn segment_transform_spans_the_two_points() {
