@@ -30,6 +30,11 @@ pub struct Measured {
     pub event_s: f64,
     /// When the twin received it, s on the twin's time base.
     pub received_s: f64,
+    /// The earliest it may have arrived, s on the twin's time base: `received_s` for sources that stamp their
+    /// arrival (the in-process plant, a replay), the previous tick's time for live messages, which are stamped
+    /// with the time of the tick that drains them.
+    #[serde(skip)]
+    pub received_from_s: f64,
     /// The source clock is skewed (and was corrected).
     pub skewed_clock: bool,
     /// The sample arrived out of order within the allowed lateness.
@@ -75,6 +80,8 @@ pub struct Telemetry {
     pub drained: u64,
     /// A live MQTT client, when the twin is connected to a broker.
     pub mqtt: Option<twin_mqtt::MqttClient>,
+    /// The twin's time at the previous drain, s since its t = 0: messages stamped at this drain arrived since.
+    last_drain_s: Option<f64>,
 }
 
 impl Telemetry {
@@ -191,6 +198,7 @@ impl Plugin for IngestPlugin {
             dropped_full: Arc::new(AtomicU64::new(0)),
             drained: 0,
             mqtt: None,
+            last_drain_s: None,
         })
         .add_message::<SampleApplied>()
         .add_systems(Update, drain_telemetry.in_set(TwinSystems::Ingest));
@@ -220,9 +228,15 @@ fn drain_telemetry(
     // Sources inside the app (the in-process plant, a replay) deliver up to the end of this tick.
     let tick_end_unix = now_unix + f64::from(clock.pending_steps) * clock.step_s;
     let over_budget = |t: &Telemetry| t.budget.is_some_and(|b| started.elapsed() > b);
+    // What this tick stamps "now" arrived since the previous drain, and belongs to a tick that runs to its end:
+    // that much simulated time (tens of seconds each at 60x and a few frames per second) is how uncertain its
+    // receive time is.
+    let window_s = (t.last_drain_s.map_or(0.0, |last| clock.now_s - last), tick_end_unix - now_unix);
+    t.last_drain_s = Some(clock.now_s);
     // Live messages first. Their receive time is the twin's now: the client stamps wall time, which the
     // twin's clock need not follow.
     if let Some(client) = t.mqtt.take() {
+        t.ingestor.set_receive_window(window_s.0, window_s.1);
         while let Ok(m) = client.receiver().try_recv() {
             t.take(RawMessage { topic: m.topic, payload: m.payload, received_s: now_unix }, recorder.as_deref_mut());
             if over_budget(t) {
@@ -234,8 +248,11 @@ fn drain_telemetry(
     while let Ok(mut msg) = t.rx.try_recv() {
         // Received "now" on the twin's clock, unless the producer stamped its own receive time within this tick
         // (a replay, the in-process plant).
-        if !(msg.received_s.is_finite() && msg.received_s <= tick_end_unix) {
+        if msg.received_s.is_finite() && msg.received_s <= tick_end_unix {
+            t.ingestor.set_receive_window(0.0, 0.0);
+        } else {
             msg.received_s = now_unix;
+            t.ingestor.set_receive_window(window_s.0, window_s.1);
         }
         t.take(msg, recorder.as_deref_mut());
         if over_budget(t) {
@@ -250,6 +267,7 @@ fn drain_telemetry(
             value: s.value,
             event_s: s.event_s - t.epoch_unix_s,
             received_s: s.received_s - t.epoch_unix_s,
+            received_from_s: s.received_from_s - t.epoch_unix_s,
             skewed_clock: s.skewed_clock,
             reordered: s.reordered,
             stale: false,

@@ -164,6 +164,9 @@ pub struct Sample {
     pub event_s: f64,
     /// Receive time, s on the twin's time base.
     pub received_s: f64,
+    /// The earliest the twin may have received it, s on the twin's time base: `received_s` less the ingestor's
+    /// receive window before the stamp (see [`Ingestor::set_receive_window`]).
+    pub received_from_s: f64,
     /// The source's clock was found skewed and corrected.
     pub skewed_clock: bool,
     /// Arrived out of order (within the allowed lateness).
@@ -193,10 +196,16 @@ impl Default for IngestSettings {
 /// difference plus a transport delay that is never negative, so the smallest delay over a window estimates the
 /// difference (of either sign). A source is judged only once the window spans [`CLOCK_MIN_SPAN_S`] of arrivals:
 /// a backlog delivered in one burst (after an outage, or a replay) has old timestamps too, but no spread.
+///
+/// When receive times are only known to a tick (a live message is stamped with the time of the tick that drains
+/// it, and a tick may cover many simulated seconds when time runs fast), each delay is an interval, and a clock is
+/// judged skewed only when every offset the intervals allow is beyond the threshold: at 60x and a few frames per
+/// second a message may have waited tens of simulated seconds for its tick, or come from a source that runs to
+/// the end of the tick being drained, which is no evidence about its source's clock.
 #[derive(Debug, Clone, Default)]
 struct ClockEstimate {
-    /// (receive time s, delay s), oldest first.
-    window: VecDeque<(f64, f64)>,
+    /// (receive time s, shortest delay s, longest delay s), oldest first.
+    window: VecDeque<(f64, f64, f64)>,
     offset_s: f64,
     skewed: bool,
 }
@@ -207,8 +216,13 @@ const CLOCK_WINDOW: usize = 64;
 pub const CLOCK_MIN_SPAN_S: f64 = 30.0;
 
 impl ClockEstimate {
-    fn observe(&mut self, received_s: f64, source_s: f64, threshold_s: f64) {
-        self.window.push_back((received_s, received_s - source_s));
+    /// One arrival: stamped `received_s`, received within `window_s` (before, after) of that, sent at `source_s`.
+    /// Returns how far the correction of this source's times moved, s (0 unless the judgement or the offset of a
+    /// skewed clock changed).
+    fn observe(&mut self, received_s: f64, window_s: (f64, f64), source_s: f64, threshold_s: f64) -> f64 {
+        let before = self.correct(0.0);
+        let delay = received_s - source_s;
+        self.window.push_back((received_s, delay - window_s.0, delay + window_s.1));
         if self.window.len() > CLOCK_WINDOW {
             self.window.pop_front();
         }
@@ -217,10 +231,14 @@ impl ClockEstimate {
             _ => 0.0,
         };
         if span < CLOCK_MIN_SPAN_S {
-            return; // not enough evidence yet: keep the last judgement
+            return 0.0; // not enough evidence yet: keep the last judgement
         }
-        self.offset_s = self.window.iter().map(|w| w.1).fold(f64::INFINITY, f64::min);
-        self.skewed = self.offset_s.abs() > threshold_s;
+        let shortest = self.window.iter().map(|w| w.1).fold(f64::INFINITY, f64::min);
+        let longest = self.window.iter().map(|w| w.2).fold(f64::INFINITY, f64::min);
+        // The offset lies in [shortest, longest]; a source behind is corrected by the least it is behind.
+        self.skewed = shortest > threshold_s || longest < -threshold_s;
+        self.offset_s = if shortest > threshold_s { shortest } else { longest };
+        self.correct(0.0) - before
     }
 
     fn correct(&self, source_s: f64) -> f64 {
@@ -234,7 +252,7 @@ struct SignalState {
     watermark_s: Option<f64>,
     /// Last applied value, canonical.
     last_value: Option<f64>,
-    /// Receive time of the last accepted sample, s.
+    /// Receive time of the last accepted sample (the latest it may have arrived, within the receive window), s.
     last_received_s: Option<f64>,
     /// Its Sparkplug node or device announced its death (NDEATH/DDEATH) after the last sample.
     dead: bool,
@@ -285,6 +303,9 @@ pub struct Ingestor {
     identity_topics: BTreeMap<String, String>,
     /// Identity reports waiting for [`Ingestor::take_identities`].
     identities: Vec<IdentityReport>,
+    /// How long before and after its receive stamp a message may have arrived, s (see
+    /// [`Ingestor::set_receive_window`]).
+    receive_window_s: (f64, f64),
 }
 
 /// f64 ordered by total order, for map keys.
@@ -344,6 +365,7 @@ impl Ingestor {
         Self {
             identity_topics,
             identities: Vec::new(),
+            receive_window_s: (0.0, 0.0),
             sp_signals,
             sp_nodes,
             tracker: NodeTracker::new(),
@@ -459,6 +481,17 @@ impl Ingestor {
         self.tracker.stats()
     }
 
+    /// How long before and after its `received_s` each message ingested from now on may have arrived, s: none (the
+    /// default) for sources that stamp their own arrival (the in-process plant, a replay). Live messages are
+    /// stamped with the start of the tick that drains them: they came in since the previous drain (`before_s`, the
+    /// simulated time since), and the tick runs to its end (`after_s`, what it steps), which sources that run
+    /// with the twin (the virtual plant) may already have reached. The clock-skew judgement and
+    /// [`Sample::received_from_s`] allow for it.
+    pub fn set_receive_window(&mut self, before_s: f64, after_s: f64) {
+        let clean = |s: f64| if s.is_finite() { s.max(0.0) } else { 0.0 };
+        self.receive_window_s = (clean(before_s), clean(after_s));
+    }
+
     /// Takes one message: decodes every signal mapped to its topic and queues the samples that pass. Returns
     /// nothing: call [`Ingestor::release`] to get the samples in event-time order.
     pub fn ingest(&mut self, msg: &RawMessage) {
@@ -507,7 +540,7 @@ impl Ingestor {
             (None, None) => None,
         };
         let window = self.settings.dedup_window;
-        let threshold = self.settings.skew_threshold_s;
+        let (threshold, receive_window) = (self.settings.skew_threshold_s, self.receive_window_s);
         let topic = self.topics.entry(msg.topic.clone()).or_default();
         if let Some(k) = key {
             if !topic.seen.insert(k) {
@@ -523,10 +556,9 @@ impl Ingestor {
                 topic.seen.remove(&old);
             }
         }
-        if let Some(t) = first_ts {
-            topic.clock.observe(msg.received_s, t, threshold);
-        }
+        let moved = first_ts.map_or(0.0, |t| topic.clock.observe(msg.received_s, receive_window, t, threshold));
         let clock = topic.clock.clone();
+        self.rebase(&matching, moved);
 
         for i in matching {
             let sig = &self.signals[i];
@@ -568,7 +600,7 @@ impl Ingestor {
             Some(_) => json::timestamp_at(&json, "$.ts").ok(),
         };
         let window = self.settings.dedup_window;
-        let threshold = self.settings.skew_threshold_s;
+        let (threshold, receive_window) = (self.settings.skew_threshold_s, self.receive_window_s);
         let topic = self.topics.entry(msg.topic.clone()).or_default();
         if let Some(t) = source_s {
             let k = (1, t.to_bits(), 0);
@@ -581,9 +613,10 @@ impl Ingestor {
             {
                 topic.seen.remove(&old);
             }
-            topic.clock.observe(msg.received_s, t, threshold);
+            let moved = topic.clock.observe(msg.received_s, receive_window, t, threshold);
+            self.rebase(&[i], moved);
         }
-        let clock = topic.clock.clone();
+        let clock = self.topics.get(&msg.topic).map(|t| t.clock.clone()).unwrap_or_default();
         match json::number_at(&json, "$.value") {
             Ok(v) => self.check_value(i, v, source_s, msg.received_s, &clock),
             Err(CodecError::MissingPath { .. } | CodecError::BadPath { .. }) => {
@@ -624,10 +657,13 @@ impl Ingestor {
             }
             reordered = true;
         }
-        let sample = Sample { signal: i, value, event_s, received_s, skewed_clock: clock.skewed, reordered };
+        let received_from_s = received_s - self.receive_window_s.0;
+        let sample =
+            Sample { signal: i, value, event_s, received_s, received_from_s, skewed_clock: clock.skewed, reordered };
         let st = &mut self.state[i];
         st.watermark_s = Some(st.watermark_s.map_or(event_s, |w| w.max(event_s)));
-        st.last_received_s = Some(received_s);
+        // The latest it may have arrived: a live message drained at a tick's start may have come at its end.
+        st.last_received_s = Some(received_s + self.receive_window_s.1);
         st.dead = false;
         self.arrivals += 1;
         self.pending.insert((OrdF64(event_s), self.arrivals), sample);
@@ -675,13 +711,13 @@ impl Ingestor {
         }
         // One clock per node or device, births and data alike: keyed by its NDATA/DDATA topic.
         let clock_topic = sparkplug_topic(&t.group, "DATA", &t.edge_node, t.device.as_deref());
-        let threshold = self.settings.skew_threshold_s;
+        let (threshold, receive_window) = (self.settings.skew_threshold_s, self.receive_window_s);
         let first_ms = payload.metrics.iter().find_map(|m| m.timestamp).or(payload.timestamp);
         let state = self.topics.entry(clock_topic).or_default();
-        if let Some(ms) = first_ms {
-            state.clock.observe(msg.received_s, ms as f64 / 1000.0, threshold);
-        }
+        let moved = first_ms
+            .map_or(0.0, |ms| state.clock.observe(msg.received_s, receive_window, ms as f64 / 1000.0, threshold));
         let clock = state.clock.clone();
+        self.rebase(&concerned, moved);
 
         let skipped_before = self.tracker.stats().skipped_metrics;
         let event = self.tracker.handle(t, &payload);
@@ -741,6 +777,20 @@ impl Ingestor {
             out.push(s);
         }
         out
+    }
+
+    /// Moves the newest event times of `signals` by `moved_s` when their source's clock correction changed: a
+    /// source found skewed after its first samples were taken at face value would otherwise see every corrected
+    /// sample refused as late, for as long as the skew.
+    fn rebase(&mut self, signals: &[usize], moved_s: f64) {
+        if moved_s == 0.0 || !moved_s.is_finite() {
+            return;
+        }
+        for &i in signals {
+            if let Some(w) = &mut self.state[i].watermark_s {
+                *w += moved_s;
+            }
+        }
     }
 
     /// Whether signal `i` is stale at receive time `now_s`: no sample for `stale_periods` periods (or never), or
@@ -880,6 +930,50 @@ mod tests {
         let last = out.last().unwrap();
         assert!(last.skewed_clock);
         assert!((last.event_s - (1063.0 + 0.05)).abs() < 1e-9, "corrected to the receive clock: {}", last.event_s);
+    }
+
+    /// Two minutes of a 1 Hz source whose clock is `behind_s` behind, in 15 s ticks (60x at 4 frames per
+    /// second) like the virtual plant in the workbench: each tick it publishes up to the tick's end; the first
+    /// half arrives while the tick is being drained, the rest with the next tick. Every message is stamped with
+    /// the start of the tick that drains it, within the receive window when `window` is set. Returns the clock
+    /// judgement and the last sample.
+    fn drained_in_ticks(behind_s: f64, window: bool) -> ((bool, f64), Sample) {
+        let mut i = ingestor();
+        let mut out = Vec::new();
+        let mut carried: Vec<f64> = Vec::new();
+        for tick in 0..8 {
+            let now = 1000.0 + 15.0 * f64::from(tick);
+            if window {
+                i.set_receive_window(if tick == 0 { 0.0 } else { 15.0 }, 15.0);
+            }
+            let published: Vec<f64> = (1..=15).map(|k| now + f64::from(k)).collect();
+            let (early, late) = published.split_at(8);
+            for &t in carried.iter().chain(early) {
+                let v = 100.0 + 2.0 * (t % 100.0); // changing by more than the dead-band
+                i.ingest(&msg("site/a/level", &format!(r#"{{"v": {v}, "ts": {}}}"#, t - behind_s), now));
+            }
+            carried = late.to_vec();
+            out.extend(i.release(now + 15.0));
+        }
+        (i.clock("site/a/level").unwrap(), *out.last().unwrap())
+    }
+
+    #[test]
+    fn waiting_for_a_long_tick_is_no_skewed_clock_but_a_clock_beyond_the_tick_is() {
+        // Stamped at the tick's start, a sample from the tick's end looks 8 s early: taken at face value, a clock
+        // ahead.
+        let ((skewed, offset), _) = drained_in_ticks(0.0, false);
+        assert!(skewed && offset < -2.0, "without the window: {offset}");
+        let ((skewed, _), last) = drained_in_ticks(0.0, true);
+        assert!(!skewed, "delays within a tick either way are the tick's, not the source's clock");
+        assert!(!last.skewed_clock);
+        assert_eq!((last.received_s, last.received_from_s), (1105.0, 1090.0));
+        let ((skewed, offset), last) = drained_in_ticks(60.0, true);
+        assert!(skewed, "a clock a minute behind is skewed whatever the tick");
+        // Corrected by the least the window allows (52 s at the shortest, less the 15 s before the stamp): never
+        // into the future of the receive stamps.
+        assert!((offset - 37.0).abs() < 1e-9, "offset {offset}");
+        assert!(last.skewed_clock && last.event_s <= last.received_s);
     }
 }
 #[cfg(test)]

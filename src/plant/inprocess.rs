@@ -30,6 +30,8 @@ pub struct PlantRunner {
     output: PlantOutput,
     /// Publications the output refused (a full channel or client queue).
     refused: u64,
+    /// Publications the output took, since the start.
+    pub published: u64,
     /// The plant's PLC, when it serves its set-points over Modbus TCP.
     pub plc: Option<super::plc::VirtualPlc>,
 }
@@ -86,6 +88,7 @@ fn advance_virtual_plant(mut runner: ResMut<PlantRunner>, clock: Res<SimClock>, 
             PlantOutput::Mqtt(c) => c.publish(&p.topic, p.payload, twin_mqtt::Qos::AtLeastOnce, p.retain).is_ok(),
         };
         refused += u64::from(!ok);
+        runner.published += u64::from(ok);
     }
     runner.refused += refused;
 }
@@ -105,7 +108,7 @@ pub fn add_inprocess_plant(
         None => PlantOutput::Direct(app.world().resource::<Telemetry>().sender()),
     };
     app.world_mut().resource_mut::<Telemetry>().epoch_unix_s = VirtualPlant::EPOCH_UNIX_S;
-    app.insert_resource(PlantRunner { plant, output, refused: 0, plc: None })
+    app.insert_resource(PlantRunner { plant, output, refused: 0, published: 0, plc: None })
         .add_systems(Update, advance_virtual_plant.in_set(TwinSystems::Sources));
     Ok(())
 }

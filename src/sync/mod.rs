@@ -217,7 +217,9 @@ impl Assimilation {
             self.counters.too_late += 1;
             return;
         }
-        if e < now_s {
+        // Shown without it: its time had passed on the clock, and it came later than its source's normal delivery
+        // allows (a live message that waited for the next tick is not late, only quantised to the frame).
+        if e < now_s.min(s.measured.received_from_s) {
             match self.revisions.last_mut() {
                 Some(r) if e <= r.to_s => {
                     r.from_s = r.from_s.min(e);
@@ -596,5 +598,44 @@ impl Plugin for SyncPlugin {
             .insert_resource(a)
             .add_systems(Update, queue_samples.in_set(TwinSystems::Assimilate))
             .add_systems(Update, apply_model_updates.in_set(TwinSystems::Assess));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::Measured;
+
+    fn sample(event_s: f64, received_s: f64, received_from_s: f64) -> SampleApplied {
+        SampleApplied {
+            asset: Entity::PLACEHOLDER,
+            signal: 0,
+            quantity: Quantity::TankLevel,
+            measured: Measured {
+                value: 2.0,
+                event_s,
+                received_s,
+                received_from_s,
+                skewed_clock: false,
+                reordered: false,
+                stale: false,
+            },
+        }
+    }
+
+    #[test]
+    fn only_samples_later_than_their_delivery_allows_revise_what_was_shown() {
+        let mut a = Assimilation::new(5.0, 0.0);
+        // Live, 15 s ticks: drained at t = 120, sent since the drain at 105: the tick quantised it, not late.
+        a.queue(&sample(110.0, 120.0, 105.0), 120.0, 1.0);
+        // Stamped by its source's own receive time, in the tick that covers it: on time.
+        a.queue(&sample(121.0, 121.0, 121.0), 120.0, 1.0);
+        assert!(a.revisions.is_empty(), "{:?}", a.revisions);
+        // Sent before the previous drain, arriving only now: the twin showed 100..120 without it.
+        a.queue(&sample(100.0, 120.0, 105.0), 120.0, 1.0);
+        // Three seconds late by its own receive stamp (a replay).
+        a.queue(&sample(130.0, 133.0, 133.0), 135.0, 1.0);
+        let spans: Vec<(f64, f64)> = a.revisions.iter().map(|r| (r.from_s, r.to_s)).collect();
+        assert_eq!(spans, [(100.0, 120.0), (130.0, 135.0)]);
     }
 }
