@@ -71,8 +71,8 @@ pub struct Telemetry {
     tx: Sender<RawMessage>,
     /// Unix time of the twin's t = 0, s: converts source timestamps to the twin's time base.
     pub epoch_unix_s: f64,
-    /// Wall-clock budget for draining in one tick (live sources); `None` drains everything that is waiting,
-    /// which keeps replays and in-process runs deterministic.
+    /// Wall-clock budget for draining in one tick (live sources; a live client's channel over half full is drained to
+    /// half whatever the budget); `None` drains everything that is waiting, which keeps replays deterministic.
     pub budget: Option<Duration>,
     /// Messages refused because the channel was full (counted by the senders).
     dropped_full: Arc<AtomicU64>,
@@ -80,9 +80,20 @@ pub struct Telemetry {
     pub drained: u64,
     /// A live MQTT client, when the twin is connected to a broker.
     pub mqtt: Option<twin_mqtt::MqttClient>,
-    /// The twin's time at the previous drain, s since its t = 0: messages stamped at this drain arrived since.
-    last_drain_s: Option<f64>,
+    /// The twin's time since which the live messages now waiting may have arrived, s since its t = 0: the previous
+    /// drain's, or an earlier one's while the drains since stopped at their budget with messages left waiting.
+    live_since_s: Option<f64>,
+    /// Messages stamped with the draining tick's time (live ones) have been taken since the start.
+    live_seen: bool,
+    /// How far behind the end of the tick being run the samples of the next drain may lie, s beyond the allowed
+    /// lateness (see [`Telemetry::receive_lag_s`]).
+    receive_lag_s: f64,
 }
+
+/// The most the assimilated branch waits for live samples beyond the allowed lateness, s of simulated time: a
+/// twin that cannot keep up (a long backlog) or runs very fast stops waiting for its samples rather than
+/// re-simulate an ever longer span every tick.
+pub const MAX_RECEIVE_LAG_S: f64 = 600.0;
 
 impl Telemetry {
     /// Connects the twin to a broker: every filter of `Ingestor::subscriptions` (the JSON signals' topics and each
@@ -93,6 +104,16 @@ impl Telemetry {
         config.subscriptions = topics.into_iter().map(|t| (t, twin_mqtt::Qos::AtLeastOnce)).collect();
         self.mqtt = Some(twin_mqtt::MqttClient::start(config)?);
         Ok(())
+    }
+
+    /// How far behind the end of the tick now running the next drain's samples may lie, s, beyond the allowed
+    /// lateness: 0 for sources that stamp their own arrival (the in-process plant, a replay), which deliver up to
+    /// the end of the tick. Live messages are drained at the start of the next tick, so they may be as old as this
+    /// tick's length (and older, from the start of a backlog left at the budget); the assimilated branch trails
+    /// the clock by that much more so that they still reach it at their event times. At most
+    /// [`MAX_RECEIVE_LAG_S`].
+    pub fn receive_lag_s(&self) -> f64 {
+        self.receive_lag_s
     }
 
     /// Blocks until a message waits on the inbound channel or on the live client's, or `timeout` passes, and
@@ -198,7 +219,9 @@ impl Plugin for IngestPlugin {
             dropped_full: Arc::new(AtomicU64::new(0)),
             drained: 0,
             mqtt: None,
-            last_drain_s: None,
+            live_since_s: None,
+            live_seen: false,
+            receive_lag_s: 0.0,
         })
         .add_message::<SampleApplied>()
         .add_systems(Update, drain_telemetry.in_set(TwinSystems::Ingest));
@@ -228,18 +251,22 @@ fn drain_telemetry(
     // Sources inside the app (the in-process plant, a replay) deliver up to the end of this tick.
     let tick_end_unix = now_unix + f64::from(clock.pending_steps) * clock.step_s;
     let over_budget = |t: &Telemetry| t.budget.is_some_and(|b| started.elapsed() > b);
-    // What this tick stamps "now" arrived since the previous drain, and belongs to a tick that runs to its end:
-    // that much simulated time (tens of seconds each at 60x and a few frames per second) is how uncertain its
-    // receive time is.
-    let window_s = (t.last_drain_s.map_or(0.0, |last| clock.now_s - last), tick_end_unix - now_unix);
-    t.last_drain_s = Some(clock.now_s);
+    // What this tick stamps "now" arrived since the previous drain (or earlier, while drains left a backlog), and
+    // belongs to a tick that runs to its end: that much simulated time (tens of seconds each at 60x and a few
+    // frames per second) is how uncertain its receive time is.
+    let window_s = (t.live_since_s.map_or(0.0, |since| clock.now_s - since), tick_end_unix - now_unix);
     // Live messages first. Their receive time is the twin's now: the client stamps wall time, which the
     // twin's clock need not follow.
     if let Some(client) = t.mqtt.take() {
         t.ingestor.set_receive_window(window_s.0, window_s.1);
         while let Ok(m) = client.receiver().try_recv() {
+            t.live_seen = true;
             t.take(RawMessage { topic: m.topic, payload: m.payload, received_s: now_unix }, recorder.as_deref_mut());
-            if over_budget(t) {
+            // Past the budget, a channel more than half full is still drained down to half: a message the client
+            // cannot hand over is dropped (and redelivered only after a reconnect), which costs more than a slow
+            // frame.
+            let filling = client.receiver().capacity().is_some_and(|c| client.receiver().len() > c / 2);
+            if over_budget(t) && !filling {
                 break;
             }
         }
@@ -252,6 +279,7 @@ fn drain_telemetry(
             t.ingestor.set_receive_window(0.0, 0.0);
         } else {
             msg.received_s = now_unix;
+            t.live_seen = true;
             t.ingestor.set_receive_window(window_s.0, window_s.1);
         }
         t.take(msg, recorder.as_deref_mut());
@@ -259,6 +287,17 @@ fn drain_telemetry(
             break;
         }
     }
+    // Messages left waiting at the budget may date from any drain since the last one that emptied the channels.
+    let backlog = t.mqtt.as_ref().is_some_and(|c| !c.receiver().is_empty()) || !t.rx.is_empty();
+    if !backlog || t.live_since_s.is_none() {
+        t.live_since_s = Some(clock.now_s);
+    }
+    t.receive_lag_s = if t.live_seen || t.mqtt.is_some() {
+        let waiting_s = t.live_since_s.map_or(0.0, |since| clock.now_s - since);
+        (waiting_s + window_s.1).clamp(0.0, MAX_RECEIVE_LAG_S)
+    } else {
+        0.0
+    };
     // Samples stamped in the twin's future (a source clock ahead of ours) wait until their time comes.
     for s in t.ingestor.release(tick_end_unix) {
         let sig = &t.ingestor.signals()[s.signal];

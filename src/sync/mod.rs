@@ -148,6 +148,8 @@ pub struct DriftAlarm {
 #[derive(Resource)]
 pub struct Assimilation {
     lateness_s: f64,
+    /// How much longer live samples may take to be drained, s (set each tick from ingestion).
+    receive_lag_s: f64,
     /// Samples by (step, arrival).
     queue: BTreeMap<(u64, u64), Queued>,
     arrivals: u64,
@@ -184,6 +186,7 @@ impl Assimilation {
     pub fn new(lateness_s: f64, inflow_noise: f64) -> Self {
         Self {
             lateness_s,
+            receive_lag_s: 0.0,
             queue: BTreeMap::new(),
             arrivals: 0,
             assimilated_steps: 0,
@@ -204,9 +207,10 @@ impl Assimilation {
         }
     }
 
-    /// The lag of the assimilated branch behind the clock, in whole steps of `dt_s`.
+    /// The lag of the assimilated branch behind the clock, in whole steps of `dt_s`: the allowed lateness, and
+    /// for live telemetry the span its next drain may reach back (see [`crate::ingest::Telemetry::receive_lag_s`]).
     pub fn lateness_steps(&self, dt_s: f64) -> u64 {
-        (self.lateness_s / dt_s).ceil().max(0.0) as u64
+        ((self.lateness_s + self.receive_lag_s) / dt_s).ceil().max(0.0) as u64
     }
 
     /// Queues one sample applied by ingestion; `now_s` is the clock's time, `dt_s` the model step.
@@ -569,8 +573,14 @@ impl SyncReport {
     }
 }
 
-/// Queues this tick's applied samples for the assimilated branch.
-fn queue_samples(mut samples: MessageReader<SampleApplied>, mut a: ResMut<Assimilation>, clock: Res<SimClock>) {
+/// Queues this tick's applied samples for the assimilated branch, and takes the lag live telemetry needs.
+fn queue_samples(
+    mut samples: MessageReader<SampleApplied>,
+    mut a: ResMut<Assimilation>,
+    clock: Res<SimClock>,
+    telemetry: Option<Res<crate::ingest::Telemetry>>,
+) {
+    a.receive_lag_s = telemetry.map_or(0.0, |t| t.receive_lag_s());
     for s in samples.read() {
         a.queue(s, clock.now_s, clock.step_s);
     }

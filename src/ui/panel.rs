@@ -287,10 +287,16 @@ fn top_bar(
         ui.label(format!("rejected {total_rejected}")).on_hover_text(breakdown);
         ui.separator();
         let plc = desk.as_ref().and_then(|d| d.target);
-        ui.label(match plc {
-            Some(t) => format!("PLC {t}"),
-            None => "PLC: none".into(),
-        });
+        match plc {
+            // Short enough to keep the bar on one line; the whole target on hover.
+            Some(t) => {
+                let what = if t.virtual_plc { " (virtual)" } else { "" };
+                ui.label(format!("PLC {}{what}", t.addr)).on_hover_text(format!("PLC {t}"));
+            }
+            None => {
+                ui.label("PLC: none");
+            }
+        }
         ui.separator();
         let clock = world.resource::<SimClock>();
         ui.monospace(format_sim_time(clock.now_s));

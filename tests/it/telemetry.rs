@@ -293,21 +293,38 @@ fn a_retained_identity_published_before_the_twin_connects_is_compared_with_the_s
 
 /// The pump station's twin fed by its virtual plant through Mosquitto, as the workbench runs it at 60x on a slow
 /// display: 15 simulated seconds a tick, the plant publishing each tick's samples and the twin draining them the
-/// next. `faults` go to the plant. Returns the twin after `ticks` ticks.
-fn fast_live_station(broker: &Mosquitto, faults: Vec<scenario::FaultSpec>, ticks: u32) -> App {
+/// next. `faults` go to the plant. For the first `starved` ticks the twin's drain budget is zero (one message a
+/// tick, as a frame that cannot keep up drains only part of what waits), then unlimited. Returns the twin after
+/// `ticks` ticks, and how many messages the plant published in the last one (waiting for the next drain).
+fn fast_live_station(broker: &Mosquitto, faults: Vec<scenario::FaultSpec>, starved: u32, ticks: u32) -> (App, u64) {
+    fast_live_station_with(broker, faults, starved, ticks, twin_mqtt::MqttConfig::DEFAULT_CHANNEL_CAPACITY)
+}
+
+/// [`fast_live_station`] with the twin's client channel holding `capacity` messages.
+fn fast_live_station_with(
+    broker: &Mosquitto,
+    faults: Vec<scenario::FaultSpec>,
+    starved: u32,
+    ticks: u32,
+    capacity: usize,
+) -> (App, u64) {
     let mut s = scenario::load(&super::root().join("scenes/pump_station.ron")).unwrap();
     s.faults = faults;
     let mut app = headless_app(Arc::new(s.clone()), 1);
     let url = format!("mqtt://127.0.0.1:{}", broker.port);
     let mut t = app.world_mut().resource_mut::<Telemetry>();
-    t.connect(twin_mqtt::MqttConfig::from_url(&url, "twin-fast").unwrap()).unwrap();
+    let mut cfg = twin_mqtt::MqttConfig::from_url(&url, "twin-fast").unwrap();
+    cfg.channel_capacity = capacity;
+    t.connect(cfg).unwrap();
     let client = |t: &Telemetry| t.mqtt.as_ref().unwrap().stats();
     assert!(wait_until(Duration::from_secs(10), || client(app.world().resource::<Telemetry>()).subacks > 0));
     let plant = twin_mqtt::MqttClient::start(twin_mqtt::MqttConfig::from_url(&url, "plant-fast").unwrap()).unwrap();
     assert!(wait_until(Duration::from_secs(10), || plant.stats().connected));
     twin::plant::inprocess::add_inprocess_plant(&mut app, &s, 1, Some(plant)).unwrap();
     let steps = (15.0 / s.simulation.model_step.secs()).round() as u32;
-    for _ in 0..ticks {
+    let (mut before, mut last_tick) = (0, 0);
+    for tick in 0..ticks {
+        app.world_mut().resource_mut::<Telemetry>().budget = (tick < starved).then_some(Duration::ZERO);
         app.world_mut().resource_mut::<SimClock>().pending_steps = steps;
         app.update();
         // Whatever the plant published this tick is on its way; the next tick drains it. (A frame of a real
@@ -316,8 +333,9 @@ fn fast_live_station(broker: &Mosquitto, faults: Vec<scenario::FaultSpec>, ticks
         let arrived =
             wait_until(Duration::from_secs(20), || client(app.world().resource::<Telemetry>()).received >= published);
         assert!(arrived, "the twin received the plant's {published} messages");
+        (before, last_tick) = (published, published - before);
     }
-    app
+    (app, last_tick)
 }
 
 #[test]
@@ -325,21 +343,60 @@ fn fast_time_over_a_broker_is_not_taken_for_skewed_clocks_or_late_data_but_a_rea
     let broker = Mosquitto::start(false, "");
     let skew =
         scenario::FaultSpec::SkewedClock { signal: "P-101.flow".into(), offset: twin::scenario::Dur::from_secs(90.0) };
-    let app = fast_live_station(&broker, vec![skew], 16);
+    let (app, _) = fast_live_station(&broker, vec![skew], 0, 16);
+    assert_fast_live_station(&app, true);
+}
+
+#[test]
+fn a_backlog_left_by_drains_that_could_not_keep_up_is_not_taken_for_late_data_or_skewed_clocks() {
+    let broker = Mosquitto::start(false, "");
+    let skew =
+        scenario::FaultSpec::SkewedClock { signal: "P-101.flow".into(), offset: twin::scenario::Dur::from_secs(90.0) };
+    // Six ticks of one message each leave hundreds waiting, some for 90 simulated seconds; the seventh drains
+    // them all, and the rest of the run is drained a tick at a time.
+    let (app, last_tick) = fast_live_station(&broker, vec![skew], 6, 16);
+    let waiting = app.world().resource::<Telemetry>().mqtt.as_ref().unwrap().receiver().len() as u64;
+    assert!(waiting <= last_tick, "the backlog was drained: {waiting} waiting, {last_tick} sent in the last tick");
+    assert_fast_live_station(&app, true);
+}
+
+#[test]
+fn a_client_channel_filling_up_is_drained_past_the_budget_before_it_drops_anything() {
+    let broker = Mosquitto::start(false, "");
+    // 300 messages of room and about 80 a tick: drained one a tick, the channel would overflow by the fourth.
+    let (app, last_tick) = fast_live_station_with(&broker, vec![], 16, 16, 300);
+    let t = app.world().resource::<Telemetry>();
+    let client = t.mqtt.as_ref().unwrap();
+    assert_eq!(client.stats().dropped_channel_full, 0, "{:?}", client.stats());
+    let waiting = client.receiver().len() as u64;
+    assert!(waiting <= 150 + last_tick, "drained down to half: {waiting} waiting, {last_tick} sent in the last tick");
+    assert!(waiting > last_tick, "the budget still held below half: {waiting} waiting");
+    // A backlog that never clears leaves every receive time open back to its start: no clock can be judged
+    // skewed then (none is injected here), and nothing is taken for late.
+    assert_fast_live_station(&app, false);
+}
+
+/// Everything the plant sent was accepted, none refused as late, only the skewed source (P-101's flow, when
+/// `skew` was injected) is flagged skewed, nothing revised what was shown, and every sample reached the
+/// assimilated branch at its event time.
+fn assert_fast_live_station(app: &App, skew: bool) {
     let counters = app.world().resource::<Telemetry>().counters();
     assert!(counters["accepted"] > 500, "{counters:?}");
     assert_eq!(counters.get("late").copied().unwrap_or(0), 0, "nothing refused as late: {counters:?}");
     let mut checked = 0;
     for asset in ["P-101", "M-101", "T-1"] {
-        for (q, m) in &measured_all(&app, asset) {
-            let skewed = asset == "P-101" && *q == Quantity::Flow;
+        for (q, m) in &measured_all(app, asset) {
+            let skewed = skew && asset == "P-101" && *q == Quantity::Flow;
             assert_eq!(m.skewed_clock, skewed, "{asset} {q:?}: {m:?}");
             checked += 1;
         }
     }
     assert!(checked >= 6, "{checked} signals measured");
-    let revisions = &app.world().resource::<twin::sync::Assimilation>().revisions;
+    let assimilation = app.world().resource::<twin::sync::Assimilation>();
+    let revisions = &assimilation.revisions;
     assert!(revisions.is_empty(), "samples one tick old revise nothing: {revisions:?}");
+    let c = &assimilation.counters;
+    assert_eq!(c.too_late, 0, "every sample reached the assimilated branch: {c:?}");
 }
 
 fn measured_all(app: &App, asset: &str) -> Vec<(Quantity, twin::ingest::Measured)> {

@@ -256,8 +256,12 @@ pub enum NodeEvent {
 /// Counters of [`NodeTracker`], so nothing is skipped silently.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TrackerStats {
-    /// Metrics left out of `NodeEvent::Metrics`: null, string/bytes, non-finite, or without name and alias.
+    /// Metrics left out of `NodeEvent::Metrics` for want of a usable value: string/bytes, non-finite, or without
+    /// name and alias.
     pub skipped_metrics: u64,
+    /// Metrics marked `is_null` (no value yet, as a birth announces a metric not read since the node started):
+    /// left out too, but no fault of the data.
+    pub null_metrics: u64,
     /// `RebirthNeeded` events returned.
     pub rebirths_requested: u64,
     /// Messages answered with `Ignored` (commands, STATE, nodes awaiting rebirth, node table full).
@@ -398,6 +402,10 @@ impl NodeTracker {
                     continue;
                 }
             };
+            if m.is_null == Some(true) {
+                self.stats.null_metrics += 1;
+                continue;
+            }
             match m.value_f64(birth_type) {
                 Some(value) => {
                     metrics.push(DecodedMetric { name, timestamp_ms: m.timestamp.or(payload.timestamp), value })
@@ -558,6 +566,7 @@ mod tests {
             e => panic!("{e:?}"),
         }
         assert_eq!(tr.stats().skipped_metrics, 1);
+        assert_eq!(tr.stats().null_metrics, 0);
         let ev = tr.handle(
             &topic("NDATA"),
             &data(
@@ -578,6 +587,31 @@ mod tests {
             DecodedMetric { name: "Pump/Temp_C".into(), timestamp_ms: Some(42), value: -1.0 },
             "Int16 from birth datatype"
         );
+    }
+
+    #[test]
+    fn a_null_birth_metric_is_counted_as_no_value_yet_not_as_a_bad_one() {
+        let mut tr = NodeTracker::new();
+        let mut b = birth(0);
+        b.metrics.push(Metric {
+            is_null: Some(true),
+            value: None,
+            ..aliased("Pump/Vib_mm_s", 5, datatype::DOUBLE, MetricValue::DoubleValue(0.0))
+        });
+        let NodeEvent::Metrics { metrics, .. } = tr.handle(&topic("NBIRTH"), &b) else { panic!("birth") };
+        assert!(metrics.iter().all(|m| m.name != "Pump/Vib_mm_s"), "no value to apply");
+        assert_eq!(
+            (tr.stats().skipped_metrics, tr.stats().null_metrics),
+            (1, 1),
+            "the string is skipped, the null not"
+        );
+        // The alias it announced still names the metric's later values.
+        let NodeEvent::Metrics { metrics, .. } =
+            tr.handle(&topic("NDATA"), &data(1, vec![by_alias(5, MetricValue::DoubleValue(1.5))]))
+        else {
+            panic!("data")
+        };
+        assert_eq!((metrics[0].name.as_str(), metrics[0].value), ("Pump/Vib_mm_s", 1.5));
     }
 
     #[test]
