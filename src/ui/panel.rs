@@ -226,7 +226,9 @@ fn layout(
     view
 }
 
-/// The top bar: files, scenario, connections with rates and drops, clock, run/pause and speed, writes switch.
+/// The top bar, two rows so that neither is cut off at a common width: first files, scenario, clock, run/pause
+/// and speed, and the writes switch; then the connections, with the broker's rates, drops and rejected samples, and
+/// the PLC.
 fn top_bar(
     ui: &mut Ui,
     world: &World,
@@ -235,68 +237,11 @@ fn top_bar(
     actions: &mut Vec<Action>,
 ) {
     let scenario = &world.resource::<LoadedScenario>().0;
-    let telemetry = world.resource::<crate::ingest::Telemetry>();
-    let counters = telemetry.counters();
-    let n = |k: &str| counters.get(k).copied().unwrap_or(0);
+    let plc = desk.as_ref().and_then(|d| d.target);
     ui.horizontal_wrapped(|ui| {
         files::file_menu(ui, bench, actions);
         ui.separator();
         ui.label(egui::RichText::new(&scenario.name).strong());
-        ui.separator();
-        // Broker.
-        let link = world.get_resource::<super::live::LiveLink>();
-        let connected = telemetry.mqtt.as_ref().map(|c| c.stats().connected);
-        let (dot, color) = match connected {
-            Some(true) => ("●", egui::Color32::from_rgb(60, 200, 90)),
-            Some(false) => ("●", egui::Color32::from_rgb(230, 70, 60)),
-            None => ("○", egui::Color32::GRAY),
-        };
-        ui.colored_label(color, dot);
-        let url = link.map_or("no broker".to_owned(), |l| {
-            if l.virtual_plant { format!("{} (embedded, virtual plant)", l.url) } else { l.url.clone() }
-        });
-        let rate = world.resource::<Rates>().per_s;
-        let rejected: Vec<(String, u64)> = counters
-            .iter()
-            .filter(|(k, v)| {
-                **v > 0
-                    && !matches!(
-                        k.as_str(),
-                        "accepted" | "reordered" | "messages" | "dropped_channel_full" | "identity"
-                    )
-            })
-            .map(|(k, v)| (k.clone(), *v))
-            .collect();
-        let total_rejected: u64 = rejected.iter().map(|(_, v)| v).sum();
-        ui.label(format!("Broker {url}")).on_hover_text(if connected == Some(false) {
-            "disconnected"
-        } else {
-            "connected"
-        });
-        ui.monospace(format!("{rate:.0} msg/s"));
-        let drops = n("dropped_channel_full");
-        ui.colored_label(
-            if drops > 0 { egui::Color32::from_rgb(230, 150, 40) } else { ui.visuals().text_color() },
-            format!("drops {drops}"),
-        );
-        let breakdown = if rejected.is_empty() {
-            "nothing rejected".to_owned()
-        } else {
-            rejected.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("\n")
-        };
-        ui.label(format!("rejected {total_rejected}")).on_hover_text(breakdown);
-        ui.separator();
-        let plc = desk.as_ref().and_then(|d| d.target);
-        match plc {
-            // Short enough to keep the bar on one line; the whole target on hover.
-            Some(t) => {
-                let what = if t.virtual_plc { " (virtual)" } else { "" };
-                ui.label(format!("PLC {}{what}", t.addr)).on_hover_text(format!("PLC {t}"));
-            }
-            None => {
-                ui.label("PLC: none");
-            }
-        }
         ui.separator();
         let clock = world.resource::<SimClock>();
         ui.monospace(format_sim_time(clock.now_s));
@@ -320,6 +265,60 @@ fn top_bar(
             ui.separator();
             ui.small(&bench.status);
         }
+    });
+    ui.horizontal_wrapped(|ui| connections_ui(ui, world, plc));
+}
+
+/// The top bar's second row: the broker (connected or not, its URL, message rate, channel drops and rejected
+/// samples with their reasons on hover) and the PLC writes go to.
+fn connections_ui(ui: &mut Ui, world: &World, plc: Option<crate::change::PlcTarget>) {
+    let telemetry = world.resource::<crate::ingest::Telemetry>();
+    let counters = telemetry.counters();
+    let n = |k: &str| counters.get(k).copied().unwrap_or(0);
+    let link = world.get_resource::<super::live::LiveLink>();
+    let connected = telemetry.mqtt.as_ref().map(|c| c.stats().connected);
+    // Painted, not a glyph: the default fonts have no filled circle.
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+    let (centre, radius) = (rect.center(), 4.5);
+    match connected {
+        Some(true) => ui.painter().circle_filled(centre, radius, egui::Color32::from_rgb(60, 200, 90)),
+        Some(false) => ui.painter().circle_filled(centre, radius, egui::Color32::from_rgb(230, 70, 60)),
+        None => ui.painter().circle_stroke(centre, radius, egui::Stroke::new(1.5, egui::Color32::GRAY)),
+    };
+    let url = link.map_or("no broker".to_owned(), |l| {
+        if l.virtual_plant { format!("{} (embedded, virtual plant)", l.url) } else { l.url.clone() }
+    });
+    let rate = world.resource::<Rates>().per_s;
+    let rejected: Vec<(String, u64)> = counters
+        .iter()
+        .filter(|(k, v)| {
+            **v > 0
+                && !matches!(k.as_str(), "accepted" | "reordered" | "messages" | "dropped_channel_full" | "identity")
+        })
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    let total_rejected: u64 = rejected.iter().map(|(_, v)| v).sum();
+    ui.label(format!("Broker {url}")).on_hover_text(if connected == Some(false) {
+        "disconnected"
+    } else {
+        "connected"
+    });
+    ui.monospace(format!("{rate:.0} msg/s"));
+    let drops = n("dropped_channel_full");
+    ui.colored_label(
+        if drops > 0 { egui::Color32::from_rgb(230, 150, 40) } else { ui.visuals().text_color() },
+        format!("drops {drops}"),
+    );
+    let breakdown = if rejected.is_empty() {
+        "nothing rejected".to_owned()
+    } else {
+        rejected.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("\n")
+    };
+    ui.label(format!("rejected {total_rejected}")).on_hover_text(breakdown);
+    ui.separator();
+    ui.label(match plc {
+        Some(t) => format!("PLC {t}"),
+        None => "PLC: none".into(),
     });
 }
 
