@@ -233,8 +233,8 @@ impl ClockEstimate {
         if span < CLOCK_MIN_SPAN_S {
             return 0.0; // not enough evidence yet: keep the last judgement
         }
-        let shortest = self.window.iter().map(|w| w.1).fold(f64::INFINITY, f64::min);
-        let longest = self.window.iter().map(|w| w.2).fold(f64::INFINITY, f64::min);
+        let (shortest, longest) =
+            self.window.iter().fold((f64::INFINITY, f64::INFINITY), |(s, l), w| (s.min(w.1), l.min(w.2)));
         // The offset lies in [shortest, longest]; a source behind is corrected by the least it is behind.
         self.skewed = shortest > threshold_s || longest < -threshold_s;
         self.offset_s = if shortest > threshold_s { shortest } else { longest };
@@ -242,6 +242,25 @@ impl ClockEstimate {
     }
 
     fn correct(&self, source_s: f64) -> f64 {
+        self.judgement().correct(source_s)
+    }
+
+    /// What the samples of this source are checked with: the judgement alone, not the window behind it.
+    fn judgement(&self) -> ClockJudgement {
+        ClockJudgement { skewed: self.skewed, offset_s: self.offset_s }
+    }
+}
+
+/// A source clock's judgement at one message: skewed or not, and the offset its times are corrected by.
+#[derive(Debug, Clone, Copy, Default)]
+struct ClockJudgement {
+    skewed: bool,
+    /// Added to a skewed source's times, s.
+    offset_s: f64,
+}
+
+impl ClockJudgement {
+    fn correct(self, source_s: f64) -> f64 {
         if self.skewed { source_s + self.offset_s } else { source_s }
     }
 }
@@ -557,7 +576,7 @@ impl Ingestor {
             }
         }
         let moved = first_ts.map_or(0.0, |t| topic.clock.observe(msg.received_s, receive_window, t, threshold));
-        let clock = topic.clock.clone();
+        let clock = topic.clock.judgement();
         self.rebase(&matching, moved);
 
         for i in matching {
@@ -578,7 +597,7 @@ impl Ingestor {
                 None => Some(msg.received_s),
                 Some(p) => json::timestamp_at(&json, p).ok(),
             };
-            self.check_value(i, v, source_s, msg.received_s, &clock);
+            self.check_value(i, v, source_s, msg.received_s, clock);
         }
     }
 
@@ -616,9 +635,9 @@ impl Ingestor {
             let moved = topic.clock.observe(msg.received_s, receive_window, t, threshold);
             self.rebase(&[i], moved);
         }
-        let clock = self.topics.get(&msg.topic).map(|t| t.clock.clone()).unwrap_or_default();
+        let clock = self.topics.get(&msg.topic).map(|t| t.clock.judgement()).unwrap_or_default();
         match json::number_at(&json, "$.value") {
-            Ok(v) => self.check_value(i, v, source_s, msg.received_s, &clock),
+            Ok(v) => self.check_value(i, v, source_s, msg.received_s, clock),
             Err(CodecError::MissingPath { .. } | CodecError::BadPath { .. }) => {
                 self.count(Some(i), Outcome::MissingValue)
             }
@@ -630,7 +649,7 @@ impl Ingestor {
     /// The checks every value goes through, whatever its encoding: conversion of `v` (the signal's unit) to the
     /// canonical unit, finite, in range, a readable source time (`None`: unreadable), clock correction, lateness
     /// and reordering. A value that passes is queued for [`Ingestor::release`] (which applies the dead-band).
-    fn check_value(&mut self, i: usize, v: f64, source_s: Option<f64>, received_s: f64, clock: &ClockEstimate) {
+    fn check_value(&mut self, i: usize, v: f64, source_s: Option<f64>, received_s: f64, clock: ClockJudgement) {
         let sig = &self.signals[i];
         let value = sig.converter.to_canonical(v);
         if !value.is_finite() {
@@ -716,7 +735,7 @@ impl Ingestor {
         let state = self.topics.entry(clock_topic).or_default();
         let moved = first_ms
             .map_or(0.0, |ms| state.clock.observe(msg.received_s, receive_window, ms as f64 / 1000.0, threshold));
-        let clock = state.clock.clone();
+        let clock = state.clock.judgement();
         self.rebase(&concerned, moved);
 
         let skipped_before = self.tracker.stats().skipped_metrics;
@@ -731,7 +750,7 @@ impl Ingestor {
                     match self.sp_signals.get(&key) {
                         Some(&i) => {
                             let source_s = m.timestamp_ms.map_or(msg.received_s, |ms| ms as f64 / 1000.0);
-                            self.check_value(i, m.value, Some(source_s), msg.received_s, &clock);
+                            self.check_value(i, m.value, Some(source_s), msg.received_s, clock);
                         }
                         None if is_protocol_metric(&key.3) => {}
                         None => self.count(None, Outcome::UnmappedMetric),
