@@ -15,7 +15,7 @@
 //!   `rebirth_requested`) and the node's messages are `awaiting_rebirth` until its NBIRTH. NDEATH and DDEATH
 //!   (`death`) make the node's or device's signals stale at once. Commands and STATE are `ignored`.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -325,7 +325,14 @@ pub struct Ingestor {
     /// How long before and after its receive stamp a message may have arrived, s (see
     /// [`Ingestor::set_receive_window`]).
     receive_window_s: (f64, f64),
+    /// The JSON signals whose topic filter matches a received topic, by topic: the filters are fixed, so each
+    /// topic is matched once (at most [`MATCH_CACHE_TOPICS`] topics are kept; others are matched every time).
+    matches: HashMap<String, Vec<usize>>,
 }
+
+/// Received topics whose matching signals are remembered, at most: a stream of ever new topics (unknown ones
+/// included) cannot grow the cache without bound.
+pub const MATCH_CACHE_TOPICS: usize = 4096;
 
 /// f64 ordered by total order, for map keys.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -385,6 +392,7 @@ impl Ingestor {
             identity_topics,
             identities: Vec::new(),
             receive_window_s: (0.0, 0.0),
+            matches: HashMap::new(),
             sp_signals,
             sp_nodes,
             tracker: NodeTracker::new(),
@@ -528,9 +536,20 @@ impl Ingestor {
             self.ingest_sparkplug(msg, &t);
             return;
         }
-        let matching: Vec<usize> = (0..self.signals.len())
-            .filter(|&i| self.signals[i].sparkplug.is_none() && topic::matches(&self.signals[i].topic, &msg.topic))
-            .collect();
+        let matching = match self.matches.get(&msg.topic) {
+            Some(m) => m.clone(),
+            None => {
+                let m: Vec<usize> = (0..self.signals.len())
+                    .filter(|&i| {
+                        self.signals[i].sparkplug.is_none() && topic::matches(&self.signals[i].topic, &msg.topic)
+                    })
+                    .collect();
+                if self.matches.len() < MATCH_CACHE_TOPICS {
+                    self.matches.insert(msg.topic.clone(), m.clone());
+                }
+                m
+            }
+        };
         if matching.is_empty() {
             self.count(None, Outcome::UnknownTopic);
             return;
@@ -844,6 +863,30 @@ mod tests {
 
     fn count(i: &Ingestor, o: Outcome) -> u64 {
         i.counts().get(&o).copied().unwrap_or(0)
+    }
+
+    #[test]
+    fn topics_are_matched_once_and_a_flood_of_new_topics_cannot_grow_the_cache() {
+        let mut i = ingestor();
+        for k in 0..MATCH_CACHE_TOPICS + 100 {
+            i.ingest(&msg(&format!("flood/{k}"), r#"{"v": 1, "ts": 1}"#, 1.0));
+        }
+        assert_eq!(count(&i, Outcome::UnknownTopic), (MATCH_CACHE_TOPICS + 100) as u64, "every one counted");
+        assert_eq!(i.matches.len(), MATCH_CACHE_TOPICS, "bounded");
+        // A known topic past the bound is matched every time, and still reaches its signal.
+        for ts in [1000.0, 1001.0] {
+            i.ingest(&msg("site/a/level", &format!(r#"{{"v": {}, "ts": {ts}}}"#, 250.0 + ts - 1000.0), ts));
+        }
+        assert!(!i.matches.contains_key("site/a/level"));
+        assert_eq!(i.release(f64::INFINITY).len(), 2);
+        // Below the bound, a topic's matches are remembered and give the same signals.
+        let mut j = ingestor();
+        for ts in [1000.0, 1001.0] {
+            j.ingest(&msg("site/a/level", &format!(r#"{{"v": {}, "ts": {ts}}}"#, 250.0 + ts - 1000.0), ts));
+        }
+        assert_eq!(j.matches.get("site/a/level").map(Vec::len), Some(1));
+        assert_eq!(j.release(f64::INFINITY).len(), 2);
+        assert_eq!(count(&j, Outcome::Accepted), 2);
     }
 
     #[test]
