@@ -121,6 +121,9 @@ impl VibrationEdge {
         let mut ip = self.impulse_phase;
         let mut k = self.impulse_k;
         let mut idx = self.noise_idx;
+        // A local copy: the loop is latency-bound, and the aggregator's sums must stay in registers rather than go
+        // through `self` on every sample (the compiler cannot always prove they need not).
+        let mut agg = self.agg.clone();
         for _ in 0..n {
             let mut v = amp * s;
             let c2 = c * cd - s * sd;
@@ -137,20 +140,29 @@ impl VibrationEdge {
             }
             v += sigma * noise[idx];
             idx = (idx + 1) & NOISE_MASK;
-            if let Some(f) = self.agg.push(v) {
-                let n: f64 = StandardNormal.sample(&mut self.rng);
-                let g = (1.0 + VIBRATION_GAIN_NOISE * n).max(0.0);
-                self.latest =
-                    Some(VibrationFeatures { rms_mm_s: f.rms_mm_s * g, peak_mm_s: f.peak_mm_s * g, crest: f.crest });
-                idx = self.rng.random_range(0..NOISE_LEN);
+            if let Some(f) = agg.push(v) {
+                idx = self.window_done(f);
             }
         }
+        self.agg = agg;
         // Keep the phasor on the unit circle against rounding drift.
         let norm = c.hypot(s);
         self.phasor = if norm > 0.0 && norm.is_finite() { (c / norm, s / norm) } else { (1.0, 0.0) };
         self.impulse_phase = ip.clamp(0.0, 1.0);
         self.impulse_k = k;
         self.noise_idx = idx;
+    }
+
+    /// Once a second: the window's features with the sensor's gain noise become the latest reading; returns where
+    /// the next window starts in the noise table. Out of line, so that the per-sample loop around it keeps its
+    /// running values in registers.
+    #[cold]
+    #[inline(never)]
+    fn window_done(&mut self, f: VibrationFeatures) -> usize {
+        let n: f64 = StandardNormal.sample(&mut self.rng);
+        let g = (1.0 + VIBRATION_GAIN_NOISE * n).max(0.0);
+        self.latest = Some(VibrationFeatures { rms_mm_s: f.rms_mm_s * g, peak_mm_s: f.peak_mm_s * g, crest: f.crest });
+        self.rng.random_range(0..NOISE_LEN)
     }
 }
 
