@@ -640,6 +640,7 @@ impl Ingestor {
         let window = self.settings.dedup_window;
         let (threshold, receive_window) = (self.settings.skew_threshold_s, self.receive_window_s);
         let topic = self.topics.entry(msg.topic.clone()).or_default();
+        let mut moved = 0.0;
         if let Some(t) = source_s {
             let k = (1, t.to_bits(), 0);
             if !topic.seen.insert(k) {
@@ -651,10 +652,10 @@ impl Ingestor {
             {
                 topic.seen.remove(&old);
             }
-            let moved = topic.clock.observe(msg.received_s, receive_window, t, threshold);
-            self.rebase(&[i], moved);
+            moved = topic.clock.observe(msg.received_s, receive_window, t, threshold);
         }
-        let clock = self.topics.get(&msg.topic).map(|t| t.clock.judgement()).unwrap_or_default();
+        let clock = topic.clock.judgement();
+        self.rebase(&[i], moved);
         match json::number_at(&json, "$.value") {
             Ok(v) => self.check_value(i, v, source_s, msg.received_s, clock),
             Err(CodecError::MissingPath { .. } | CodecError::BadPath { .. }) => {

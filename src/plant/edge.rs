@@ -121,9 +121,6 @@ impl VibrationEdge {
         let mut ip = self.impulse_phase;
         let mut k = self.impulse_k;
         let mut idx = self.noise_idx;
-        // A local copy: the loop is latency-bound, and the aggregator's sums must stay in registers rather than go
-        // through `self` on every sample (the compiler cannot always prove they need not).
-        let mut agg = self.agg.clone();
         for _ in 0..n {
             let mut v = amp * s;
             let c2 = c * cd - s * sd;
@@ -140,11 +137,10 @@ impl VibrationEdge {
             }
             v += sigma * noise[idx];
             idx = (idx + 1) & NOISE_MASK;
-            if let Some(f) = agg.push(v) {
+            if let Some(f) = self.agg.push(v) {
                 idx = self.window_done(f);
             }
         }
-        self.agg = agg;
         // Keep the phasor on the unit circle against rounding drift.
         let norm = c.hypot(s);
         self.phasor = if norm > 0.0 && norm.is_finite() { (c / norm, s / norm) } else { (1.0, 0.0) };

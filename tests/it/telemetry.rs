@@ -338,23 +338,24 @@ fn fast_live_station_with(
     (app, last_tick)
 }
 
+/// The fault [`assert_fast_live_station`] expects when told of a skew: P-101's flow sensor clock 90 s off.
+fn flow_clock_90_s_behind() -> scenario::FaultSpec {
+    scenario::FaultSpec::SkewedClock { signal: "P-101.flow".into(), offset: twin::scenario::Dur::from_secs(90.0) }
+}
+
 #[test]
 fn fast_time_over_a_broker_is_not_taken_for_skewed_clocks_or_late_data_but_a_real_skew_is_caught() {
     let broker = Mosquitto::start(false, "");
-    let skew =
-        scenario::FaultSpec::SkewedClock { signal: "P-101.flow".into(), offset: twin::scenario::Dur::from_secs(90.0) };
-    let (app, _) = fast_live_station(&broker, vec![skew], 0, 16);
+    let (app, _) = fast_live_station(&broker, vec![flow_clock_90_s_behind()], 0, 16);
     assert_fast_live_station(&app, true);
 }
 
 #[test]
 fn a_backlog_left_by_drains_that_could_not_keep_up_is_not_taken_for_late_data_or_skewed_clocks() {
     let broker = Mosquitto::start(false, "");
-    let skew =
-        scenario::FaultSpec::SkewedClock { signal: "P-101.flow".into(), offset: twin::scenario::Dur::from_secs(90.0) };
     // Six ticks of one message each leave hundreds waiting, some for 90 simulated seconds; the seventh drains
     // them all, and the rest of the run is drained a tick at a time.
-    let (app, last_tick) = fast_live_station(&broker, vec![skew], 6, 16);
+    let (app, last_tick) = fast_live_station(&broker, vec![flow_clock_90_s_behind()], 6, 16);
     let waiting = app.world().resource::<Telemetry>().mqtt.as_ref().unwrap().receiver().len() as u64;
     assert!(waiting <= last_tick, "the backlog was drained: {waiting} waiting, {last_tick} sent in the last tick");
     assert_fast_live_station(&app, true);
