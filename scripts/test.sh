@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: Xvfb and a software Vulkan driver (GUI screenshot test); Mosquitto, its
 # clients and openssl (the MQTT tests start their own broker on a loopback port, some with TLS); mbpoll (a
-# real Modbus TCP client the virtual PLC test reads registers with).
-packages=(xvfb xauth mesa-vulkan-drivers libvulkan1 libxkbcommon-x11-0 mosquitto mosquitto-clients openssl mbpoll)
+# real Modbus TCP client the virtual PLC test reads registers with); pymodbus with its serial modules (a Modbus
+# TCP server not written by the project, tests/peers/modbus_server.py, run by Debian's /usr/bin/python3).
+packages=(xvfb xauth mesa-vulkan-drivers libvulkan1 libxkbcommon-x11-0 mosquitto mosquitto-clients openssl mbpoll
+    python3-pymodbus python3-serial python3-serial-asyncio)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -114,6 +114,11 @@ enum Command {
         /// Seed of the plant's hidden parameters and noise.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Unix time of the plant's t = 0, which its timestamps count from: "now" (the wall clock, as a live
+        /// site's edge stamps its data; the default at --speed realtime) or seconds since 1970 (default at other
+        /// speeds: 1767225600, 2026-01-01T00:00:00Z, so runs are repeatable).
+        #[arg(long, value_parser = parse_epoch)]
+        epoch: Option<f64>,
     },
     /// Ask the live twin a what-if question: fork a pump's present estimate and simulate the change set next to
     /// the unchanged baseline, as a Monte Carlo over the parameter and bearing-life uncertainties.
@@ -135,9 +140,13 @@ enum Command {
         /// The pump to ask about (default: the one the set-points act on, else the first pump).
         #[arg(long)]
         pump: Option<String>,
-        /// Run the twin (with the virtual plant) this long before forking, e.g. 40h.
-        #[arg(long, default_value = "1h")]
-        from: Dur,
+        /// Run the twin on the virtual plant this long before forking, e.g. 40h (default 1h). Only with
+        /// `broker: Embedded`: with a real broker the twin follows the live plant.
+        #[arg(long)]
+        from: Option<Dur>,
+        /// With a real broker: wait at most this long for every input of the pump to be fresh, else refuse.
+        #[arg(long, default_value = "30s")]
+        wait: Dur,
         /// Also advise: the smallest speed reduction keeping the failure probability below --max-risk until then.
         #[arg(long, value_name = "DUR")]
         advise_until: Option<Dur>,
@@ -178,9 +187,14 @@ enum Command {
         /// Append-only audit log (JSON Lines).
         #[arg(long, default_value = "twin-audit.jsonl")]
         audit: PathBuf,
-        /// Run the twin (with the virtual plant) this long before drafting, e.g. 2h.
-        #[arg(long, default_value = "1h")]
-        from: Dur,
+        /// Run the twin on the virtual plant this long before drafting, e.g. 2h (default 1h). Only with
+        /// `broker: Embedded`: with a real broker the twin follows the live plant.
+        #[arg(long)]
+        from: Option<Dur>,
+        /// With a real broker: wait at most this long for every input of the changed assets to be fresh, else
+        /// the change is refused and nothing is written.
+        #[arg(long, default_value = "30s")]
+        wait: Dur,
         /// Seed of the twin, the plant and the validation's Monte Carlo.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -243,8 +257,9 @@ fn main() -> ExitCode {
             };
             run(&scenarios, opts, jobs.map_or(0, usize::from), quiet)
         }
-        Some(Command::Plant { scenario, broker, duration, speed, seed }) => {
-            match twin::plant::publish::run_plant(&scenario, broker.as_deref(), duration.secs(), speed, seed) {
+        Some(Command::Plant { scenario, broker, duration, speed, seed, epoch }) => {
+            let epoch = epoch.or_else(|| (speed == Speed::Paced(1.0)).then(unix_now));
+            match twin::plant::publish::run_plant(&scenario, broker.as_deref(), duration.secs(), speed, seed, epoch) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e:#}");
@@ -260,6 +275,7 @@ fn main() -> ExitCode {
             samples,
             pump,
             from,
+            wait,
             advise_until,
             max_risk,
             seed,
@@ -272,7 +288,8 @@ fn main() -> ExitCode {
             ExitCode::from(twin::change::cli::whatif_command(&twin::change::cli::WhatIfArgs {
                 scenario: &scenario,
                 pump,
-                from_s: from.secs(),
+                from_s: from.map(Dur::secs),
+                wait: std::time::Duration::from_secs_f64(wait.secs()),
                 changes,
                 horizon_s: horizon.secs(),
                 samples,
@@ -292,6 +309,7 @@ fn main() -> ExitCode {
             allow_writes,
             audit,
             from,
+            wait,
             seed,
             json,
         }) => {
@@ -301,7 +319,8 @@ fn main() -> ExitCode {
             let request = twin::change::ChangeRequest { sets, author, approvers, allow_writes, seed };
             ExitCode::from(twin::change::cli::change_command(&twin::change::cli::ChangeArgs {
                 scenario: &scenario,
-                from_s: from.secs(),
+                from_s: from.map(Dur::secs),
+                wait: std::time::Duration::from_secs_f64(wait.secs()),
                 request,
                 audit: &audit,
                 json,
@@ -311,6 +330,22 @@ fn main() -> ExitCode {
             ExitCode::from(twin::change::cli::audit_verify(&file))
         }
         None => gui(cli.gui),
+    }
+}
+
+/// The wall clock, unix s.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// `--epoch`: "now" or unix seconds.
+fn parse_epoch(s: &str) -> Result<f64, String> {
+    if s == "now" {
+        return Ok(unix_now());
+    }
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("\"{s}\": expected \"now\" or unix seconds, e.g. 1767225600")),
     }
 }
 

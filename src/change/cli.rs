@@ -1,16 +1,21 @@
-//! The `twin whatif`, `twin change` and `twin audit verify` commands: the live twin is brought up headless with
-//! the in-process virtual plant (and its PLC), run to the fork time, then asked; exit codes 0 (done, or a
-//! verified log), 1 (rejected, rolled back, or a broken log), 2 (bad input).
+//! The `twin whatif`, `twin change` and `twin audit verify` commands: the twin is brought up headless, on the
+//! in-process virtual plant (and its PLC) run to the fork time when the scenario's broker is the embedded one, or
+//! on the real plant's live telemetry (waiting for every input to be fresh) when it is a real broker, then asked;
+//! exit codes 0 (done, or a verified log), 1 (rejected, refused on stale inputs, rolled back, or a broken log),
+//! 2 (bad input).
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 
+use super::validate::input_problems;
 use super::{ChangeRequest, PlcTarget, Status, audit, whatif};
-use crate::scenario::{self, PlcSpec, Scenario};
-use crate::twin::{SimClock, headless_app};
+use crate::ingest::Telemetry;
+use crate::scenario::{self, BrokerSpec, PlcSpec, Scenario};
+use crate::twin::{ClockPacing, SimClock, headless_app};
 
 /// Parses `ID=VALUE`.
 pub fn parse_set(s: &str) -> Result<(String, f64), String> {
@@ -23,20 +28,23 @@ pub fn parse_set(s: &str) -> Result<(String, f64), String> {
     Ok((id.trim().to_string(), v))
 }
 
-/// The twin of `scenario` with its in-process plant, run to `from_s`; with `plc`, the plant serves its PLC on a
-/// free loopback port (a scenario with a real `ModbusTcp` PLC is targeted at its address instead).
-pub fn live_twin(
+/// The twin of `scenario` with its in-process virtual plant, run to `from_s`; with `plc`, the plant serves its PLC
+/// on a free loopback port. Only for a scenario with `broker: Embedded`: the virtual plant never stands in for a
+/// real one. A scenario with a real `ModbusTcp` PLC is targeted at its address (and the validation's freshness
+/// layer then refuses every change: its telemetry is the virtual plant's).
+pub fn virtual_plant_twin(
     scenario: Arc<Scenario>,
     seed: u64,
     from_s: f64,
     plc: bool,
 ) -> Result<(App, Option<PlcTarget>), String> {
-    let mut app = headless_app(scenario.clone(), seed);
-    if let Some(errors) = app.world().get_resource::<crate::twin::pump::ModelBuildErrors>()
-        && !errors.0.is_empty()
-    {
-        return Err(format!("cannot build the twin: {}", errors.0.join("; ")));
+    if let BrokerSpec::Mqtt(m) = &scenario.connections.broker {
+        return Err(format!(
+            "the scenario's telemetry comes from the broker at {}: the virtual plant runs only with broker: Embedded",
+            m.url
+        ));
     }
+    let mut app = build_twin(&scenario, seed)?;
     crate::plant::inprocess::add_inprocess_plant(&mut app, &scenario, seed, None)
         .map_err(|e| format!("virtual plant: {e}"))?;
     let target = match (&scenario.connections.plc, plc) {
@@ -47,20 +55,119 @@ pub fn live_twin(
                 .map_err(|e| format!("virtual PLC: {e}"))?;
             Some(PlcTarget { addr, unit_id: 1, virtual_plc: true })
         }
-        (PlcSpec::ModbusTcp(m), true) => {
-            let addr = m
-                .addr
-                .to_socket_addrs()
-                .map_err(|e| format!("PLC address \"{}\": {e}", m.addr))?
-                .next()
-                .ok_or_else(|| format!("PLC address \"{}\" resolves to nothing", m.addr))?;
-            Some(PlcTarget { addr, unit_id: m.unit_id, virtual_plc: false })
-        }
+        (PlcSpec::ModbusTcp(m), true) => Some(super::real_plc(m)?),
     };
     app.update();
     run_for(&mut app, from_s);
     Ok((app, target))
 }
+
+/// The headless twin of `scenario`, or why its models cannot be built.
+fn build_twin(scenario: &Arc<Scenario>, seed: u64) -> Result<App, String> {
+    let app = headless_app(scenario.clone(), seed);
+    if let Some(errors) = app.world().get_resource::<crate::twin::pump::ModelBuildErrors>()
+        && !errors.0.is_empty()
+    {
+        return Err(format!("cannot build the twin: {}", errors.0.join("; ")));
+    }
+    Ok(app)
+}
+
+/// How the CLI brings up the twin a what-if or a change is decided on.
+#[derive(Debug, Clone)]
+pub struct Bring {
+    /// With `broker: Embedded`: run the twin on the virtual plant this long first, s (default 1 h). Refused with
+    /// a real broker, whose twin follows the wall clock.
+    pub from_s: Option<f64>,
+    /// With a real broker: the longest to wait for every input of `assets` to be fresh.
+    pub wait: Duration,
+    /// The assets whose inputs must be fresh (pumps, with what they depend on).
+    pub assets: Vec<String>,
+    /// Serve or target the scenario's PLC.
+    pub plc: bool,
+}
+
+/// A twin brought up for a decision: the app, the PLC to write to, and where its state and inputs came from.
+pub struct Brought {
+    pub app: App,
+    pub target: Option<PlcTarget>,
+    /// Where the state and the inputs came from, for a person (printed before any answer).
+    pub source: String,
+    /// Why the inputs are not fresh, when they are not (empty: fresh, or the virtual plant's).
+    pub problems: Vec<String>,
+}
+
+/// Brings up the twin of `scenario` for a decision. With `broker: Embedded` it runs on the in-process virtual
+/// plant (see [`virtual_plant_twin`]). With a real broker no plant runs: the twin starts from the scenario's
+/// state (there is no store of its past yet), subscribes to the broker, follows the wall clock, and waits at most
+/// `bring.wait` for every input of `bring.assets` to be fresh; whatever is still stale then is in `problems`.
+pub fn bring_twin(scenario: Arc<Scenario>, seed: u64, bring: &Bring) -> Result<Brought, String> {
+    let spec = match &scenario.connections.broker {
+        BrokerSpec::Embedded => {
+            let from_s = bring.from_s.unwrap_or(DEFAULT_FROM_S);
+            let (app, target) = virtual_plant_twin(scenario, seed, from_s, bring.plc)?;
+            let source = format!(
+                "state and telemetry: the virtual plant (broker: Embedded), run {} from its start with seed {seed}",
+                crate::scenario::Dur::from_secs(from_s)
+            );
+            return Ok(Brought { app, target, source, problems: Vec::new() });
+        }
+        BrokerSpec::Mqtt(spec) => spec.clone(),
+    };
+    if bring.from_s.is_some() {
+        return Err(format!(
+            "--from runs the virtual plant, and this scenario's telemetry comes from the broker at {}: the twin \
+             follows the live plant (leave --from out)",
+            spec.url
+        ));
+    }
+    let target = match (&scenario.connections.plc, bring.plc) {
+        (PlcSpec::ModbusTcp(m), true) => Some(super::real_plc(m)?),
+        _ => None,
+    };
+    let mut app = build_twin(&scenario, seed)?;
+    let plc_values = match &target {
+        Some(t) => {
+            let read = super::read_live_setpoints(app.world_mut(), &scenario, t)?;
+            let read: Vec<String> = read.iter().map(|(id, v)| format!("{id} = {v}")).collect();
+            format!("; live set-points read from the PLC at {t}: {}", read.join(", "))
+        }
+        None => String::new(),
+    };
+    let client_id = format!("twin-cli-{}", std::process::id());
+    crate::ingest::connect_broker(app.world_mut(), &spec, crate::ingest::Session::OneShot(&client_id), None)
+        .map_err(|e| format!("broker {}: {e}", spec.url))?;
+    *app.world_mut().resource_mut::<ClockPacing>() = ClockPacing::Realtime { speed: 1.0, owed_s: 0.0, paused: false };
+    let started = Instant::now();
+    app.update();
+    let problems = loop {
+        let problems: Vec<String> = bring.assets.iter().flat_map(|a| input_problems(app.world(), a)).collect();
+        let left = bring.wait.saturating_sub(started.elapsed());
+        if problems.is_empty() || left.is_zero() {
+            break problems;
+        }
+        app.world().resource::<Telemetry>().wait_ready(left.min(Duration::from_millis(100)));
+        app.update();
+    };
+    let waited_s = started.elapsed().as_secs_f64();
+    let telemetry = app.world().resource::<Telemetry>();
+    let now_unix = telemetry.epoch_unix_s + app.world().resource::<SimClock>().now_s;
+    let ingestor = &telemetry.ingestor;
+    let newest = (0..ingestor.signals().len()).filter_map(|i| ingestor.last_received_s(i)).reduce(f64::max);
+    let received = match newest {
+        Some(t) => format!("{} messages, the newest received {:.1} s ago", telemetry.drained, (now_unix - t).max(0.0)),
+        None => "nothing received".to_string(),
+    };
+    let source = format!(
+        "state: the scenario's initial state (no stored history of this twin yet); live telemetry from the broker \
+         at {} for {waited_s:.1} s: {received}{plc_values}",
+        spec.url
+    );
+    Ok(Brought { app, target, source, problems })
+}
+
+/// Simulated time the twin runs on the virtual plant before a what-if or a change, unless `--from` says, s.
+pub const DEFAULT_FROM_S: f64 = 3600.0;
 
 /// Runs the app `secs` simulated seconds, a minute per tick.
 pub fn run_for(app: &mut App, secs: f64) {
@@ -78,7 +185,10 @@ pub fn run_for(app: &mut App, secs: f64) {
 pub struct WhatIfArgs<'a> {
     pub scenario: &'a Path,
     pub pump: Option<String>,
-    pub from_s: f64,
+    /// Run the virtual plant this long first (`broker: Embedded` only; default 1 h), s.
+    pub from_s: Option<f64>,
+    /// With a real broker, the longest to wait for fresh inputs.
+    pub wait: Duration,
     pub changes: whatif::ChangeSet,
     pub horizon_s: f64,
     pub samples: usize,
@@ -110,13 +220,26 @@ pub fn whatif_command(a: &WhatIfArgs<'_>) -> u8 {
         eprintln!("error: {}: no pump to ask about", a.scenario.display());
         return 2;
     };
-    let (app, _) = match live_twin(scenario.clone(), a.seed, a.from_s, false) {
+    let bring = Bring { from_s: a.from_s, wait: a.wait, assets: vec![pump.clone()], plc: false };
+    let brought = match bring_twin(scenario.clone(), a.seed, &bring) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {}: {e}", a.scenario.display());
             return 2;
         }
     };
+    if !a.json {
+        println!("{}", brought.source);
+    }
+    if !brought.problems.is_empty() {
+        eprintln!(
+            "refused: the inputs of {pump} are not fresh after waiting {}: {}",
+            scenario::Dur::from_secs(a.wait.as_secs_f64()),
+            brought.problems.join("; ")
+        );
+        return 1;
+    }
+    let app = brought.app;
     let advice = a.advise_until_s.map(|target_s| {
         let sp = scenario.setpoints.iter().find(|s| s.asset == pump);
         twin_models::whatif::AdviceRequest {
@@ -130,7 +253,7 @@ pub fn whatif_command(a: &WhatIfArgs<'_>) -> u8 {
     match whatif::ask(app.world(), &pump, &a.changes, a.horizon_s, a.samples, a.seed, advice) {
         Ok(w) => {
             if a.json {
-                println!("{}", serde_json::to_string_pretty(&w).unwrap_or_default());
+                println!("{}", with_source(&w, &brought.source));
             } else {
                 print!("{}", whatif::table(&w));
             }
@@ -146,7 +269,10 @@ pub fn whatif_command(a: &WhatIfArgs<'_>) -> u8 {
 /// Options of `twin change`.
 pub struct ChangeArgs<'a> {
     pub scenario: &'a Path,
-    pub from_s: f64,
+    /// Run the virtual plant this long first (`broker: Embedded` only; default 1 h), s.
+    pub from_s: Option<f64>,
+    /// With a real broker, the longest to wait for fresh inputs.
+    pub wait: Duration,
     pub request: ChangeRequest,
     pub audit: &'a Path,
     pub json: bool,
@@ -168,13 +294,26 @@ pub fn change_command(a: &ChangeArgs<'_>) -> u8 {
             return 2;
         }
     };
-    let (mut app, target) = match live_twin(scenario, a.request.seed, a.from_s, true) {
+    // Every asset a requested set-point acts on must have fresh inputs (an unknown set-point is refused below).
+    let mut assets: Vec<String> = a
+        .request
+        .sets
+        .iter()
+        .filter_map(|(id, _)| scenario.setpoints.iter().find(|s| &s.id == id).map(|s| s.asset.clone()))
+        .collect();
+    assets.dedup();
+    let bring = Bring { from_s: a.from_s, wait: a.wait, assets, plc: true };
+    let brought = match bring_twin(scenario, a.request.seed, &bring) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {}: {e}", a.scenario.display());
             return 2;
         }
     };
+    if !a.json {
+        println!("{}", brought.source);
+    }
+    let (mut app, target) = (brought.app, brought.target);
     let outcome = match super::run_change(&mut app, &a.request, &mut log, target, &mut |t| {
         eprintln!("writing to {t}");
     }) {
@@ -184,10 +323,13 @@ pub fn change_command(a: &ChangeArgs<'_>) -> u8 {
             return 2;
         }
     };
-    // Let the plant act on what was written, so the telemetry shows the change.
-    run_for(&mut app, 60.0);
+    // Let the virtual plant act on what was written, so the telemetry shows the change (a live twin follows the
+    // wall clock: there is nothing to run ahead).
+    if app.world().get_resource::<crate::plant::inprocess::PlantRunner>().is_some() {
+        run_for(&mut app, 60.0);
+    }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&outcome).unwrap_or_default());
+        println!("{}", with_source(&outcome, &brought.source));
     } else {
         for v in &outcome.validations {
             println!("draft {} {}: {} → {} {}", v.draft, v.setpoint, v.from, v.to, v.unit);
@@ -219,6 +361,16 @@ pub fn change_command(a: &ChangeArgs<'_>) -> u8 {
         Status::Rejected | Status::RolledBack(_) => 1,
         _ => 0,
     }
+}
+
+/// `value` as pretty JSON, with a `"source"` field: where the twin's state and inputs came from.
+fn with_source(value: &impl serde::Serialize, source: &str) -> String {
+    let mut out = serde_json::Map::new();
+    out.insert("source".into(), source.into());
+    if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(value) {
+        out.extend(m);
+    }
+    serde_json::to_string_pretty(&out).unwrap_or_default()
 }
 
 /// `twin audit verify FILE`.

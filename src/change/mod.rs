@@ -77,6 +77,18 @@ impl std::fmt::Display for PlcTarget {
     }
 }
 
+/// The PLC target of a real Modbus TCP device, or why its address does not resolve.
+pub fn real_plc(spec: &crate::scenario::ModbusSpec) -> Result<PlcTarget, String> {
+    use std::net::ToSocketAddrs;
+    let addr = spec
+        .addr
+        .to_socket_addrs()
+        .map_err(|e| format!("PLC address \"{}\": {e}", spec.addr))?
+        .next()
+        .ok_or_else(|| format!("PLC address \"{}\" resolves to nothing", spec.addr))?;
+    Ok(PlcTarget { addr, unit_id: spec.unit_id, virtual_plc: false })
+}
+
 /// How a change request ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Status {
@@ -225,6 +237,31 @@ pub fn push_steps(scenario: &Scenario, validations: &[Validation]) -> Vec<push::
             })
         })
         .collect()
+}
+
+/// Reads every set-point of the scenario from the PLC at `target` and makes those values the twin's live ones (they
+/// arrive as PLC reports at the next tick), so that drafts, ramps and the models start from what the PLC holds
+/// now, not from the scenario's initial values. Returns the values read, in the set-points' units.
+pub fn read_live_setpoints(
+    world: &mut World,
+    scenario: &Scenario,
+    target: &PlcTarget,
+) -> Result<Vec<(String, f64)>, String> {
+    let timeout = Duration::from_secs_f64(scenario.change.timeout.secs());
+    let client = twin_modbus::PlcClient::connect(target.addr, target.unit_id, timeout)
+        .map_err(|e| format!("cannot reach the PLC at {target} to read the live set-points: {e}"))?;
+    let mut read = Vec::new();
+    for sp in &scenario.setpoints {
+        let value = client
+            .read_value(&register_spec(&sp.plc))
+            .map_err(|e| format!("cannot read {} from the PLC at {target}: {e}", sp.id))?;
+        let Some(c) = sp.target.quantity().converter(&sp.unit) else { continue };
+        if value.is_finite() {
+            world.write_message(SetpointReported { setpoint: sp.id.clone(), value: c.to_canonical(value) });
+        }
+        read.push((sp.id.clone(), value));
+    }
+    Ok(read)
 }
 
 /// Makes the PLC's read-back the twin's live set-point values (they arrive as PLC reports at the next tick).

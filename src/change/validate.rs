@@ -8,8 +8,8 @@ use serde::Serialize;
 use twin_models::whatif::Answer;
 
 use super::{ChangeError, whatif};
-use crate::ingest::Measurements;
-use crate::scenario::{Index, RegisterEncoding, Requirement, SetpointSpec};
+use crate::ingest::{Measurements, Telemetry, TelemetryOrigin};
+use crate::scenario::{Index, PlcSpec, RegisterEncoding, Requirement, SetpointSpec};
 use crate::sync::config::{ConfigStatus, Configuration};
 use crate::sync::{Assimilation, DraftState, Setpoints};
 use crate::twin::pump::{Feed, PumpModel, PumpReadings, PumpState, output_index};
@@ -266,34 +266,13 @@ pub fn validate(world: &World, draft: u64, seed: u64) -> Result<Validation, Chan
         }
     });
 
-    // (5) Freshness of the inputs: the pump and everything it depends on.
-    let mut problems = Vec::new();
-    if let Some(e) = pump {
-        let mut assets = vec![e];
-        assets.extend(world.get::<DependsOn>(e).map(|d| d.0.clone()).unwrap_or_default());
-        let names = |e: Entity| index.iter().find(|(_, x)| **x == e).map_or("?".to_string(), |(n, _)| n.clone());
-        let measured = world.get::<Measurements>(e).is_some_and(|m| !m.0.is_empty());
-        if !measured {
-            problems.push(format!("no telemetry from {}", sp.asset));
-        }
-        let alarms = world.get_resource::<Assimilation>().map(|a| a.alarms.clone()).unwrap_or_default();
-        for a in assets {
-            let name = names(a);
-            for (q, m) in world.get::<Measurements>(a).iter().flat_map(|m| m.0.iter()) {
-                if m.stale {
-                    problems.push(format!("{name} {q:?} is stale"));
-                }
-            }
-            for al in alarms.iter().filter(|al| al.asset == name && al.cleared_s.is_none()) {
-                problems.push(format!("{name} {:?} is in drift alarm ({:?})", al.quantity, al.cause));
-            }
-            if let Some(ConfigStatus::Mismatch(what)) = world.get::<Configuration>(a).map(Configuration::status) {
-                problems.push(format!("{name} configuration mismatch: {what}"));
-            }
-        }
-    }
+    // (5) Freshness of the inputs: the pump and everything it depends on, from the real plant when the PLC is.
+    let problems = input_problems(world, &sp.asset);
     verdicts.push(if problems.is_empty() {
-        pass(Layer::Freshness, format!("the inputs of {} and its upstream assets are fresh", sp.asset))
+        pass(
+            Layer::Freshness,
+            format!("the inputs of {} and its upstream assets are fresh ({})", sp.asset, origin_words(world)),
+        )
     } else {
         fail(Layer::Freshness, format!("refused on stale or drifting inputs: {}", problems.join("; ")))
     });
@@ -311,4 +290,82 @@ pub fn validate(world: &World, draft: u64, seed: u64) -> Result<Validation, Chan
         ),
     });
     Ok(Validation { draft, setpoint: sp.id.clone(), unit: sp.unit.clone(), from, to, ramp: plan, verdicts, forecast })
+}
+
+/// Where the twin's telemetry comes from, in words.
+fn origin_words(world: &World) -> String {
+    format!("telemetry from {}", world.get_resource::<TelemetryOrigin>().cloned().unwrap_or_default())
+}
+
+/// Why the inputs of `asset` (a pump) and of every asset it depends on are not fit to decide a change on, for a
+/// person; empty when they are. Every signal of those assets must have delivered a sample within its stale time
+/// (never having delivered one is stale too), and its newest reading must be that recent in event time (a
+/// retained or replayed old reading received now is no live value); no drift alarm may be active and no
+/// configuration may mismatch. A scenario whose PLC is a real device is decided on a real broker's telemetry
+/// only: never on the virtual plant's, a replay's, or none.
+pub fn input_problems(world: &World, asset: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let scenario = &world.resource::<LoadedScenario>().0;
+    let origin = world.get_resource::<TelemetryOrigin>().cloned().unwrap_or_default();
+    if let PlcSpec::ModbusTcp(m) = &scenario.connections.plc
+        && !matches!(origin, TelemetryOrigin::Broker(_))
+    {
+        problems.push(format!(
+            "the twin's telemetry comes from {origin}, not from the real plant: a change for the real PLC at {} is \
+             decided on the plant's live data only (connections: (broker: Mqtt(url: ...)))",
+            m.addr
+        ));
+    }
+    let index = &world.resource::<AssetIndex>().0;
+    let Some(&pump) = index.get(asset) else {
+        problems.push(format!("no asset \"{asset}\" in the twin"));
+        return problems;
+    };
+    let mut assets = vec![pump];
+    assets.extend(world.get::<DependsOn>(pump).map(|d| d.0.clone()).unwrap_or_default());
+    let name = |e: Entity| index.iter().find(|(_, x)| **x == e).map_or("?".to_string(), |(n, _)| n.clone());
+    let names: Vec<String> = assets.iter().map(|&e| name(e)).collect();
+    let clock = world.resource::<SimClock>();
+    let telemetry = world.resource::<Telemetry>();
+    let ingestor = &telemetry.ingestor;
+    let now_unix = telemetry.epoch_unix_s + clock.now_s;
+    for (i, sig) in ingestor.signals().iter().enumerate().filter(|(_, s)| names.contains(&s.asset)) {
+        let what = format!("{} {:?}", sig.asset, sig.quantity);
+        let stale_after_s = ingestor.stale_after_s(i);
+        match ingestor.last_received_s(i) {
+            None => problems.push(format!("{what} is stale (nothing received from {})", sig.id)),
+            Some(_) if ingestor.is_stale(i, now_unix) => {
+                let age = ingestor.last_received_s(i).map_or(f64::NAN, |t| now_unix - t);
+                problems
+                    .push(format!("{what} is stale (last sample {age:.0} s ago, stale after {stale_after_s:.0} s)"));
+            }
+            Some(_) => {
+                // The newest reading's event time: as old as the stale time, the allowed lateness and the span
+                // live samples may wait to be drained allow, no older.
+                let limit = stale_after_s + ingestor.settings().allowed_lateness_s + telemetry.receive_lag_s();
+                let newest = index
+                    .get(&sig.asset)
+                    .and_then(|&e| world.get::<Measurements>(e))
+                    .and_then(|m| m.0.get(&sig.quantity))
+                    .map(|m| clock.now_s - m.event_s);
+                match newest {
+                    None => problems.push(format!("{what} is stale (no reading applied yet)")),
+                    Some(age) if age > limit => problems.push(format!(
+                        "{what} is stale (its newest reading is {age:.0} s old, more than {limit:.0} s)"
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    let alarms = world.get_resource::<Assimilation>().map(|a| a.alarms.clone()).unwrap_or_default();
+    for (&a, name) in assets.iter().zip(&names) {
+        for al in alarms.iter().filter(|al| &al.asset == name && al.cleared_s.is_none()) {
+            problems.push(format!("{name} {:?} is in drift alarm ({:?})", al.quantity, al.cause));
+        }
+        if let Some(ConfigStatus::Mismatch(what)) = world.get::<Configuration>(a).map(Configuration::status) {
+            problems.push(format!("{name} configuration mismatch: {what}"));
+        }
+    }
+    problems
 }

@@ -192,6 +192,78 @@ impl TelemetrySender {
     }
 }
 
+/// Where the twin's telemetry comes from. A decision about a real PLC is made only on telemetry from a real
+/// broker ([`TelemetryOrigin::Broker`]): never on the virtual plant's, a replay's, or none.
+#[derive(Resource, Debug, Clone, Default, PartialEq, Eq)]
+pub enum TelemetryOrigin {
+    /// Nothing feeds the twin: it runs on its models alone.
+    #[default]
+    None,
+    /// The in-process virtual plant (directly, or through the embedded broker).
+    VirtualPlant,
+    /// A recording or a CSV log replayed through ingestion.
+    Replay,
+    /// An external MQTT broker: the plant's own telemetry. Its URL.
+    Broker(String),
+}
+
+impl std::fmt::Display for TelemetryOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TelemetryOrigin::None => write!(f, "no telemetry (the twin's models alone)"),
+            TelemetryOrigin::VirtualPlant => write!(f, "the virtual plant"),
+            TelemetryOrigin::Replay => write!(f, "a replayed recording"),
+            TelemetryOrigin::Broker(url) => write!(f, "the broker at {url}"),
+        }
+    }
+}
+
+/// Connects the twin in `world` to the scenario's external broker `spec`, with the twin's t = 0 at the wall
+/// clock's now, so that live timestamps fit. Credentials come from the environment variables the scenario names.
+/// The telemetry's origin becomes the broker.
+///
+/// With `Session::Persistent(id)` the client is `id` (or the scenario's `client_id`) with a persistent session:
+/// the broker keeps what arrives while it is away. `Session::OneShot(id)` is a clean session under that id, for
+/// a command that asks once and leaves: it must not be handed a backlog queued for an earlier run, nor take the
+/// session of a twin that runs on.
+pub fn connect_broker(
+    world: &mut World,
+    spec: &crate::scenario::MqttSpec,
+    session: Session<'_>,
+    budget: Option<Duration>,
+) -> Result<(), twin_mqtt::MqttError> {
+    let mut cfg = match session {
+        Session::Persistent(id) => twin_mqtt::MqttConfig::from_url(&spec.url, spec.client_id.as_deref().unwrap_or(id))?,
+        Session::OneShot(id) => {
+            let mut cfg = twin_mqtt::MqttConfig::from_url(&spec.url, id)?;
+            cfg.clean_session = true;
+            cfg
+        }
+    };
+    let env = |name: &Option<String>| name.as_ref().and_then(|n| std::env::var(n).ok());
+    cfg.username = env(&spec.username_env);
+    cfg.password = env(&spec.password_env);
+    if let Some(ca) = &spec.ca_file {
+        cfg.tls = Some(twin_mqtt::TlsConfig { ca_file: ca.into(), client_cert_file: None, client_key_file: None });
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    let mut telemetry = world.resource_mut::<Telemetry>();
+    telemetry.budget = budget;
+    telemetry.epoch_unix_s = now;
+    telemetry.connect(cfg)?;
+    world.insert_resource(TelemetryOrigin::Broker(spec.url.clone()));
+    Ok(())
+}
+
+/// The MQTT session [`connect_broker`] opens.
+#[derive(Debug, Clone, Copy)]
+pub enum Session<'a> {
+    /// A persistent session under this client id (or the scenario's).
+    Persistent(&'a str),
+    /// A clean session under this client id, which must be unique to the process.
+    OneShot(&'a str),
+}
+
 /// Unix time of the twin's t = 0 unless a live source says otherwise: 2026-01-01T00:00:00Z, the virtual
 /// plant's epoch, so in-process runs and replays are repeatable.
 pub const DEFAULT_EPOCH_UNIX_S: f64 = 1_767_225_600.0;
@@ -223,6 +295,7 @@ impl Plugin for IngestPlugin {
             live_seen: false,
             receive_lag_s: 0.0,
         })
+        .init_resource::<TelemetryOrigin>()
         .add_message::<SampleApplied>()
         .add_systems(Update, drain_telemetry.in_set(TwinSystems::Ingest));
         let entities: Vec<Entity> = app.world().resource::<AssetIndex>().0.values().copied().collect();

@@ -832,10 +832,25 @@ impl Ingestor {
         }
     }
 
+    /// How long signal `i` may go without a sample before it is stale, s.
+    pub fn stale_after_s(&self, i: usize) -> f64 {
+        self.signals[i].period_s * self.settings.stale_periods
+    }
+
+    /// When signal `i` last delivered a sample (receive time, unix s), if ever.
+    pub fn last_received_s(&self, i: usize) -> Option<f64> {
+        self.state[i].last_received_s
+    }
+
+    /// The settings the checks run with.
+    pub fn settings(&self) -> &IngestSettings {
+        &self.settings
+    }
+
     /// Whether signal `i` is stale at receive time `now_s`: no sample for `stale_periods` periods (or never), or
     /// its Sparkplug node or device died (NDEATH/DDEATH) since its last sample.
     pub fn is_stale(&self, i: usize, now_s: f64) -> bool {
-        let limit = self.signals[i].period_s * self.settings.stale_periods;
+        let limit = self.stale_after_s(i);
         self.state[i].dead || self.state[i].last_received_s.is_none_or(|t| now_s - t > limit)
     }
 }

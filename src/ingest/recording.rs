@@ -197,6 +197,7 @@ pub fn add_replay(app: &mut App, messages: Vec<RawMessage>) {
     let sender = app.world().resource::<Telemetry>().sender();
     let mut it = messages.into_iter();
     let next = it.next();
-    app.insert_resource(Replay { messages: it, next, sender })
+    app.insert_resource(super::TelemetryOrigin::Replay)
+        .insert_resource(Replay { messages: it, next, sender })
         .add_systems(Update, feed_replay.in_set(TwinSystems::Sources));
 }

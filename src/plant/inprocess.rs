@@ -108,7 +108,8 @@ pub fn add_inprocess_plant(
         None => PlantOutput::Direct(app.world().resource::<Telemetry>().sender()),
     };
     app.world_mut().resource_mut::<Telemetry>().epoch_unix_s = VirtualPlant::EPOCH_UNIX_S;
-    app.insert_resource(PlantRunner { plant, output, refused: 0, published: 0, plc: None })
+    app.insert_resource(crate::ingest::TelemetryOrigin::VirtualPlant)
+        .insert_resource(PlantRunner { plant, output, refused: 0, published: 0, plc: None })
         .add_systems(Update, advance_virtual_plant.in_set(TwinSystems::Sources));
     Ok(())
 }

@@ -220,6 +220,8 @@ struct Topic {
 /// The simulated plant: true assets, their sensors and edge devices, and the faults injected into them.
 #[derive(Debug, Clone)]
 pub struct VirtualPlant {
+    /// Unix time (s) of simulated t = 0 on the plant's true clock: [`VirtualPlant::EPOCH_UNIX_S`] unless set.
+    epoch_unix_s: f64,
     step_s: f64,
     steps: u64,
     owed_s: f64,
@@ -293,6 +295,13 @@ fn round_ms(t: f64) -> f64 {
 impl VirtualPlant {
     /// Unix time (s) of simulated t = 0 on the plant's true clock: 2026-01-01T00:00:00Z, so runs are repeatable.
     pub const EPOCH_UNIX_S: f64 = 1_767_225_600.0;
+
+    /// Sets the unix time (s) of simulated t = 0, which every timestamp the plant sends counts from: a plant that
+    /// publishes live to a broker (`twin plant` in real time) stamps its data with the wall clock, as a real
+    /// site's edge does.
+    pub fn set_epoch(&mut self, epoch_unix_s: f64) {
+        self.epoch_unix_s = epoch_unix_s;
+    }
 
     /// Builds the plant for a (validated) scenario. Every random draw comes from `seed`.
     pub fn new(scenario: &Scenario, seed: u64) -> Result<Self, PlantError> {
@@ -526,6 +535,7 @@ impl VirtualPlant {
         let n_tanks = tanks.len();
         let n_sensors = sensors.len();
         Ok(Self {
+            epoch_unix_s: Self::EPOCH_UNIX_S,
             step_s,
             steps: 0,
             owed_s: 0.0,
@@ -602,7 +612,7 @@ impl VirtualPlant {
         self.sp_nodes
             .iter()
             .map(|n| {
-                let ms = sparkplug::unix_ms(Self::EPOCH_UNIX_S, t, n.own.clock_offset_s);
+                let ms = sparkplug::unix_ms(self.epoch_unix_s, t, n.own.clock_offset_s);
                 let payload = sparkplug::death_payload(n.bd_seq, ms);
                 Publication { topic: n.death_topic(), payload, retain: false, t_s: t, sent_s: t }
             })
@@ -674,7 +684,7 @@ impl VirtualPlant {
         let payload = serde_json::json!({
             "config_version": d.config_version,
             "firmware": d.firmware,
-            "ts": round_ms(Self::EPOCH_UNIX_S + t),
+            "ts": round_ms(self.epoch_unix_s + t),
         });
         let p = Publication {
             topic: d.topic.clone(),
@@ -818,7 +828,7 @@ impl VirtualPlant {
             if k > 0 && dev.metrics.is_empty() {
                 continue;
             }
-            let now_ms = sparkplug::unix_ms(Self::EPOCH_UNIX_S, t, dev.clock_offset_s);
+            let now_ms = sparkplug::unix_ms(self.epoch_unix_s, t, dev.clock_offset_s);
             let mut metrics = if k == 0 {
                 sparkplug::node_control_metrics(self.sp_nodes[n].bd_seq, now_ms)
             } else {
@@ -867,7 +877,7 @@ impl VirtualPlant {
                 continue;
             }
             let topic = &mut self.topics[ti];
-            let ts = round_ms(Self::EPOCH_UNIX_S + t + topic.clock_offset_s);
+            let ts = round_ms(self.epoch_unix_s + t + topic.clock_offset_s);
             let payload = topic.layout.write(&self.values, ts, topic.seq);
             topic.seq += 1;
             let p = Publication { topic: topic.name.clone(), payload, retain: false, t_s: t, sent_s: t };
@@ -876,7 +886,7 @@ impl VirtualPlant {
         for n in 0..self.sp_nodes.len() {
             for k in 0..=self.sp_nodes[n].devices.len() {
                 let dev = if k == 0 { &self.sp_nodes[n].own } else { &self.sp_nodes[n].devices[k - 1] };
-                let ts = sparkplug::unix_ms(Self::EPOCH_UNIX_S, t, dev.clock_offset_s);
+                let ts = sparkplug::unix_ms(self.epoch_unix_s, t, dev.clock_offset_s);
                 let due: Vec<(u64, usize)> = dev
                     .metrics
                     .iter()

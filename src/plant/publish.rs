@@ -20,9 +20,21 @@ const ROUND_S: f64 = 1.0;
 pub const NCMD_FILTER: &str = "spBv1.0/+/NCMD/+";
 
 /// Runs the plant of the scenario at `path` for `duration_s` simulated seconds.
-pub fn run_plant(path: &Path, broker: Option<&str>, duration_s: f64, speed: Speed, seed: u64) -> anyhow::Result<()> {
+/// `epoch_unix_s` is the unix time of the plant's t = 0, which its timestamps count from (`None`: the fixed
+/// [`VirtualPlant::EPOCH_UNIX_S`], so runs are repeatable).
+pub fn run_plant(
+    path: &Path,
+    broker: Option<&str>,
+    duration_s: f64,
+    speed: Speed,
+    seed: u64,
+    epoch_unix_s: Option<f64>,
+) -> anyhow::Result<()> {
     let scenario = crate::scenario::load(path)?;
     let mut plant = VirtualPlant::new(&scenario, seed)?;
+    if let Some(epoch) = epoch_unix_s {
+        plant.set_epoch(epoch);
+    }
     let (_embedded, url) = match broker {
         Some(u) => (None, u.to_owned()),
         None => {

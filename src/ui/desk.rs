@@ -261,8 +261,23 @@ impl ChangeDesk {
         let Some(target) = self.target else { return Err("no PLC to write to".into()) };
         let validations: Vec<Validation> =
             self.drafts.iter().filter_map(|d| self.validations.get(d).cloned()).collect();
-        let steps = push_steps(&scenario, &validations);
         let user = self.user.clone();
+        // A validation is only as good as the inputs it was made on: they must still be fresh when the writes go.
+        let mut assets: Vec<&str> = validations
+            .iter()
+            .filter_map(|v| scenario.setpoints.iter().find(|s| s.id == v.setpoint).map(|s| s.asset.as_str()))
+            .collect();
+        assets.dedup();
+        let problems: Vec<String> = assets.iter().flat_map(|a| validate::input_problems(world, a)).collect();
+        if !problems.is_empty() {
+            let why = format!("the inputs are no longer fresh: {}; validate again", problems.join("; "));
+            self.validations.clear();
+            self.approvals.clear();
+            self.audit(&user, "push_refused", json!({"reason": why}))?;
+            self.note(why.clone());
+            return Err(why);
+        }
+        let steps = push_steps(&scenario, &validations);
         self.audit(&user, "push_start", json!({"target": target.to_string(), "drafts": self.drafts}))?;
         let mut audit = self.audit.take();
         let timeout = Duration::from_secs_f64(scenario.change.timeout.secs());
@@ -508,6 +523,45 @@ mod tests {
         assert!(status.starts_with("hash chain intact"), "{status}");
         let events: Vec<&str> = rows.iter().rev().map(|r| r.event.as_str()).collect();
         assert_eq!(events, ["draft", "validation", "approval"]);
+    }
+
+    #[test]
+    fn a_push_is_refused_when_the_inputs_went_stale_after_validation() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/pump_station.ron");
+        let mut scenario = crate::scenario::load(&path).expect("bundled scenario");
+        let outage = crate::scenario::FaultSpec::BrokerOutage {
+            at: crate::scenario::Dur::from_secs(700.0),
+            duration: crate::scenario::Dur::from_secs(1800.0),
+        };
+        scenario.faults = vec![outage];
+        let scenario = Arc::new(scenario);
+        let mut app = headless_app(scenario.clone(), 1);
+        crate::plant::inprocess::add_inprocess_plant(&mut app, &scenario, 1, None).expect("plant");
+        let bind: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+        let addr =
+            crate::plant::inprocess::serve_plc(&mut app, &scenario, bind, twin_modbus::Behaviour::Normal).unwrap();
+        app.update();
+        crate::change::cli::run_for(&mut app, 600.0);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut d =
+            ChangeDesk::new(dir.path().join("audit.jsonl"), Some(PlcTarget { addr, unit_id: 1, virtual_plc: true }), 1);
+        d.user = "alice".into();
+        d.setpoint = "P-101.speed".into();
+        d.value_text = "1460".into();
+        d.add_draft(app.world_mut()).unwrap();
+        d.validate_all(app.world()).unwrap();
+        assert!(d.all_passed(), "{:?}", d.validations);
+        d.approve("alice").unwrap();
+        d.writes_enabled = true;
+        assert_eq!(d.push_blocker(&scenario), None);
+        // The broker goes down at 700 s: two minutes later every signal is stale.
+        crate::change::cli::run_for(&mut app, 220.0);
+        let why = d.start_push(app.world()).unwrap_err();
+        assert!(why.starts_with("the inputs are no longer fresh: P-101 ") && why.contains("is stale"), "{why}");
+        assert!(!d.pushing() && !d.all_passed(), "validate again before a push");
+        let (rows, _) = d.audit_rows(50);
+        assert_eq!(rows[0].event, "push_refused");
+        assert!(!rows.iter().any(|r| r.event == "push_start"));
     }
 
     #[test]

@@ -4,9 +4,9 @@
 
 use anyhow::Context;
 use bevy::prelude::*;
-use twin_mqtt::{MqttClient, MqttConfig, TlsConfig, broker::EmbeddedBroker};
+use twin_mqtt::{MqttClient, MqttConfig, broker::EmbeddedBroker};
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
 use crate::change::PlcTarget;
 use crate::ingest::Telemetry;
@@ -52,26 +52,27 @@ pub fn connect_live(app: &mut App, scenario: &Scenario, seed: u64) -> anyhow::Re
             }
         }
         BrokerSpec::Mqtt(spec) => {
-            let mut cfg = MqttConfig::from_url(&spec.url, spec.client_id.as_deref().unwrap_or("twin-workbench"))?;
-            let env = |name: &Option<String>| name.as_ref().and_then(|n| std::env::var(n).ok());
-            cfg.username = env(&spec.username_env);
-            cfg.password = env(&spec.password_env);
-            if let Some(ca) = &spec.ca_file {
-                cfg.tls = Some(TlsConfig { ca_file: ca.into(), client_cert_file: None, client_key_file: None });
-            }
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs_f64();
-            let mut telemetry = app.world_mut().resource_mut::<Telemetry>();
-            telemetry.budget = Some(DRAIN_BUDGET);
-            telemetry.epoch_unix_s = now;
-            telemetry.connect(cfg)?;
+            let session = crate::ingest::Session::Persistent("twin-workbench");
+            crate::ingest::connect_broker(app.world_mut(), spec, session, Some(DRAIN_BUDGET))?;
             app.insert_resource(LiveLink { url: spec.url.clone(), virtual_plant: false, _broker: None });
         }
     }
-    Ok(match &scenario.connections.plc {
-        PlcSpec::ModbusTcp(m) => {
-            let addr = m.addr.to_socket_addrs().ok().and_then(|mut a| a.next());
-            addr.map(|addr| PlcTarget { addr, unit_id: m.unit_id, virtual_plc: false })
+    let PlcSpec::ModbusTcp(m) = &scenario.connections.plc else { return Ok(None) };
+    let target = match crate::change::real_plc(m) {
+        Ok(t) => t,
+        Err(e) => {
+            warn!("{e}: set-point changes cannot be pushed");
+            return Ok(None);
         }
-        PlcSpec::VirtualPlc => None,
-    })
+    };
+    // With the real plant's telemetry, drafts start from what the PLC holds now; a PLC whose set-points cannot be
+    // read is no target (a ramp from a guessed value could step past the rate limit). With the virtual plant's
+    // telemetry the validation refuses every change for a real PLC, so there is nothing to read.
+    if !matches!(scenario.connections.broker, BrokerSpec::Embedded)
+        && let Err(e) = crate::change::read_live_setpoints(app.world_mut(), scenario, &target)
+    {
+        warn!("{e}: set-point changes cannot be pushed");
+        return Ok(None);
+    }
+    Ok(Some(target))
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bevy::prelude::*;
 use twin::change::audit::AuditLog;
-use twin::change::cli::{live_twin, run_for};
+use twin::change::cli::{run_for, virtual_plant_twin};
 use twin::change::validate::{Layer, Validation, validate};
 use twin::change::{ChangeRequest, PlcTarget, Status, run_change};
 use twin::ingest::Measurements;
@@ -28,7 +28,7 @@ fn station() -> Scenario {
 
 /// The station's twin and plant (with its PLC) after `from_h` hours.
 fn live(s: Scenario, from_h: f64) -> (App, Option<PlcTarget>) {
-    live_twin(Arc::new(s), 3, from_h * 3600.0, true).unwrap()
+    virtual_plant_twin(Arc::new(s), 3, from_h * 3600.0, true).unwrap()
 }
 
 /// Drafts `value` for P-101.speed and validates it.
