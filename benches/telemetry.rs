@@ -19,9 +19,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
+use twin::app::headless_app;
 use twin::ingest::{SampleApplied, Telemetry};
 use twin::scenario;
-use twin::twin::{ClockPacing, TwinSystems, headless_app};
+use twin::twin::{ClockPacing, TwinSystems};
 use twin_mqtt::testkit::{Mosquitto, wait_until};
 use twin_mqtt::{MqttClient, MqttConfig, Qos};
 

@@ -1,6 +1,8 @@
 //! twin: a digital-twin workbench. The library holds the scenario format, the ECS twin and its pipeline, the
 //! headless runner and (behind the `gui` feature) the desktop workbench; `main.rs` is a thin CLI over it.
 
+pub mod app;
+pub mod assess;
 pub mod change;
 pub mod headless;
 pub mod ingest;

@@ -33,6 +33,17 @@ pub enum AuditError {
     Encode(String),
 }
 
+/// Why a log did not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// It could not be read.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// It was read, and its first broken or altered record is this one.
+    #[error(transparent)]
+    Broken(Problem),
+}
+
 /// The first problem found in a log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {what}")]
@@ -76,9 +87,10 @@ impl AuditLog {
     pub fn open(path: &Path) -> Result<Self, AuditError> {
         let io = |source| AuditError::Io { path: path.to_owned(), source };
         let (last_hash, next_seq) = if path.exists() {
-            match verify(path).map_err(io)? {
+            match verify(path) {
                 Ok(summary) => (summary.last_hash, summary.records as u64),
-                Err(problem) => return Err(AuditError::Broken { path: path.to_owned(), problem }),
+                Err(VerifyError::Broken(problem)) => return Err(AuditError::Broken { path: path.to_owned(), problem }),
+                Err(VerifyError::Io(e)) => return Err(io(e)),
             }
         } else {
             (GENESIS.to_owned(), 0)
@@ -120,9 +132,8 @@ pub struct Summary {
 }
 
 /// Verifies the chain of the log at `path`: every line is a record whose hash matches its text, whose `prev` is
-/// the previous record's hash and whose `seq` follows it. The outer error is an I/O error; the inner one is the
-/// first broken or altered record.
-pub fn verify(path: &Path) -> std::io::Result<Result<Summary, Problem>> {
+/// the previous record's hash and whose `seq` follows it.
+pub fn verify(path: &Path) -> Result<Summary, VerifyError> {
     let reader = BufReader::new(File::open(path)?);
     let mut prev = GENESIS.to_owned();
     let mut records = 0usize;
@@ -131,41 +142,54 @@ pub fn verify(path: &Path) -> std::io::Result<Result<Summary, Problem>> {
         let n = i + 1;
         let bad = |what: String| Problem { line: n, what };
         let Ok(text) = std::str::from_utf8(&line) else {
-            return Ok(Err(bad("not UTF-8 text".into())));
+            return Err(VerifyError::Broken(bad("not UTF-8 text".into())));
         };
         if text.is_empty() {
-            return Ok(Err(bad("empty line".into())));
+            return Err(VerifyError::Broken(bad("empty line".into())));
         }
         let Some(cut) = text.rfind(",\"hash\":\"") else {
-            return Ok(Err(bad("no hash field at the end of the record".into())));
+            return Err(VerifyError::Broken(bad("no hash field at the end of the record".into())));
         };
         let (body, tail) = text.split_at(cut);
         let claimed = tail.trim_start_matches(",\"hash\":\"").trim_end_matches("\"}");
         let body = format!("{body}}}");
         let value: serde_json::Value = match serde_json::from_str(text) {
             Ok(v) => v,
-            Err(e) => return Ok(Err(bad(format!("not a JSON record: {e}")))),
+            Err(e) => return Err(VerifyError::Broken(bad(format!("not a JSON record: {e}")))),
         };
         if claimed.len() != 64 || digest(&body) != claimed {
-            return Ok(Err(bad(format!("record {records} was altered: its hash does not match its content"))));
+            return Err(VerifyError::Broken(bad(format!(
+                "record {records} was altered: its hash does not match its content"
+            ))));
         }
         if value.get("prev").and_then(|p| p.as_str()) != Some(prev.as_str()) {
-            return Ok(Err(bad(format!(
+            return Err(VerifyError::Broken(bad(format!(
                 "record {records} does not follow the record before it (a record was removed, inserted or reordered)"
             ))));
         }
         if value.get("seq").and_then(|s| s.as_u64()) != Some(records as u64) {
-            return Ok(Err(bad(format!("record {records} has seq {}, expected {records}", value["seq"]))));
+            return Err(VerifyError::Broken(bad(format!(
+                "record {records} has seq {}, expected {records}",
+                value["seq"]
+            ))));
         }
         prev = claimed.to_owned();
         records += 1;
     }
-    Ok(Ok(Summary { records, last_hash: prev }))
+    Ok(Summary { records, last_hash: prev })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The problem `verify` finds in a log that must be broken.
+    fn broken(path: &Path) -> Problem {
+        match verify(path) {
+            Err(VerifyError::Broken(p)) => p,
+            other => panic!("expected a broken log, got {other:?}"),
+        }
+    }
     use serde_json::json;
 
     fn log_with(dir: &Path, n: usize) -> PathBuf {
@@ -183,7 +207,7 @@ mod tests {
         let path = log_with(dir.path(), 3);
         let mut log = AuditLog::open(&path).unwrap();
         log.append("bob", "approval", &json!({"draft": 1})).unwrap();
-        let s = verify(&path).unwrap().unwrap();
+        let s = verify(&path).unwrap();
         assert_eq!(s.records, 4);
         let text = std::fs::read_to_string(&path).unwrap();
         let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
@@ -201,22 +225,22 @@ mod tests {
         let altered = text.replacen("\"value\":1401", "\"value\":1450", 1);
         assert_ne!(altered, text);
         std::fs::write(&path, &altered).unwrap();
-        let p = verify(&path).unwrap().unwrap_err();
+        let p = broken(&path);
         assert_eq!(p, Problem { line: 2, what: "record 1 was altered: its hash does not match its content".into() });
         assert!(matches!(AuditLog::open(&path), Err(AuditError::Broken { .. })), "nothing is appended to it");
 
         // Record 2 removed.
         std::fs::write(&path, format!("{}\n{}\n{}\n", lines[0], lines[1], lines[3])).unwrap();
-        let p = verify(&path).unwrap().unwrap_err();
+        let p = broken(&path);
         assert_eq!(p.line, 3);
         assert!(p.what.contains("does not follow"), "{p}");
 
         // Records swapped.
         std::fs::write(&path, format!("{}\n{}\n{}\n{}\n", lines[0], lines[2], lines[1], lines[3])).unwrap();
-        assert_eq!(verify(&path).unwrap().unwrap_err().line, 2);
+        assert_eq!(broken(&path).line, 2);
 
         // Garbage.
         std::fs::write(&path, format!("{}\nnot json\n", lines[0])).unwrap();
-        assert_eq!(verify(&path).unwrap().unwrap_err().line, 2);
+        assert_eq!(broken(&path).line, 2);
     }
 }

@@ -13,9 +13,10 @@ use bevy::prelude::*;
 
 use super::validate::input_problems;
 use super::{ChangeRequest, PlcTarget, Status, audit, whatif};
+use crate::app::headless_app;
 use crate::ingest::Telemetry;
 use crate::scenario::{self, BrokerSpec, PlcSpec, Scenario};
-use crate::twin::{ClockPacing, SimClock, headless_app};
+use crate::twin::{ClockPacing, SimClock};
 
 /// Parses `ID=VALUE`.
 pub fn parse_set(s: &str) -> Result<(String, f64), String> {
@@ -174,7 +175,7 @@ pub fn run_for(app: &mut App, secs: f64) {
     let step = app.world().resource::<SimClock>().step_s;
     let mut left = (secs / step).round() as u64;
     while left > 0 {
-        let n = left.min(crate::headless::STEPS_PER_TICK);
+        let n = left.min(crate::twin::clock::STEPS_PER_TICK);
         app.world_mut().resource_mut::<SimClock>().pending_steps = n as u32;
         app.update();
         left -= n;
@@ -376,11 +377,11 @@ fn with_source(value: &impl serde::Serialize, source: &str) -> String {
 /// `twin audit verify FILE`.
 pub fn audit_verify(path: &Path) -> u8 {
     match audit::verify(path) {
-        Ok(Ok(s)) => {
+        Ok(s) => {
             println!("{}: {} records, chain intact", path.display(), s.records);
             0
         }
-        Ok(Err(p)) => {
+        Err(audit::VerifyError::Broken(p)) => {
             eprintln!("{}:{}: {}", path.display(), p.line, p.what);
             1
         }

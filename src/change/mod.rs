@@ -44,6 +44,9 @@ pub enum ChangeError {
     Audit(#[from] AuditError),
     #[error("PLC: {0}")]
     Plc(#[from] twin_modbus::PlcError),
+    /// The PLC could not be reached (recorded as an alarm in the audit log; nothing was written).
+    #[error("{0}")]
+    Unreachable(String),
 }
 
 /// A change request as the CLI (or a script) makes it.
@@ -179,9 +182,12 @@ pub fn run_change(
     on_target(&target);
     audit.append(actor, "push_start", &json!({"target": target.to_string(), "drafts": drafts}))?;
     let timeout = Duration::from_secs_f64(scenario.change.timeout.secs());
-    let client = match connect(&target, timeout, audit, actor)? {
+    let client = match connect(&target, timeout, audit, actor) {
         Ok(c) => c,
-        Err(alarm) => return Ok(done(Status::RolledBack(alarm), validations, None, Some(target))),
+        Err(ChangeError::Unreachable(alarm)) => {
+            return Ok(done(Status::RolledBack(alarm), validations, None, Some(target)));
+        }
+        Err(e) => return Err(e),
     };
     let steps = push_steps(&scenario, &validations);
     let interval = Duration::from_secs_f64(scenario.change.ramp_interval.secs());
@@ -195,21 +201,18 @@ pub fn run_change(
 }
 
 /// Connects to the PLC a push writes to. When it cannot be reached, the alarm (nothing was written) is recorded in
-/// `audit` and returned as the inner error; the outer error is a failure to write the audit log.
+/// `audit` and returned as [`ChangeError::Unreachable`]; a failure to write the audit log is [`ChangeError::Audit`].
 pub fn connect(
     target: &PlcTarget,
     timeout: Duration,
     audit: &mut AuditLog,
     actor: &str,
-) -> Result<Result<twin_modbus::PlcClient, String>, AuditError> {
-    match twin_modbus::PlcClient::connect(target.addr, target.unit_id, timeout) {
-        Ok(c) => Ok(Ok(c)),
-        Err(e) => {
-            let alarm = format!("cannot reach the PLC at {target}: {e}; nothing written");
-            audit.append(actor, "alarm", &json!({"alarm": alarm}))?;
-            Ok(Err(alarm))
-        }
-    }
+) -> Result<twin_modbus::PlcClient, ChangeError> {
+    twin_modbus::PlcClient::connect(target.addr, target.unit_id, timeout).or_else(|e| {
+        let alarm = format!("cannot reach the PLC at {target}: {e}; nothing written");
+        audit.append(actor, "alarm", &json!({"alarm": alarm}))?;
+        Err(ChangeError::Unreachable(alarm))
+    })
 }
 
 /// Why writes may not happen now (`None`: they may): the scenario must allow them, the user must enable them, and

@@ -8,9 +8,10 @@ use serde::Serialize;
 use twin_models::whatif::Answer;
 
 use super::{ChangeError, whatif};
+use crate::assess::config::{ConfigStatus, Configuration};
 use crate::ingest::{Measurements, Telemetry, TelemetryOrigin};
+pub use crate::scenario::Layer;
 use crate::scenario::{Index, PlcSpec, RegisterEncoding, Requirement, SetpointSpec};
-use crate::sync::config::{ConfigStatus, Configuration};
 use crate::sync::{Assimilation, DraftState, Setpoints};
 use crate::twin::pump::{Feed, PumpModel, PumpReadings, PumpState, output_index};
 use crate::twin::tank::TankLevel;
@@ -20,17 +21,6 @@ use crate::twin::{AssetIndex, DependsOn, Environment, LoadedScenario, SimClock, 
 pub const MAX_RAMP_S: f64 = 600.0;
 /// Model seconds the interlock check lets the train settle at the proposed value.
 const SETTLE_S: u32 = 120;
-
-/// The validation layers, in order (scenarios name them in `DraftRejected` expectations).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub enum Layer {
-    Envelope,
-    Rate,
-    Interlocks,
-    Forecast,
-    Freshness,
-    Conflict,
-}
 
 /// One layer's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -454,7 +454,7 @@ mod tests {
     fn a_validated_draft_is_discarded_and_the_live_setpoint_is_untouched() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/pump_station.ron");
         let s = std::sync::Arc::new(crate::scenario::load(&path).unwrap());
-        let mut app = crate::twin::headless_app(s, 1);
+        let mut app = crate::app::headless_app(s, 1);
         app.update();
         let live = app.world().resource::<Setpoints>().live.clone();
         let verdicts = validate_draft(app.world_mut(), "P-101.speed", 1600.0, 0.0, 1).unwrap();

@@ -9,7 +9,7 @@ mod report;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -17,47 +17,11 @@ pub use expect::{ExpectationResult, fmt_t};
 pub use report::{Report, Suite, junit_suites, junit_xml};
 
 use crate::scenario::{self, Scenario, ScenarioError};
-use crate::twin::{self, SimClock, pump::ModelBuildErrors};
+pub use crate::twin::clock::{STEPS_PER_TICK, Speed};
+use crate::twin::{SimClock, pump::ModelBuildErrors};
 
-/// Model steps per tick when nothing forces an earlier tick boundary.
-pub const STEPS_PER_TICK: u64 = 60;
 /// Points kept per time series in the report.
 pub const SERIES_POINTS: u64 = 480;
-
-/// How fast simulated time runs.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Speed {
-    /// As fast as the machine can.
-    Max,
-    /// `factor` simulated seconds per wall-clock second (1.0 is real time).
-    Paced(f64),
-}
-
-impl Speed {
-    /// Sleeps until simulated time `sim_t_s` is due on the wall clock, counted from `started`
-    /// (returns at once for `Max`, or when already late).
-    pub fn pace(self, started: Instant, sim_t_s: f64) {
-        if let Speed::Paced(factor) = self
-            && let Some(wait) = Duration::from_secs_f64(sim_t_s / factor).checked_sub(started.elapsed())
-        {
-            std::thread::sleep(wait);
-        }
-    }
-}
-
-impl std::str::FromStr for Speed {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "max" => Ok(Speed::Max),
-            "realtime" => Ok(Speed::Paced(1.0)),
-            other => match other.trim_end_matches('x').parse::<f64>() {
-                Ok(f) if f > 0.0 && f.is_finite() => Ok(Speed::Paced(f)),
-                _ => Err(format!("invalid speed \"{s}\": use max, realtime, or a factor such as 60x")),
-            },
-        }
-    }
-}
 
 /// Options of one headless run.
 #[derive(Debug, Clone)]
@@ -143,7 +107,7 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
     if !(opts.duration_s > 0.0 && opts.duration_s.is_finite()) {
         return Err(RunError::Duration(opts.duration_s));
     }
-    let mut app = twin::headless_app_threaded(scenario.clone(), opts.seed, opts.threads);
+    let mut app = crate::app::headless_app_threaded(scenario.clone(), opts.seed, opts.threads);
     if let Some(errors) = app.world().get_resource::<ModelBuildErrors>()
         && !errors.0.is_empty()
     {
@@ -204,7 +168,7 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
     let telemetry = app.world().resource::<crate::ingest::Telemetry>();
     report.ingest = telemetry.counters();
     report.ingest_by_signal = telemetry.signal_counters();
-    report.sync = crate::sync::SyncReport::of(app.world());
+    report.sync = crate::assess::Report::of(app.world());
     report.sync.performance = performance.finish(app.world(), &scenario, total_steps as f64 * step_s);
     if let Some(runner) = app.world().get_resource::<crate::plant::inprocess::PlantRunner>() {
         report.ingest.insert("plant_publications_refused".into(), runner.refused());

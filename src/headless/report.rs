@@ -54,7 +54,7 @@ pub struct Report {
     /// The same outcomes per signal id.
     pub ingest_by_signal: BTreeMap<String, BTreeMap<String, u64>>,
     /// How telemetry was merged with the models: counters, revised spans, prediction errors.
-    pub sync: crate::sync::SyncReport,
+    pub sync: crate::assess::Report,
     pub assets: Vec<AssetReport>,
     /// Sample times of every series, s.
     pub t_s: Vec<f64>,

@@ -10,8 +10,9 @@
 //! - wide: `t_s,<signal id>,<signal id>,...`, one column per signal, an empty cell for no sample.
 //!
 //! Values are in the signal's unit as the scenario declares it (`unit`); `NaN` and `inf` are read as numbers
-//! (and then counted as `non_finite`). Fields are separated by commas, may be surrounded by spaces or double
-//! quotes, and hold no commas themselves. Blank lines are skipped.
+//! (and then counted as `non_finite`). Fields are separated by commas and read by the `csv` crate (RFC 4180): a
+//! field in double quotes may hold commas, doubled quotes and line breaks; spaces around a field are trimmed.
+//! Blank lines are skipped.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -35,10 +36,45 @@ pub fn read(path: &Path, scenario: &Scenario, epoch_unix_s: f64) -> Result<Vec<R
     parse(&text, path, scenario, epoch_unix_s)
 }
 
-/// One field, trimmed and unquoted.
+/// One field, trimmed, and unquoted where spaces before its opening quote kept the reader from doing it.
 fn field(raw: &str) -> &str {
     let f = raw.trim();
     f.strip_prefix('"').and_then(|f| f.strip_suffix('"')).map_or(f, str::trim)
+}
+
+/// A record's line and its fields, trimmed and unquoted.
+type Record = (usize, Vec<String>);
+/// A line and what is wrong with it.
+type LineProblem = (usize, String);
+
+/// The non-blank records of `text` with the line each starts on, or the line and reason of a record the reader
+/// cannot take (such as an unclosed quote).
+fn records(text: &str) -> Vec<Result<Record, LineProblem>> {
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    // The line a record starts on, from its byte offset (the reader's own line count skips blank lines).
+    let line_at = |p: Option<&csv::Position>| {
+        let at = p.map_or(0, |p| p.byte() as usize).min(text.len());
+        let start = at + text[at..].len() - text[at..].trim_start_matches(['\n', '\r']).len();
+        1 + text.as_bytes()[..start].iter().filter(|&&b| b == b'\n').count()
+    };
+    let mut out = Vec::new();
+    for r in reader.records() {
+        match r {
+            Ok(r) => {
+                let line = line_at(r.position());
+                let fields: Vec<String> = r.iter().map(|f| field(f).to_owned()).collect();
+                if fields.iter().any(|f| !f.is_empty()) {
+                    out.push(Ok((line, fields)));
+                }
+            }
+            Err(e) => {
+                let line = line_at(e.position());
+                out.push(Err((line, format!("not a CSV record: {e}"))));
+            }
+        }
+    }
+    out
 }
 
 /// Parses CSV text; `path` names it in errors.
@@ -52,12 +88,14 @@ pub fn parse(
     let fail = |problems: Vec<(usize, String)>| RecordingError::Rows { path: path.to_owned(), problems };
     let known: BTreeSet<&str> = scenario.signals.iter().map(|s| s.id.as_str()).collect();
     let known_list = || known.iter().copied().collect::<Vec<_>>().join(", ");
-    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l)).filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = records(text.trim_start_matches('\u{feff}')).into_iter();
 
-    let Some((header_line, header)) = lines.next() else {
-        return Err(fail(vec![(1, "empty file: expected a header row such as t_s,signal,value".into())]));
+    let (header_line, names) = match lines.next() {
+        None => return Err(fail(vec![(1, "empty file: expected a header row such as t_s,signal,value".into())])),
+        Some(Err(problem)) => return Err(fail(vec![problem])),
+        Some(Ok(header)) => header,
     };
-    let names: Vec<&str> = header.trim_start_matches('\u{feff}').split(',').map(field).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let absolute = match names[0] {
         "t_s" => false,
         "time" => true,
@@ -100,8 +138,15 @@ pub fn parse(
     let mut out = Vec::new();
     let mut first_unix: Option<f64> = None;
     let mut last_t = f64::NEG_INFINITY;
-    for (line, text) in lines {
-        let fields: Vec<&str> = text.split(',').map(field).collect();
+    for record in lines {
+        let (line, fields) = match record {
+            Ok(r) => r,
+            Err(problem) => {
+                problems.push(problem);
+                continue;
+            }
+        };
+        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
         if fields.len() != names.len() {
             problems.push((line, format!("expected {} fields as in the header, found {}", names.len(), fields.len())));
             continue;
@@ -228,6 +273,23 @@ mod tests {
             assert!(e.contains(want), "{want}\nnot in\n{e}");
         }
         assert!(!e.contains("d.csv:2:"), "{e}");
+    }
+
+    #[test]
+    fn a_quoted_field_may_hold_commas_quotes_and_line_breaks() {
+        // A wide log whose header names the columns as a spreadsheet exports them, with a quoted note column
+        // that is not a signal: refused, naming it whole (commas and all) rather than splitting it.
+        let e = parse_str("t_s,T-1.level,\"operator note, free text\"\n0,250,x\n").unwrap_err();
+        assert!(e.contains("column 3: \"operator note, free text\" is not a signal"), "{e}");
+        // A long log with a quoted value holding a comma: one field, read as the value it is (not a number).
+        let e = parse_str("t_s,signal,value\n0,T-1.level,\"2,5\"\n").unwrap_err();
+        assert!(e.contains("d.csv:2: value \"2,5\" of T-1.level is not a number"), "{e}");
+        // Quoted times, signals and values with commas elsewhere on the row parse as the fields they are.
+        let m = parse_str("\"t_s\",\"signal\",\"value\"\n\"0\",\"T-1.level\",\"250\"\n").unwrap();
+        assert_eq!(m.len(), 1);
+        // A quoted field over two lines counts as one record; the next record's line is still right.
+        let e = parse_str("t_s,signal,value\n0,\"T-1.\nlevel\",250\n1,T-1.level,x\n").unwrap_err();
+        assert!(e.contains("d.csv:2: unknown signal \"T-1.\nlevel\"") && e.contains("d.csv:4: value \"x\""), "{e}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::VirtualPlant;
-use crate::headless::Speed;
+use crate::twin::Speed;
 
 /// Simulated time advanced per publishing round, s.
 const ROUND_S: f64 = 1.0;

@@ -621,7 +621,7 @@ pub enum Expectation {
         value: f64,
         at: Dur,
         #[serde(default)]
-        layer: Option<crate::change::validate::Layer>,
+        layer: Option<Layer>,
     },
     /// No telemetry sample is lost on its way to the twin during the run. See `src/headless/expect.rs` for
     /// what counts as dropped.
@@ -663,5 +663,29 @@ impl Expectation {
             | Expectation::RulBetween { when, .. } => Some(when),
             _ => None,
         }
+    }
+}
+
+/// The validation layers, in order (scenarios name them in `DraftRejected` expectations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Layer {
+    Envelope,
+    Rate,
+    Interlocks,
+    Forecast,
+    Freshness,
+    Conflict,
+}
+
+impl FaultSpec {
+    /// Whether a drift monitor should see this kind of fault (and the run's model performance scores it).
+    pub fn detectable(&self) -> bool {
+        matches!(
+            self,
+            FaultSpec::BearingDefect { .. }
+                | FaultSpec::CavitationEpisode { .. }
+                | FaultSpec::StuckSensor { .. }
+                | FaultSpec::DriftingSensor { .. }
+        )
     }
 }

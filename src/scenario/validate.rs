@@ -486,7 +486,7 @@ fn check_expectations(c: &mut Collector<'_>, s: &Scenario, assets: &HashMap<&str
                         at("expect", i, "fault"),
                         format!("no faults[{fault}]; the scenario has {} fault(s), numbered from 0", s.faults.len()),
                     ),
-                    Some(f) if !crate::sync::performance::detectable(f) => c.at(
+                    Some(f) if !f.detectable() => c.at(
                         at("expect", i, "fault"),
                         format!(
                             "faults[{fault}] is a {}, which no drift monitor sees; DriftDetected takes a \

@@ -16,8 +16,6 @@ use std::collections::BTreeMap;
 use bevy::prelude::*;
 use serde::Serialize;
 
-pub mod config;
-pub mod dependency;
 pub mod performance;
 pub mod setpoints;
 mod train;
@@ -30,7 +28,7 @@ use twin_models::drift::{
 };
 
 use crate::ingest::SampleApplied;
-use crate::twin::simulate::{Branch, Slot, Topology};
+use crate::twin::simulate::{Branch, Corrector, SimulatePlugin, Slot, Topology};
 use crate::twin::{SimClock, TwinSystems};
 use crate::units::Quantity;
 
@@ -205,12 +203,6 @@ impl Assimilation {
             recalibrations: Vec::new(),
             model_updates: Vec::new(),
         }
-    }
-
-    /// The lag of the assimilated branch behind the clock, in whole steps of `dt_s`: the allowed lateness, and
-    /// for live telemetry the span its next drain may reach back (see [`crate::ingest::Telemetry::receive_lag_s`]).
-    pub fn lateness_steps(&self, dt_s: f64) -> u64 {
-        ((self.lateness_s + self.receive_lag_s) / dt_s).ceil().max(0.0) as u64
     }
 
     /// Queues one sample applied by ingestion; `now_s` is the clock's time, `dt_s` the model step.
@@ -477,7 +469,7 @@ fn signal_kind(q: Quantity) -> SignalKind {
 }
 
 /// A quantity in words.
-fn quantity_name(q: Quantity) -> &'static str {
+pub(crate) fn quantity_name(q: Quantity) -> &'static str {
     match q {
         Quantity::Flow => "flow",
         Quantity::MotorCurrent => "motor current",
@@ -492,7 +484,7 @@ fn quantity_name(q: Quantity) -> &'static str {
 }
 
 /// Replaces the models of pumps whose recalibration was applied.
-pub(crate) fn apply_model_updates(mut a: ResMut<Assimilation>, mut pumps: Query<&mut crate::twin::pump::PumpModel>) {
+pub fn apply_model_updates(mut a: ResMut<Assimilation>, mut pumps: Query<&mut crate::twin::pump::PumpModel>) {
     for (e, model) in a.model_updates.drain(..) {
         if let Ok(mut m) = pumps.get_mut(e) {
             m.0 = model;
@@ -511,7 +503,7 @@ pub struct CalibrationReport {
     pub estimates: Factors<Estimate>,
 }
 
-/// The synchronization part of a run's report.
+/// The synchronization part of a run's report (the assessment's report adds to it).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SyncReport {
     /// Samples applied, too late, unmodelled.
@@ -528,14 +520,6 @@ pub struct SyncReport {
     pub calibration: BTreeMap<String, CalibrationReport>,
     /// Confidence of each asset's readings at the end, 0..1 (falls as its residuals grow).
     pub confidence: BTreeMap<String, f64>,
-    /// Configuration and firmware of every asset that reports them, against the scenario.
-    pub configuration: BTreeMap<String, config::ConfigReport>,
-    /// Every change of an asset's configuration status, in order.
-    pub config_events: Vec<config::ConfigEvent>,
-    /// What each pump's upstream assets put on it at the end, by pump id.
-    pub dependencies: BTreeMap<String, dependency::UpstreamRisk>,
-    /// Model performance over the run (series and alarm scores; filled by the headless runner).
-    pub performance: performance::Performance,
 }
 
 impl SyncReport {
@@ -561,15 +545,19 @@ impl SyncReport {
             recalibrations: a.recalibrations.clone(),
             calibration,
             confidence,
-            configuration: config::report(world),
-            config_events: world.get_resource::<config::ConfigLog>().map(|l| l.0.clone()).unwrap_or_default(),
-            dependencies: a
-                .names
-                .iter()
-                .filter_map(|(e, name)| Some((name.clone(), world.get::<dependency::UpstreamRisk>(*e)?.clone())))
-                .collect(),
-            performance: Default::default(),
         }
+    }
+}
+
+impl Corrector for Assimilation {
+    /// The allowed lateness, and for live telemetry the span its next drain may reach back (see
+    /// [`crate::ingest::Telemetry::receive_lag_s`]).
+    fn lateness_steps(&self, dt_s: f64) -> u64 {
+        ((self.lateness_s + self.receive_lag_s) / dt_s).ceil().max(0.0) as u64
+    }
+
+    fn correct(&mut self, topo: &Topology, branch: &mut Branch, dt_s: f64) {
+        Assimilation::correct(self, topo, branch, dt_s);
     }
 }
 
@@ -586,7 +574,7 @@ fn queue_samples(
     }
 }
 
-/// Installs the assimilation (before the Simulate stage steps the branches); add it after the assets exist.
+/// Installs the assimilation and the model stepping it corrects; add it after the assets exist.
 pub struct SyncPlugin {
     /// Allowed lateness of samples, s.
     pub lateness_s: f64,
@@ -604,7 +592,7 @@ impl Plugin for SyncPlugin {
         if let Some(index) = app.world().get_resource::<crate::twin::AssetIndex>() {
             a.names = index.0.iter().map(|(id, e)| (*e, id.clone())).collect();
         }
-        app.add_plugins(setpoints::SetpointsPlugin)
+        app.add_plugins((setpoints::SetpointsPlugin, SimulatePlugin::<Assimilation>::default()))
             .insert_resource(a)
             .add_systems(Update, queue_samples.in_set(TwinSystems::Assimilate))
             .add_systems(Update, apply_model_updates.in_set(TwinSystems::Assess));

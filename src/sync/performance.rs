@@ -181,17 +181,6 @@ fn truth(scenario: &Scenario, f: &FaultSpec) -> Option<Truth> {
     }
 }
 
-/// Whether a drift monitor should see this kind of fault (and [`score_fault`] scores it).
-pub fn detectable(f: &FaultSpec) -> bool {
-    matches!(
-        f,
-        FaultSpec::BearingDefect { .. }
-            | FaultSpec::CavitationEpisode { .. }
-            | FaultSpec::StuckSensor { .. }
-            | FaultSpec::DriftingSensor { .. }
-    )
-}
-
 fn explains(t: &Truth, a: &DriftAlarm) -> bool {
     a.asset == t.asset && t.quantity.is_none_or(|q| q == a.quantity) && (t.onset_s..=t.until_s).contains(&a.raised_s)
 }

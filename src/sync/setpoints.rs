@@ -188,6 +188,33 @@ impl Plugin for SetpointsPlugin {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_plc_report_moves_the_live_set_point_conflicts_older_drafts_and_drives_the_pumps_speed() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/pump_station.ron");
+        let scenario = std::sync::Arc::new(crate::scenario::load(&path).unwrap());
+        let mut app = App::new();
+        let pump = app.world_mut().spawn(SpeedSetpoint { rpm: 1480.0 }).id();
+        app.insert_resource(LoadedScenario(scenario))
+            .insert_resource(SimClock::new(1.0))
+            .insert_resource(AssetIndex([("P-101".to_string(), pump)].into()))
+            .add_plugins(SetpointsPlugin);
+        let d = app.world_mut().resource_mut::<Setpoints>().draft("P-101.speed", 1300.0, "alice", 0.0).unwrap();
+        app.world_mut().resource_mut::<SimClock>().now_s = 42.0;
+        app.world_mut().write_message(SetpointReported { setpoint: "P-101.speed".into(), value: 1400.0 });
+        app.world_mut().write_message(SetpointReported { setpoint: "P-9.speed".into(), value: 1.0 });
+        app.update();
+        let s = app.world().resource::<Setpoints>();
+        let live = &s.live["P-101.speed"];
+        assert_eq!((live.value, live.version, live.changed_s), (1400.0, 2, 42.0));
+        assert_eq!(s.get(d).unwrap().state, DraftState::Conflicted { live_value: 1400.0, live_version: 2 });
+        assert!(!s.live.contains_key("P-9.speed"), "a report of an unknown set-point is ignored");
+        assert_eq!(app.world().get::<SpeedSetpoint>(pump).unwrap().rpm, 1400.0, "the model's drive follows");
+        // The same value again is no change: no new version.
+        app.world_mut().write_message(SetpointReported { setpoint: "P-101.speed".into(), value: 1400.0 });
+        app.update();
+        assert_eq!(app.world().resource::<Setpoints>().live["P-101.speed"].version, 2);
+    }
+
     fn one() -> Setpoints {
         let mut s = Setpoints::default();
         s.live.insert("P-1.speed".into(), LiveSetpoint { value: 1480.0, version: 1, changed_s: 0.0 });

@@ -1,6 +1,8 @@
 //! Simulated time: a fixed model step, advanced a whole number of steps per tick, so that a run with the same
 //! scenario, inputs and seed is repeatable whatever the frame rate.
 
+use std::time::{Duration, Instant};
+
 use bevy::prelude::*;
 use bevy::time::Real;
 
@@ -41,6 +43,43 @@ pub enum ClockPacing {
         /// When true no steps are taken.
         paused: bool,
     },
+}
+
+/// Model steps per tick when nothing forces an earlier tick boundary.
+pub const STEPS_PER_TICK: u64 = 60;
+/// How fast simulated time runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speed {
+    /// As fast as the machine can.
+    Max,
+    /// `factor` simulated seconds per wall-clock second (1.0 is real time).
+    Paced(f64),
+}
+
+impl Speed {
+    /// Sleeps until simulated time `sim_t_s` is due on the wall clock, counted from `started`
+    /// (returns at once for `Max`, or when already late).
+    pub fn pace(self, started: Instant, sim_t_s: f64) {
+        if let Speed::Paced(factor) = self
+            && let Some(wait) = Duration::from_secs_f64(sim_t_s / factor).checked_sub(started.elapsed())
+        {
+            std::thread::sleep(wait);
+        }
+    }
+}
+
+impl std::str::FromStr for Speed {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "max" => Ok(Speed::Max),
+            "realtime" => Ok(Speed::Paced(1.0)),
+            other => match other.trim_end_matches('x').parse::<f64>() {
+                Ok(f) if f > 0.0 && f.is_finite() => Ok(Speed::Paced(f)),
+                _ => Err(format!("invalid speed \"{s}\": use max, realtime, or a factor such as 60x")),
+            },
+        }
+    }
 }
 
 /// Most steps one frame may take in real-time pacing, so that a slow frame cannot snowball.

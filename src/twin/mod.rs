@@ -1,5 +1,5 @@
-//! The ECS twin: one entity per asset, the ordered `TwinSystems` pipeline, the fixed-step `SimClock`, and the
-//! per-kind plugins that spawn and step each asset kind.
+//! The ECS twin: one entity per asset, the ordered `TwinSystems` pipeline, the fixed-step `SimClock`, the
+//! per-kind plugins that spawn each asset kind, and the model coupling that steps them.
 
 pub mod clock;
 pub mod environment;
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use bevy::prelude::*;
 
 use crate::scenario::{Index, Scenario};
-pub use clock::{ClockPacing, SimClock};
+pub use clock::{ClockPacing, STEPS_PER_TICK, SimClock, Speed};
 pub use environment::{CORRELATION_S, Environment};
 pub use kinds::{AssetKindDef, AssetKinds, RegisterAssetKind};
 
@@ -70,7 +70,8 @@ pub struct DependsOn(pub Vec<Entity>);
 #[derive(Resource, Debug, Default)]
 pub struct AssetIndex(pub BTreeMap<String, Entity>);
 
-/// Builds the twin from a scenario: resources, pipeline order, kind plugins, and the asset entities.
+/// Builds the twin's core from a scenario: resources, pipeline order, clock, kind plugins, and the asset entities.
+/// The layers above add ingestion, synchronization and assessment (see `crate::app::TwinPlugins`).
 pub struct TwinPlugin {
     pub scenario: Arc<Scenario>,
     /// Seed of every random process in the run (ambient and inflow fluctuations).
@@ -99,21 +100,9 @@ impl Plugin for TwinPlugin {
         .init_resource::<ClockPacing>()
         .init_resource::<AssetIndex>()
         .init_resource::<AssetKinds>()
-        .add_plugins((clock::ClockPlugin, simulate::SimulatePlugin))
+        .add_plugins(clock::ClockPlugin)
         .add_plugins((pump::PumpPlugin, motor::MotorPlugin, tank::TankPlugin)); // the modelled kinds
         spawn_assets(app.world_mut(), &self.scenario);
-        app.add_plugins(crate::sync::SyncPlugin {
-            lateness_s: crate::ingest::IngestSettings::default().allowed_lateness_s,
-            inflow_noise: self.scenario.simulation.inflow_noise,
-            spec: self.scenario.sync.clone(),
-        });
-        app.add_plugins((crate::sync::config::ConfigPlugin, crate::sync::dependency::DependencyPlugin));
-        app.add_plugins(crate::ingest::IngestPlugin {
-            scenario: self.scenario.clone(),
-            settings: crate::ingest::IngestSettings::default(),
-            epoch_unix_s: crate::ingest::DEFAULT_EPOCH_UNIX_S,
-            budget: None,
-        });
     }
 }
 
@@ -123,11 +112,8 @@ fn spawn_assets(world: &mut World, scenario: &Scenario) {
     let mut index = BTreeMap::new();
     for spec in &scenario.assets {
         let (x, y, z) = spec.position;
-        let e = world.spawn((
-            Asset { id: spec.id.clone(), kind: spec.kind.name() },
-            crate::sync::config::Configuration::expected(spec),
-            SitePosition { x_m: x, y_m: y, z_m: z },
-        ));
+        let e = world
+            .spawn((Asset { id: spec.id.clone(), kind: spec.kind.name() }, SitePosition { x_m: x, y_m: y, z_m: z }));
         index.insert(spec.id.clone(), e.id());
     }
     for spec in &scenario.assets {
@@ -155,46 +141,4 @@ pub fn read_index(world: &World, id: &str, index: Index) -> Option<f64> {
     let entity = world.get_entity(e).ok()?;
     let def = world.resource::<AssetKinds>().get(entity.get::<Asset>()?.kind)?;
     (def.index)(&entity, index)
-}
-
-/// Builds a headless app (no window, no renderer) holding the twin for `scenario`, on one thread.
-///
-/// Its schedules run on the single-threaded executor: a tick is a handful of systems, most of the work is in
-/// one of them, and handing systems between threads 40,000 times a simulated month cost more than it saved
-/// (a 30-day run of the pump station went from 2.6 s to well under 1 s; see the README's benchmarks).
-pub fn headless_app(scenario: Arc<Scenario>, seed: u64) -> App {
-    headless_app_threaded(scenario, seed, 1)
-}
-
-/// [`headless_app`] with the schedules on `threads` threads: 0 or 1 is the single-threaded executor; more runs
-/// them on Bevy's multi-threaded executor over a compute task pool of that many threads (the pool is the
-/// process's: the first app that sets it up sizes it). The results do not depend on it: every system that
-/// touches another's data is ordered after it, so only independent systems run side by side.
-pub fn headless_app_threaded(scenario: Arc<Scenario>, seed: u64, threads: usize) -> App {
-    let mut app = App::new();
-    if threads > 1 {
-        use bevy::app::{TaskPoolOptions, TaskPoolPlugin, TaskPoolThreadAssignmentPolicy};
-        let fixed = |n: usize| TaskPoolThreadAssignmentPolicy {
-            min_threads: n,
-            max_threads: n,
-            percent: 1.0,
-            on_thread_spawn: None,
-            on_thread_destroy: None,
-        };
-        let task_pool_options =
-            TaskPoolOptions { io: fixed(1), async_compute: fixed(1), compute: fixed(threads), ..Default::default() };
-        app.add_plugins(MinimalPlugins.set(TaskPoolPlugin { task_pool_options }))
-            .add_plugins(TwinPlugin { scenario, seed });
-        return app;
-    }
-    app.add_plugins(MinimalPlugins).add_plugins(TwinPlugin { scenario, seed });
-    fn single_threaded(s: &mut Schedule) {
-        s.set_executor(bevy::ecs::schedule::SingleThreadedExecutor::new());
-    }
-    app.edit_schedule(First, single_threaded)
-        .edit_schedule(PreUpdate, single_threaded)
-        .edit_schedule(Update, single_threaded)
-        .edit_schedule(PostUpdate, single_threaded)
-        .edit_schedule(Last, single_threaded);
-    app
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use bevy::prelude::*;
+use serde::Serialize;
 use twin_models::params::{MotorParams, PumpParams};
 use twin_models::{PumpTrain, PumpTrainOutputs, PumpTrainState};
 
@@ -46,6 +47,23 @@ pub struct ModelBuildErrors(pub Vec<String>);
 #[derive(Resource, Default)]
 pub(super) struct ModelCache(Vec<(PumpParams, MotorParams, Arc<PumpTrain>)>);
 
+/// The risk a pump's upstream assets put on it: derived by the assessment (`assess::dependency`), kept on the pump.
+#[derive(Component, Debug, Clone, Default, PartialEq, Serialize)]
+pub struct UpstreamRisk {
+    /// Cavitation risk over the look-ahead, 0..1: the present risk, or the risk at the feed level projected
+    /// `assess::dependency::LOOKAHEAD_S` ahead at its trend (less `DISTRUST_SIGMAS` σ when the level cannot be trusted),
+    /// whichever is higher.
+    pub cavitation_risk: f64,
+    /// Feed level trend, m/h (none without a feed tank).
+    pub level_rate_m_per_h: Option<f64>,
+    /// Time until the NPSH margin falls to the cavitation threshold at the present trend, s (none when it does
+    /// not fall, or the margin is already below).
+    pub cavitation_in_s: Option<f64>,
+    /// Every upstream problem, naming the upstream asset, e.g. `T-1: level falling 2.0 m/h, cavitation risk in
+    /// 25 min`.
+    pub causes: Vec<String>,
+}
+
 /// Registers the pump kind.
 pub struct PumpPlugin;
 
@@ -57,7 +75,7 @@ impl Plugin for PumpPlugin {
 
 fn index(e: &EntityRef<'_>, index: Index) -> Option<f64> {
     if index == Index::CavitationRiskAhead {
-        return Some(e.get::<crate::sync::dependency::UpstreamRisk>()?.cavitation_risk);
+        return Some(e.get::<UpstreamRisk>()?.cavitation_risk);
     }
     output_index(&e.get::<PumpReadings>()?.0, index)
 }

@@ -3,7 +3,7 @@
 //!
 //! - The **assimilated** branch lags the clock by the allowed lateness of telemetry. It advances only to the
 //!   horizon `now - lateness`, and every sample whose event time falls within a step is applied at the end of
-//!   that step (see [`crate::sync`]). By the time the horizon passes an event time, every sample of that time
+//!   that step by the state estimation that plugs into the stepping as its [`Corrector`] (the sync layer's). By the time the horizon passes an event time, every sample of that time
 //!   that may still be accepted has arrived, so the assimilated state is the same whatever order the samples
 //!   arrived in: a late sample changes the indices exactly as if it had come on time.
 //! - The **predicted** branch is what the twin shows at the clock's time (`PumpState`, `PumpReadings`,
@@ -13,6 +13,7 @@
 
 use std::sync::Arc;
 
+use bevy::ecs::component::Mutable;
 use bevy::prelude::*;
 use twin_models::params::TankParams;
 use twin_models::tank::{self, TankInputs, TankState};
@@ -21,7 +22,6 @@ use twin_models::{PumpTrain, PumpTrainInputs, PumpTrainOutputs, PumpTrainState};
 use super::pump::{Drive, Feed, PumpModel, PumpReadings, PumpState, SpeedSetpoint, inputs};
 use super::tank::{TankLevel, TankModel};
 use super::{Environment, SimClock, TwinSystems};
-use crate::sync::Assimilation;
 
 /// One pump train as the stepping needs it.
 pub struct PumpSlot {
@@ -119,11 +119,21 @@ impl Branch {
 type PumpItem = (Entity, &'static PumpModel, &'static mut PumpState, &'static mut PumpReadings, PumpInputs);
 type PumpInputs = (&'static SpeedSetpoint, &'static Feed, &'static Drive);
 
+/// What the stepping asks of the state estimation: how far the assimilated branch lags the clock, and the
+/// correction of that branch after each of its steps. The layer that estimates provides it and registers
+/// [`step_models`] with its type (see [`SimulatePlugin`]).
+pub trait Corrector: Resource + Component<Mutability = Mutable> {
+    /// The lag of the assimilated branch behind the clock, in whole steps of `dt_s`.
+    fn lateness_steps(&self, dt_s: f64) -> u64;
+    /// Corrects the assimilated branch `branch` with what was measured during the step it just took.
+    fn correct(&mut self, topo: &Topology, branch: &mut Branch, dt_s: f64);
+}
+
 /// Advances the assimilated branch to the horizon and the predicted one to the clock's new time.
-fn step_models(
+pub fn step_models<C: Corrector>(
     mut clock: ResMut<SimClock>,
     mut env: ResMut<Environment>,
-    mut assimilation: ResMut<Assimilation>,
+    mut assimilation: ResMut<C>,
     mut pumps: Query<PumpItem>,
     mut tanks: Query<(Entity, &TankModel, &mut TankLevel)>,
     mut topo: Local<Topology>,
@@ -183,11 +193,17 @@ fn step_models(
     clock.pending_steps = 0;
 }
 
-/// Registers the model stepping in `TwinSystems::Simulate`.
-pub struct SimulatePlugin;
+/// Registers the model stepping in `TwinSystems::Simulate`, corrected by the state estimation `C`.
+pub struct SimulatePlugin<C: Corrector>(std::marker::PhantomData<C>);
 
-impl Plugin for SimulatePlugin {
+impl<C: Corrector> Default for SimulatePlugin<C> {
+    fn default() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+impl<C: Corrector> Plugin for SimulatePlugin<C> {
     fn build(&self, app: &mut App) {
-        app.add_systems(Update, step_models.in_set(TwinSystems::Simulate));
+        app.add_systems(Update, step_models::<C>.in_set(TwinSystems::Simulate));
     }
 }

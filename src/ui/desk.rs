@@ -183,15 +183,16 @@ impl ChangeDesk {
         Ok(id)
     }
 
-    /// Discards a draft.
-    pub fn discard(&mut self, world: &mut World, id: u64) {
+    /// Discards a draft (recorded in the audit log first: a discard that cannot be recorded does not happen).
+    pub fn discard(&mut self, world: &mut World, id: u64) -> Result<(), String> {
+        let user = self.user.clone();
+        self.audit(&user, "discard", json!({"draft": id}))?;
         world.resource_mut::<Setpoints>().drafts.retain(|d| d.id != id);
         self.drafts.retain(|&d| d != id);
         self.validations.remove(&id);
         self.approvals.clear();
-        let user = self.user.clone();
-        let _ = self.audit(&user, "discard", json!({"draft": id}));
         self.note(format!("draft {id} discarded"));
+        Ok(())
     }
 
     /// Validates every draft on the live twin (every layer, the forecast what-if included).
@@ -288,7 +289,7 @@ impl ChangeDesk {
             .spawn(move || {
                 let result = (|| {
                     let log = audit.as_mut().ok_or("no audit log")?;
-                    let client = connect(&target, timeout, log, &user).map_err(|e| e.to_string())??;
+                    let client = connect(&target, timeout, log, &user).map_err(|e| e.to_string())?;
                     push::push(&client, &steps, interval, log, &user).map_err(|e| e.to_string())
                 })();
                 let _ = tx.send((result, audit));
@@ -415,11 +416,12 @@ impl ChangeDesk {
             .collect();
         rows.reverse();
         rows.truncate(limit);
+        use crate::change::audit::VerifyError;
         let status = match crate::change::audit::verify(&self.audit_path) {
-            Ok(Ok(s)) => format!("hash chain intact ({} records)", s.records),
-            Ok(Err(p)) => format!("BROKEN at line {}: {}", p.line, p.what),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "no audit log yet".into(),
-            Err(e) => format!("cannot read: {e}"),
+            Ok(s) => format!("hash chain intact ({} records)", s.records),
+            Err(VerifyError::Broken(p)) => format!("BROKEN at line {}: {}", p.line, p.what),
+            Err(VerifyError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => "no audit log yet".into(),
+            Err(VerifyError::Io(e)) => format!("cannot read: {e}"),
         };
         (rows, status)
     }
@@ -430,8 +432,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::app::headless_app;
     use crate::change::validate::Layer;
-    use crate::twin::headless_app;
 
     fn station() -> (App, tempfile::TempDir) {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/pump_station.ron");

@@ -193,7 +193,7 @@ pub fn export_report(world: &World) -> String {
         "sim_time_s": world.resource::<SimClock>().now_s,
         "assets": assets,
         "ingest": telemetry.counters(),
-        "sync": crate::sync::SyncReport::of(world),
+        "sync": crate::assess::Report::of(world),
     });
     serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
 }
@@ -314,7 +314,7 @@ mod tests {
     #[test]
     fn the_exported_report_has_every_asset_and_the_sync_report() {
         let s = Arc::new(scenario::load(&bundled()).unwrap());
-        let mut app = crate::twin::headless_app(s.clone(), 1);
+        let mut app = crate::app::headless_app(s.clone(), 1);
         app.update();
         let v: serde_json::Value = serde_json::from_str(&export_report(app.world())).unwrap();
         assert_eq!(v["scenario"], s.name);

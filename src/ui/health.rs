@@ -3,8 +3,8 @@
 
 use bevy::prelude::*;
 
+use crate::assess::dependency::UpstreamRisk;
 use crate::ingest::Measurements;
-use crate::sync::dependency::UpstreamRisk;
 use crate::twin::motor::{MotorNameplate, MotorReadings};
 use crate::twin::pump::PumpReadings;
 use crate::twin::tank::{TankLevel, TankModel};

@@ -7,10 +7,10 @@ use bevy_egui::egui::{self, Ui};
 
 use super::health::{self, Grade};
 use super::panel::{badge, format_sim_time, to_egui_color};
+use crate::assess::config::{ConfigStatus, Configuration};
+use crate::assess::dependency::UpstreamRisk;
 use crate::ingest::Measurements;
 use crate::sync::Assimilation;
-use crate::sync::config::{ConfigStatus, Configuration};
-use crate::sync::dependency::UpstreamRisk;
 use crate::twin::pump::PumpReadings;
 use crate::twin::tank::TankLevel;
 use crate::twin::{Asset, AssetIndex, SimClock};

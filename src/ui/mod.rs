@@ -28,9 +28,10 @@ use bevy::prelude::*;
 use bevy::window::WindowResolution;
 use bevy_egui::EguiPlugin;
 
+use crate::app::TwinPlugins;
 use crate::headless::Speed;
 use crate::scenario::Scenario;
-use crate::twin::{ClockPacing, TwinPlugin};
+use crate::twin::ClockPacing;
 
 /// Simulated seconds per wall-clock second when the workbench is asked to run "as fast as possible": a window
 /// is paced by its frames anyway, so `max` means an hour per second.
@@ -81,7 +82,7 @@ pub fn run_gui(scenario: Arc<Scenario>, opts: GuiOptions) -> anyhow::Result<()> 
             }),
     )
     .add_plugins(EguiPlugin::default())
-    .add_plugins(TwinPlugin { scenario, seed: opts.seed })
+    .add_plugins(TwinPlugins { scenario, seed: opts.seed })
     .insert_resource(ClockPacing::Realtime { speed, owed_s: 0.0, paused: false })
     .add_plugins(files::FilesPlugin {
         seed: opts.seed,

@@ -417,10 +417,7 @@ fn apply(world: &mut World, action: Action) {
         Action::Select(id) => world.resource_mut::<Workbench>().toggle_select(&id),
         Action::Files(f) => files::apply(world, f),
         Action::AddDraft => desk_do(world, |d, w| d.add_draft(w).map(|_| ())),
-        Action::Discard(id) => desk_do(world, |d, w| {
-            d.discard(w, id);
-            Ok(())
-        }),
+        Action::Discard(id) => desk_do(world, |d, w| d.discard(w, id)),
         Action::Validate => desk_do(world, |d, w| d.validate_all(w)),
         Action::Approve(name) => desk_do(world, |d, _| d.approve(&name)),
         Action::Push => desk_do(world, |d, w| d.start_push(w)),

@@ -511,7 +511,7 @@ mod tests {
 
     /// The twin of `scenario` with its assets' 3D shapes spawned (no window, no renderer).
     fn spawned(scenario: Scenario) -> App {
-        let mut app = crate::twin::headless_app(Arc::new(scenario), 1);
+        let mut app = crate::app::headless_app(Arc::new(scenario), 1);
         app.add_plugins(bevy::asset::AssetPlugin::default())
             .init_asset::<Mesh>()
             .init_asset::<StandardMaterial>()

@@ -34,7 +34,7 @@ impl Windowless {
     /// The twin of `scenario` (with the in-process virtual plant when `plant`), the workbench's state and an
     /// empty change desk whose audit log would go to `audit`.
     pub fn new(scenario: Arc<Scenario>, seed: u64, plant: bool, audit: std::path::PathBuf) -> anyhow::Result<Self> {
-        let mut app = crate::twin::headless_app(scenario.clone(), seed);
+        let mut app = crate::app::headless_app(scenario.clone(), seed);
         if plant {
             crate::plant::inprocess::add_inprocess_plant(&mut app, &scenario, seed, None)?;
         }

@@ -8,6 +8,7 @@ mod expect;
 #[cfg(feature = "gui")]
 mod gui;
 mod headless;
+mod layers;
 mod live_change;
 mod replay;
 mod sparkplug;

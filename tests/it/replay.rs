@@ -68,6 +68,31 @@ fn a_hand_written_csv_replays_and_is_validated_like_live_data() {
 }
 
 #[test]
+fn a_csv_whose_quoted_fields_hold_commas_replays() {
+    // A historian's export: the level tag is named "T1,LT-001" (the scenario's signal id holds a comma), so the
+    // header quotes it, and the export quotes every value as well.
+    let dir = artifacts("csv_quoted_comma");
+    let text = std::fs::read_to_string(super::root().join("scenes/pump_station.ron")).unwrap();
+    let scenario = dir.join("station.ron");
+    std::fs::write(&scenario, text.replace(r#"(id: "T-1.level","#, r#"(id: "T1,LT-001","#)).unwrap();
+    let csv = dir.join("log.csv");
+    let mut rows = String::from("t_s,\"T1,LT-001\",P-101.flow\n");
+    for k in 0..=60 {
+        rows.push_str(&format!("{},\"{:.3}\",\"{}\"\n", k * 10, 3.0 - 0.002 * f64::from(k), 240));
+    }
+    std::fs::write(&csv, rows).unwrap();
+    let report = dir.join("r.json");
+    let (s, c, r) = (scenario.to_str().unwrap(), csv.to_str().unwrap(), report.to_str().unwrap());
+    let out = twin(&["run", s, "--replay", c, "--duration", "10m", "--report", r, "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = json(&report);
+    assert_eq!(counts(&r, "T1,LT-001", "accepted"), 61, "{}", r["ingest_by_signal"]);
+    assert_eq!(counts(&r, "P-101.flow", "accepted"), 61);
+    let level = &r["assets"].as_array().unwrap().iter().find(|a| a["id"] == "T-1").unwrap()["indices"]["level_m"];
+    assert!((level["last"].as_f64().unwrap() - 2.88).abs() < 0.05, "the logged level drove the twin: {level}");
+}
+
+#[test]
 fn a_csv_with_malformed_rows_is_bad_input_listing_every_line() {
     let dir = artifacts("csv_bad");
     let report = dir.join("r.json");
@@ -146,7 +171,7 @@ fn no_two_systems_touching_the_same_data_are_left_unordered() {
     // conflict, the order cannot change a result. Bevy's ambiguity check fails the first update otherwise.
     for scene in scenes() {
         let s = std::sync::Arc::new(twin::scenario::load(&scene).expect("valid"));
-        let mut app = twin::twin::headless_app_threaded(s.clone(), 1, 2);
+        let mut app = twin::app::headless_app_threaded(s.clone(), 1, 2);
         twin::plant::inprocess::add_inprocess_plant(&mut app, &s, 1, None).expect("plant");
         for label in [First.intern(), PreUpdate.intern(), Update.intern(), PostUpdate.intern(), Last.intern()] {
             app.edit_schedule(label, |schedule| {

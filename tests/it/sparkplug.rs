@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
+use twin::app::headless_app;
 use twin::ingest::{Measurements, Telemetry};
 use twin::plant::VirtualPlant;
 use twin::scenario;
-use twin::twin::{AssetIndex, SimClock, headless_app};
+use twin::twin::{AssetIndex, SimClock};
 use twin::units::Quantity;
 use twin_mqtt::sparkplug::{self, MessageType, MetricValue};
 use twin_mqtt::testkit::{Mosquitto, mosquitto_pub_file, wait_until};

@@ -6,15 +6,16 @@ use std::path::Path;
 
 use bevy::prelude::*;
 use serde_json::Value;
+use twin::app::headless_app;
+use twin::assess::config::{ConfigLog, ConfigStatus, Configuration};
+use twin::assess::dependency::UpstreamRisk;
 use twin::ingest::RawMessage;
 use twin::ingest::recording::{self, Recorder};
 use twin::plant::inprocess::PlantRunner;
 use twin::scenario::{self, AssetKind, Dur, FaultSpec};
-use twin::sync::config::{ConfigLog, ConfigStatus, Configuration};
-use twin::sync::dependency::UpstreamRisk;
 use twin::sync::{Assimilation, DraftState, DriftAlarm, SetpointReported, Setpoints};
 use twin::twin::pump::PumpReadings;
-use twin::twin::{AssetIndex, SimClock, headless_app};
+use twin::twin::{AssetIndex, SimClock};
 use twin::units::Quantity;
 use twin_models::drift::{Cause, SensorFault};
 

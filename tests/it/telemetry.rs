@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
+use twin::app::headless_app;
+use twin::assess::config::{ConfigStatus, Configuration};
 use twin::ingest::{Measurements, SampleApplied, Telemetry};
 use twin::scenario;
-use twin::sync::config::{ConfigStatus, Configuration};
-use twin::twin::{AssetIndex, SimClock, TwinSystems, headless_app};
+use twin::twin::{AssetIndex, SimClock, TwinSystems};
 use twin::units::Quantity;
 use twin_mqtt::testkit::{Mosquitto, StreamPublisher, mosquitto_pub, mosquitto_pub_file, wait_until};
 

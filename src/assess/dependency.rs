@@ -4,11 +4,11 @@
 //! (stale signals, drift alarms of the motor or tank) is listed on the dependent pump, named as such.
 
 use bevy::prelude::*;
-use serde::Serialize;
 use twin_models::health::{CAVITATION_SAFE_RATIO, cavitation_risk};
 
-use super::{Assimilation, quantity_name as quantity_words};
 use crate::ingest::Measurements;
+use crate::sync::{Assimilation, quantity_name as quantity_words};
+pub use crate::twin::pump::UpstreamRisk;
 use crate::twin::pump::{Feed, PumpReadings};
 use crate::twin::tank::TankLevel;
 use crate::twin::{Asset, DependsOn, SimClock, TwinSystems};
@@ -54,23 +54,6 @@ impl LevelTrend {
     }
 }
 
-/// The risk a pump's upstream assets put on it.
-#[derive(Component, Debug, Clone, Default, PartialEq, Serialize)]
-pub struct UpstreamRisk {
-    /// Cavitation risk over the look-ahead, 0..1: the present risk, or the risk at the feed level projected
-    /// [`LOOKAHEAD_S`] ahead at its trend (less [`DISTRUST_SIGMAS`] σ when the level cannot be trusted),
-    /// whichever is higher.
-    pub cavitation_risk: f64,
-    /// Feed level trend, m/h (none without a feed tank).
-    pub level_rate_m_per_h: Option<f64>,
-    /// Time until the NPSH margin falls to the cavitation threshold at the present trend, s (none when it does
-    /// not fall, or the margin is already below).
-    pub cavitation_in_s: Option<f64>,
-    /// Every upstream problem, naming the upstream asset, e.g. `T-1: level falling 2.0 m/h, cavitation risk in
-    /// 25 min`.
-    pub causes: Vec<String>,
-}
-
 /// Installs the level trends and the upstream-risk assessment (after the Simulate stage).
 pub struct DependencyPlugin;
 
@@ -86,7 +69,7 @@ impl Plugin for DependencyPlugin {
             world.entity_mut(e).insert(UpstreamRisk::default());
         }
         // After the calibrator's model updates: both use `Assimilation`, so without an order they are ambiguous.
-        app.add_systems(Update, assess_upstream.in_set(TwinSystems::Assess).after(super::apply_model_updates));
+        app.add_systems(Update, assess_upstream.in_set(TwinSystems::Assess).after(crate::sync::apply_model_updates));
     }
 }
 
@@ -173,6 +156,87 @@ fn assess_upstream(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::Measured;
+    use twin_models::PumpTrainOutputs;
+    use twin_models::tank::TankState;
+
+    /// A bare app with the upstream-risk system alone: a pump fed by a tank and driven by a motor.
+    fn station(pump_npsha_m: f64) -> (App, Entity, Entity, Entity) {
+        let mut app = App::new();
+        app.insert_resource(SimClock::new(1.0)).insert_resource(Assimilation::new(5.0, 0.0));
+        app.add_systems(Update, assess_upstream);
+        let asset = |id: &str| Asset { id: id.into(), kind: "test" };
+        let tank = app
+            .world_mut()
+            .spawn((
+                asset("T-1"),
+                TankLevel(TankState { level_m: 4.0 }),
+                LevelTrend::default(),
+                Measurements::default(),
+            ))
+            .id();
+        let motor = app.world_mut().spawn((asset("M-1"), Measurements::default())).id();
+        let mut o = PumpTrainOutputs { npsha_m: pump_npsha_m, npshr_m: 4.0, speed_rpm: 1480.0, ..Default::default() };
+        o.health.cavitation_risk = cavitation_risk(o.npsha_m / o.npshr_m);
+        let pump = app
+            .world_mut()
+            .spawn((
+                asset("P-1"),
+                PumpReadings(o),
+                Feed(Some(tank)),
+                DependsOn(vec![motor, tank]),
+                UpstreamRisk::default(),
+            ))
+            .id();
+        (app, pump, tank, motor)
+    }
+
+    /// Runs a minute per tick for `minutes`, the tank's level falling `rate_m_per_h`.
+    fn run(app: &mut App, tank: Entity, minutes: u32, rate_m_per_h: f64) {
+        for _ in 0..minutes {
+            app.world_mut().resource_mut::<SimClock>().now_s += 60.0;
+            app.world_mut().get_mut::<TankLevel>(tank).unwrap().0.level_m -= rate_m_per_h / 60.0;
+            app.update();
+        }
+    }
+
+    #[test]
+    fn a_falling_feed_level_raises_the_pumps_cavitation_risk_ahead_and_names_the_tank() {
+        let (mut app, pump, tank, _) = station(8.0);
+        run(&mut app, tank, 30, 0.0);
+        let steady = app.world().get::<UpstreamRisk>(pump).unwrap().clone();
+        assert_eq!(steady.cavitation_risk, cavitation_risk(2.0), "a steady level adds nothing: {steady:?}");
+        assert!(steady.causes.is_empty(), "{steady:?}");
+        run(&mut app, tank, 60, 3.0);
+        let r = app.world().get::<UpstreamRisk>(pump).unwrap().clone();
+        let rate = r.level_rate_m_per_h.unwrap();
+        assert!((rate + 3.0).abs() < 0.3, "the trend follows the fall: {rate} m/h");
+        // NPSHa falls one for one with the level: an hour ahead it is 8 m less the projected fall.
+        let ahead = cavitation_risk((8.0 + rate * LOOKAHEAD_S / 3600.0) / 4.0);
+        assert!((r.cavitation_risk - ahead).abs() < 1e-12 && r.cavitation_risk > cavitation_risk(2.0), "{r:?}");
+        let to_safe_s = (8.0 - CAVITATION_SAFE_RATIO * 4.0) / (-rate / 3600.0);
+        assert!((r.cavitation_in_s.unwrap() - to_safe_s).abs() < 1e-6, "{r:?}");
+        assert!(r.causes.iter().any(|c| c.starts_with("T-1: level falling ")), "{:?}", r.causes);
+    }
+
+    #[test]
+    fn an_upstream_assets_stale_signal_is_listed_on_the_dependent_pump() {
+        let (mut app, pump, tank, motor) = station(8.0);
+        let stale = Measured {
+            value: 60.0,
+            event_s: 0.0,
+            received_s: 0.0,
+            received_from_s: 0.0,
+            skewed_clock: false,
+            reordered: false,
+            stale: true,
+        };
+        app.world_mut().get_mut::<Measurements>(motor).unwrap().0.insert(Quantity::WindingTemperature, stale);
+        run(&mut app, tank, 20, 0.0);
+        let r = app.world().get::<UpstreamRisk>(pump).unwrap();
+        assert_eq!(r.causes, ["M-1: winding temperature stale (last sample 20 min ago)"]);
+        assert_eq!(r.cavitation_risk, cavitation_risk(2.0), "a stale motor signal is no cavitation risk");
+    }
 
     #[test]
     fn level_trend_follows_a_steady_fall() {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::ingest::Telemetry;
 use crate::scenario::AssetSpec;
-use crate::twin::{AssetIndex, TwinSystems};
+use crate::twin::{AssetIndex, LoadedScenario, TwinSystems};
 
 /// An asset's configuration and firmware: what the scenario expects and what the asset last reported.
 #[derive(Component, Debug, Clone, PartialEq, Serialize)]
@@ -126,6 +126,13 @@ pub struct ConfigPlugin;
 
 impl Plugin for ConfigPlugin {
     fn build(&self, app: &mut App) {
+        // Every asset expects the configuration and firmware its scenario entry names (add after the assets exist).
+        let scenario = app.world().resource::<LoadedScenario>().0.clone();
+        for spec in &scenario.assets {
+            if let Some(&e) = app.world().resource::<AssetIndex>().0.get(&spec.id) {
+                app.world_mut().entity_mut(e).insert(Configuration::expected(spec));
+            }
+        }
         app.init_resource::<ConfigLog>().add_systems(Update, apply_identities.in_set(TwinSystems::Assess));
     }
 }
@@ -157,6 +164,63 @@ fn apply_identities(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::{IngestPlugin, IngestSettings, RawMessage};
+    use crate::twin::SimClock;
+
+    const SCENE: &str = r#"Scenario(version: 1, name: "t",
+        assets: [(id: "T-1", kind: Tank(area_m2: 10.0, height_m: 4.0, initial_level_m: 2.0, inflow_m3h: 0.0),
+                  config_version: "1.0", firmware: "2.1.0", identity_topic: "site/t1/identity")])"#;
+
+    /// A bare app with ingestion and the identity system alone, over a one-tank scenario.
+    fn app() -> (App, Entity) {
+        let scenario = std::sync::Arc::new(crate::scenario::parse(SCENE, std::path::Path::new("t.ron")).unwrap());
+        let mut app = App::new();
+        let tank = app.world_mut().spawn_empty().id();
+        app.insert_resource(LoadedScenario(scenario.clone()))
+            .insert_resource(SimClock::new(1.0))
+            .insert_resource(AssetIndex([("T-1".to_string(), tank)].into()))
+            .configure_sets(Update, (TwinSystems::Ingest, TwinSystems::Assess).chain())
+            .add_plugins(IngestPlugin {
+                scenario,
+                settings: IngestSettings::default(),
+                epoch_unix_s: 1000.0,
+                budget: None,
+            })
+            .add_plugins(ConfigPlugin);
+        (app, tank)
+    }
+
+    /// The tank reports its identity, received at `t_s` on the twin's time base.
+    fn report(app: &mut App, t_s: f64, config: &str, firmware: &str) {
+        let payload = format!(r#"{{"config_version": "{config}", "firmware": "{firmware}"}}"#).into_bytes();
+        let msg = RawMessage { topic: "site/t1/identity".into(), payload, received_s: 1000.0 + t_s };
+        assert!(app.world().resource::<Telemetry>().sender().offer(msg));
+        app.world_mut().resource_mut::<SimClock>().now_s = t_s;
+        app.update();
+    }
+
+    #[test]
+    fn identity_reports_set_the_assets_configuration_and_each_status_change_is_logged_once() {
+        let (mut app, tank) = app();
+        app.update();
+        assert_eq!(app.world().get::<Configuration>(tank).unwrap().status(), ConfigStatus::Awaiting);
+        report(&mut app, 10.0, "1.0", "2.2.0");
+        let c = app.world().get::<Configuration>(tank).unwrap();
+        assert_eq!(c.status(), ConfigStatus::Mismatch("firmware 2.2.0 reported, 2.1.0 expected".into()));
+        assert_eq!(c.reported_s, Some(10.0));
+        report(&mut app, 20.0, "1.0", "2.2.0"); // the same again: no new event
+        report(&mut app, 30.0, "1.0", "2.1.0");
+        assert_eq!(app.world().get::<Configuration>(tank).unwrap().status(), ConfigStatus::Match);
+        let log = &app.world().resource::<ConfigLog>().0;
+        let events: Vec<(f64, &ConfigStatus)> = log.iter().map(|e| (e.t_s, &e.status)).collect();
+        assert_eq!(
+            events,
+            [
+                (10.0, &ConfigStatus::Mismatch("firmware 2.2.0 reported, 2.1.0 expected".into())),
+                (30.0, &ConfigStatus::Match)
+            ]
+        );
+    }
 
     fn config(reported: Option<(&str, &str)>) -> Configuration {
         Configuration {

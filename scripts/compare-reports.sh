@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs the bundled scenarios and the test fixtures headless with the twin built from REV and with the working
+# tree's, and compares every report, JUnit file and recording byte for byte. A refactoring must leave them all
+# identical. The same inputs (the working tree's scenes/ and tests/fixtures/) feed both builds.
+# Usage: scripts/compare-reports.sh REV      (e.g. the commit before a change: scripts/compare-reports.sh HEAD~3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+rev=${1:?usage: scripts/compare-reports.sh REV}
+out=$root/target/compare-reports
+rm -rf "$out"
+mkdir -p "$out"
+git worktree remove --force "$out/base-src" 2>/dev/null || true
+git worktree add --detach "$out/base-src" "$rev" >/dev/null
+trap 'git worktree remove --force "$out/base-src" 2>/dev/null || true' EXIT
+
+# Both builds share this tree's target directory (the dependencies are built once; the workspace crates of each
+# source tree are kept apart by their paths). The headless build: the reports do not depend on the GUI.
+build() {
+    (cd "$1" && cargo build -q --no-default-features --bin twin --target-dir "$root/target")
+    cp "$root/target/debug/twin" "$2"
+}
+build "$out/base-src" "$out/twin-base"
+build "$root" "$out/twin-head"
+
+runs() {
+    local twin=$1 dir=$2
+    mkdir -p "$dir"
+    for s in scenes/*.ron tests/fixtures/expect/station.ron tests/fixtures/failing_expectation.ron \
+        tests/fixtures/stream.ron tests/fixtures/valid_small.ron; do
+        name=$(echo "$s" | tr '/' '_')
+        # A failing expectation exits 1: the report is what is compared.
+        "$twin" run "$s" --duration 24h --seed 1 --report "$dir/$name.json" --junit "$dir/$name.xml" -q || [ $? -eq 1 ]
+    done
+    "$twin" run tests/fixtures/sweep_unbalance.ron --duration 6h --report "$dir/sweep" --junit "$dir/sweep.xml" -q \
+        || [ $? -eq 1 ]
+    rm -f "$dir/sweep/summary.json" # wall-clock times
+    "$twin" run scenes/pump_station.ron --duration 2h --seed 3 --record "$dir/plant.jsonl" --report "$dir/plant.json" -q
+    "$twin" run scenes/pump_station.ron --replay "$dir/plant.jsonl" --duration 2h --report "$dir/plant-replay.json" -q
+    "$twin" run scenes/pump_station.ron --replay tests/fixtures/replay/site_log.csv --duration 1h \
+        --report "$dir/csv.json" --record "$dir/csv.jsonl" -q
+    "$twin" run scenes/pump_station.ron --duration 12h --no-plant --report "$dir/no-plant.json" -q
+}
+runs "$out/twin-base" "$out/base"
+runs "$out/twin-head" "$out/head"
+
+n=$(find "$out/base" -type f | wc -l)
+if diff -r "$out/base" "$out/head" >"$out/diff.txt"; then
+    echo "identical: $n files (reports, JUnit, recordings) of $rev and the working tree"
+else
+    echo "DIFFERENT: see $out/diff.txt" >&2
+    head -n 40 "$out/diff.txt" >&2
+    exit 1
+fi
