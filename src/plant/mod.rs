@@ -106,10 +106,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use twin_models::loadmap::LoadMap;
 use twin_models::params::{MotorParams, PumpParams, TankParams};
-use twin_models::tank::{self, TankInputs, TankState};
+use twin_models::tank::TankState;
 use twin_models::{ModelError, PumpTrain, PumpTrainInputs, PumpTrainOutputs, PumpTrainState};
 
 use crate::scenario::{AssetKind, FaultSpec, Scenario, SetpointTarget, SignalSource};
+use crate::twin::coupling::{Station, step_station};
 use crate::units::{Quantity, UnitConverter};
 use edge::{EdgeTables, SAMPLE_RATE_HZ, VibrationEdge};
 use payload::{Layout, Slot};
@@ -285,6 +286,65 @@ fn concrete_topic(filter: &str, asset: &str, signal: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// The plant's pumps and tanks over one step, as the station's coupling steps them: each pump's drive ramps to
+/// its target, its bearing defect and any cavitation episode (a drop of the suction level) apply, and its edge
+/// box samples the step's vibration.
+struct PlantStation<'a> {
+    pumps: &'a mut [PlantPump],
+    tanks: &'a mut [PlantTank],
+    tables: &'a EdgeTables,
+    /// Time at the start of the step, s.
+    t0_s: f64,
+    /// The site's ambient at the start of the step, °C.
+    ambient_c: f64,
+    /// 1 kHz vibration samples due in the step.
+    n_samples: u64,
+}
+
+impl Station for PlantStation<'_> {
+    fn pump_count(&self) -> usize {
+        self.pumps.len()
+    }
+
+    fn feed(&self, pump: usize) -> Option<usize> {
+        self.pumps[pump].tank
+    }
+
+    fn level_m(&self, tank: usize) -> f64 {
+        self.tanks[tank].state.level_m
+    }
+
+    fn step_pump(&mut self, pump: usize, feed_level_m: Option<f64>, dt_s: f64) -> f64 {
+        let (p, t0) = (&mut self.pumps[pump], self.t0_s);
+        p.severity = p.defects.iter().filter(|(on, _)| t0 >= on - EPS_S).fold(0.0, |m, (_, s)| s.max(m));
+        let drop = p
+            .cavitation
+            .iter()
+            .filter(|(s, e, _)| t0 >= s - EPS_S && t0 < e - EPS_S)
+            .fold(0.0, |m, (_, _, d)| d.max(m));
+        let max_change = p.ramp_rpm_per_s * dt_s;
+        p.command_rpm += (p.target_rpm - p.command_rpm).clamp(-max_change, max_change);
+        let inputs = PumpTrainInputs {
+            speed_setpoint_rpm: p.command_rpm,
+            tank_level_m: feed_level_m.unwrap_or(0.0) - drop,
+            ambient_c: self.ambient_c,
+            bearing_defect_severity: p.severity,
+        };
+        p.outputs = p.train.step(&mut p.state, &inputs, dt_s);
+        p.edge.run(self.tables, &p.outputs, p.severity, self.n_samples);
+        p.outputs.flow_m3h
+    }
+
+    fn tank_count(&self) -> usize {
+        self.tanks.len()
+    }
+
+    fn tank(&mut self, tank: usize) -> (&TankParams, &mut TankState) {
+        let t = &mut self.tanks[tank];
+        (&t.params, &mut t.state)
+    }
 }
 
 /// Unix time rounded to the millisecond.
@@ -725,35 +785,10 @@ impl VirtualPlant {
         let t0 = self.now_s();
         let ambient = self.site.ambient_c(t0);
         let n_samples = self.samples_by_step(self.steps + 1) - self.samples_by_step(self.steps);
-        self.draw.iter_mut().for_each(|d| *d = 0.0);
-        let Self { pumps, tanks, tables, draw, .. } = self;
-        for p in pumps.iter_mut() {
-            p.severity = p.defects.iter().filter(|(on, _)| t0 >= on - EPS_S).fold(0.0, |m, (_, s)| s.max(m));
-            let drop = p
-                .cavitation
-                .iter()
-                .filter(|(s, e, _)| t0 >= s - EPS_S && t0 < e - EPS_S)
-                .fold(0.0, |m, (_, _, d)| d.max(m));
-            let level = p.tank.map_or(0.0, |t| tanks[t].state.level_m) - drop;
-            let max_change = p.ramp_rpm_per_s * dt;
-            p.command_rpm += (p.target_rpm - p.command_rpm).clamp(-max_change, max_change);
-            let inputs = PumpTrainInputs {
-                speed_setpoint_rpm: p.command_rpm,
-                tank_level_m: level,
-                ambient_c: ambient,
-                bearing_defect_severity: p.severity,
-            };
-            p.outputs = p.train.step(&mut p.state, &inputs, dt);
-            if let Some(t) = p.tank {
-                draw[t] += p.outputs.flow_m3h;
-            }
-            p.edge.run(tables, &p.outputs, p.severity, n_samples);
-        }
         let factor = self.site.inflow_factor();
-        for (t, d) in self.tanks.iter_mut().zip(&self.draw) {
-            let inputs = TankInputs { inflow_m3h: t.params.inflow_m3h * factor, outflow_m3h: *d };
-            tank::step(&t.params, &mut t.state, &inputs, dt);
-        }
+        let Self { pumps, tanks, tables, draw, .. } = self;
+        let mut station = PlantStation { pumps, tanks, tables, t0_s: t0, ambient_c: ambient, n_samples };
+        step_station(&mut station, draw, factor, dt);
         self.site.advance(dt);
         self.steps += 1;
         self.publish(out);

@@ -2,6 +2,7 @@
 //! per-kind plugins that spawn each asset kind, and the model coupling that steps them.
 
 pub mod clock;
+pub mod coupling;
 pub mod environment;
 pub mod kinds;
 pub mod motor;

@@ -16,9 +16,10 @@ use std::sync::Arc;
 use bevy::ecs::component::Mutable;
 use bevy::prelude::*;
 use twin_models::params::TankParams;
-use twin_models::tank::{self, TankInputs, TankState};
+use twin_models::tank::TankState;
 use twin_models::{PumpTrain, PumpTrainInputs, PumpTrainOutputs, PumpTrainState};
 
+use super::coupling::{Station, step_station};
 use super::pump::{Drive, Feed, PumpModel, PumpReadings, PumpState, SpeedSetpoint, inputs};
 use super::tank::{TankLevel, TankModel};
 use super::{Environment, SimClock, TwinSystems};
@@ -90,28 +91,64 @@ pub struct Branch {
 }
 
 impl Branch {
-    /// Takes one model step of `dt_s` from `steps × dt_s`.
+    /// Takes one model step of `dt_s` from `steps × dt_s` (the station's coupling, [`step_station`]).
     pub fn step(&mut self, topo: &Topology, dt_s: f64) {
         let ambient = self.env.ambient_c(self.steps as f64 * dt_s);
-        self.draw.clear();
-        self.draw.resize(self.tanks.len(), 0.0);
         self.ambient_offset_k.resize(self.pumps.len(), 0.0);
         self.inputs.resize(self.pumps.len(), inputs(0.0, None, ambient));
-        for (i, (slot, (state, out))) in topo.pumps.iter().zip(self.pumps.iter_mut()).enumerate() {
-            let level = slot.feed.map(|i| self.tanks[i].level_m);
-            self.inputs[i] = inputs(slot.rpm, level, ambient + self.ambient_offset_k[i]);
-            *out = slot.model.step(state, &self.inputs[i], dt_s);
-            if let Some(i) = slot.feed {
-                self.draw[i] += out.flow_m3h;
-            }
-        }
         let factor = self.env.inflow_factor();
-        for ((slot, level), outflow) in topo.tanks.iter().zip(self.tanks.iter_mut()).zip(&self.draw) {
-            let i = TankInputs { inflow_m3h: slot.params.inflow_m3h * factor, outflow_m3h: *outflow };
-            tank::step(&slot.params, level, &i, dt_s);
-        }
+        let mut station = BranchStation {
+            topo,
+            pumps: &mut self.pumps,
+            tanks: &mut self.tanks,
+            inputs: &mut self.inputs,
+            ambient_offset_k: &self.ambient_offset_k,
+            ambient_c: ambient,
+        };
+        step_station(&mut station, &mut self.draw, factor, dt_s);
         self.env.advance(dt_s);
         self.steps += 1;
+    }
+}
+
+/// A branch's state over the topology, as the coupling steps it.
+struct BranchStation<'a> {
+    topo: &'a Topology,
+    pumps: &'a mut [(PumpTrainState, PumpTrainOutputs)],
+    tanks: &'a mut [TankState],
+    inputs: &'a mut [PumpTrainInputs],
+    ambient_offset_k: &'a [f64],
+    /// The environment's ambient at the start of the step, °C.
+    ambient_c: f64,
+}
+
+impl Station for BranchStation<'_> {
+    fn pump_count(&self) -> usize {
+        self.pumps.len()
+    }
+
+    fn feed(&self, pump: usize) -> Option<usize> {
+        self.topo.pumps[pump].feed
+    }
+
+    fn level_m(&self, tank: usize) -> f64 {
+        self.tanks[tank].level_m
+    }
+
+    fn step_pump(&mut self, pump: usize, feed_level_m: Option<f64>, dt_s: f64) -> f64 {
+        let slot = &self.topo.pumps[pump];
+        self.inputs[pump] = inputs(slot.rpm, feed_level_m, self.ambient_c + self.ambient_offset_k[pump]);
+        let (state, out) = &mut self.pumps[pump];
+        *out = slot.model.step(state, &self.inputs[pump], dt_s);
+        out.flow_m3h
+    }
+
+    fn tank_count(&self) -> usize {
+        self.tanks.len()
+    }
+
+    fn tank(&mut self, tank: usize) -> (&TankParams, &mut TankState) {
+        (&self.topo.tanks[tank].params, &mut self.tanks[tank])
     }
 }
 
