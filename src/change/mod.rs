@@ -18,7 +18,6 @@ use bevy::prelude::*;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::plant::plc::register_spec;
 use crate::scenario::Scenario;
 use crate::sync::{SetpointReported, Setpoints};
 use crate::twin::{LoadedScenario, SimClock};
@@ -234,7 +233,7 @@ pub fn push_steps(scenario: &Scenario, validations: &[Validation]) -> Vec<push::
             let sp = scenario.setpoints.iter().find(|s| s.id == v.setpoint)?;
             Some(push::Step {
                 setpoint: v.setpoint.clone(),
-                spec: register_spec(&sp.plc),
+                spec: sp.plc.spec(),
                 values: v.ramp.clone(),
                 previous: v.from,
             })
@@ -256,7 +255,7 @@ pub fn read_live_setpoints(
     let mut read = Vec::new();
     for sp in &scenario.setpoints {
         let value = client
-            .read_value(&register_spec(&sp.plc))
+            .read_value(&sp.plc.spec())
             .map_err(|e| format!("cannot read {} from the PLC at {target}: {e}", sp.id))?;
         let Some(c) = sp.target.quantity().converter(&sp.unit) else { continue };
         if value.is_finite() {

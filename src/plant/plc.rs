@@ -4,25 +4,10 @@
 
 use std::net::SocketAddr;
 
-use twin_modbus::{Behaviour, Encoding, PlcError, PlcServer, RegisterBank, RegisterSpec, WordOrder};
+use twin_modbus::{Behaviour, PlcError, PlcServer, RegisterBank, RegisterSpec};
 
 use super::VirtualPlant;
-use crate::scenario::{PlcRegister, RegisterEncoding, Scenario};
-
-/// The register spec of a scenario's PLC mapping.
-pub fn register_spec(r: &PlcRegister) -> RegisterSpec {
-    let encoding = match r.encoding {
-        RegisterEncoding::U16 => Encoding::U16,
-        RegisterEncoding::I16 => Encoding::I16,
-        RegisterEncoding::U32 => Encoding::U32,
-        RegisterEncoding::F32 => Encoding::F32,
-    };
-    let order = match r.word_order {
-        crate::scenario::WordOrder::HighFirst => WordOrder::HighFirst,
-        crate::scenario::WordOrder::LowFirst => WordOrder::LowFirst,
-    };
-    RegisterSpec::new(r.register, encoding).with_scale(r.scale).with_word_order(order)
-}
+use crate::scenario::Scenario;
 
 /// The plant's PLC: a Modbus TCP server whose holding registers are the scenario's set-points.
 pub struct VirtualPlc {
@@ -40,7 +25,7 @@ impl VirtualPlc {
         let bank = server.registers();
         let mut points = Vec::new();
         for sp in &scenario.setpoints {
-            let spec = register_spec(&sp.plc);
+            let spec = sp.plc.spec();
             bank.set_value(&spec, sp.initial)?;
             points.push((sp.id.clone(), spec, sp.initial));
         }

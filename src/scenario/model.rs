@@ -292,7 +292,7 @@ pub struct AssetSpec {
 }
 
 /// The asset kinds the twin models, each with its nominal parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
 pub enum AssetKind {
     CentrifugalPump(PumpParams),
     Motor(MotorParams),
@@ -302,11 +302,7 @@ pub enum AssetKind {
 impl AssetKind {
     /// The variant's name as written in a scenario.
     pub fn name(&self) -> &'static str {
-        match self {
-            AssetKind::CentrifugalPump(_) => "CentrifugalPump",
-            AssetKind::Motor(_) => "Motor",
-            AssetKind::Tank(_) => "Tank",
-        }
+        self.into()
     }
 }
 
@@ -457,7 +453,7 @@ fn default_scale() -> f64 {
 }
 
 /// A fault the virtual plant injects.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
 pub enum FaultSpec {
     /// A bearing defect that starts at `onset` with a severity 0..1.
     BearingDefect { asset: String, onset: Dur, severity: f64 },
@@ -565,7 +561,7 @@ pub enum When {
 
 /// Something that must hold in a headless run. Each is checked by `twin run` and reported with the value that
 /// decided it and when (see `src/headless/expect.rs`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
 pub enum Expectation {
     /// The index stays at or below `max`.
     IndexBelow {
@@ -631,17 +627,7 @@ pub enum Expectation {
 impl Expectation {
     /// The variant's name as written in a scenario.
     pub fn name(&self) -> &'static str {
-        match self {
-            Expectation::IndexBelow { .. } => "IndexBelow",
-            Expectation::IndexAbove { .. } => "IndexAbove",
-            Expectation::RulBetween { .. } => "RulBetween",
-            Expectation::AlarmRaised { .. } => "AlarmRaised",
-            Expectation::NoAlarm { .. } => "NoAlarm",
-            Expectation::DriftDetected { .. } => "DriftDetected",
-            Expectation::DraftAccepted { .. } => "DraftAccepted",
-            Expectation::DraftRejected { .. } => "DraftRejected",
-            Expectation::NoSampleDropped => "NoSampleDropped",
-        }
+        self.into()
     }
 
     /// The asset and index of an expectation on an index's value.
@@ -678,6 +664,11 @@ pub enum Layer {
 }
 
 impl FaultSpec {
+    /// The variant's name as written in a scenario.
+    pub fn name(&self) -> &'static str {
+        self.into()
+    }
+
     /// Whether a drift monitor should see this kind of fault (and the run's model performance scores it).
     pub fn detectable(&self) -> bool {
         matches!(
@@ -687,5 +678,24 @@ impl FaultSpec {
                 | FaultSpec::StuckSensor { .. }
                 | FaultSpec::DriftingSensor { .. }
         )
+    }
+}
+
+impl PlcRegister {
+    /// The Modbus register spec of this mapping: the scenario's register map is what every writer and reader of
+    /// the PLC (the change session, the virtual PLC) uses.
+    pub fn spec(&self) -> twin_modbus::RegisterSpec {
+        use twin_modbus::{Encoding, RegisterSpec};
+        let encoding = match self.encoding {
+            RegisterEncoding::U16 => Encoding::U16,
+            RegisterEncoding::I16 => Encoding::I16,
+            RegisterEncoding::U32 => Encoding::U32,
+            RegisterEncoding::F32 => Encoding::F32,
+        };
+        let order = match self.word_order {
+            WordOrder::HighFirst => twin_modbus::WordOrder::HighFirst,
+            WordOrder::LowFirst => twin_modbus::WordOrder::LowFirst,
+        };
+        RegisterSpec::new(self.register, encoding).with_scale(self.scale).with_word_order(order)
     }
 }

@@ -16,10 +16,21 @@ use std::collections::BTreeMap;
 use bevy::prelude::*;
 use serde::Serialize;
 
+mod drift;
+mod level;
 pub mod performance;
+mod queue;
+mod report;
 pub mod setpoints;
 mod train;
 
+use drift::Monitor;
+pub(crate) use drift::quantity_name;
+pub use drift::{DriftAlarm, PredictionError, Scored};
+use level::LevelFilter;
+pub use queue::{AssimilationCounters, Revision};
+use queue::{Queued, queue_samples};
+pub use report::{CalibrationReport, SyncReport};
 pub use setpoints::{Draft, DraftState, SetpointReported, Setpoints};
 pub use train::Recalibration;
 use twin_models::calibration::{Estimate, Factors, Observation, Param};
@@ -28,119 +39,15 @@ use twin_models::drift::{
 };
 
 use crate::ingest::SampleApplied;
+
 use crate::twin::simulate::{Branch, Corrector, SimulatePlugin, Slot, Topology};
+
 use crate::twin::{SimClock, TwinSystems};
+
 use crate::units::Quantity;
 
-/// A sample waiting for the assimilated branch to reach its step.
-#[derive(Debug, Clone, Copy)]
-struct Queued {
-    asset: Entity,
-    quantity: Quantity,
-    value: f64,
-}
-
-/// A span of simulated time whose shown values were revised by a late sample, s.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Revision {
-    /// Event time of the earliest late sample, s.
-    pub from_s: f64,
-    /// The clock's time when it arrived, s.
-    pub to_s: f64,
-}
-
-/// How the model's predictions compare with the measurements, per signal (asset, quantity).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct PredictionError {
-    /// Samples scored.
-    pub samples: u64,
-    /// Mean of measured - predicted, in the quantity's canonical unit.
-    pub mean: f64,
-    /// Root mean square of measured - predicted, canonical unit.
-    pub rms: f64,
-    #[serde(skip)]
-    sum_sq: f64,
-}
-
-impl PredictionError {
-    /// Sum of the squared residuals so far, canonical unit squared.
-    pub fn sum_sq(&self) -> f64 {
-        self.sum_sq
-    }
-
-    fn add(&mut self, residual: f64) {
-        self.samples += 1;
-        let n = self.samples as f64;
-        self.mean += (residual - self.mean) / n;
-        self.sum_sq += residual * residual;
-        self.rms = (self.sum_sq / n).sqrt();
-    }
-}
-
-/// One sample next to the model's prediction for it (before the correction), canonical unit.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Scored {
-    /// Event time the sample was applied at, s.
-    pub t_s: f64,
-    /// The measured value.
-    pub measured: f64,
-    /// The model's prediction of it.
-    pub predicted: f64,
-}
-
-/// Counters of the assimilation.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct AssimilationCounters {
-    /// Samples applied to the assimilated state.
-    pub applied: u64,
-    /// Samples whose step the assimilated branch had already passed (later than the allowed lateness).
-    pub too_late: u64,
-    /// Samples of a quantity the asset's model does not predict.
-    pub unmodelled: u64,
-}
-
-/// Kalman filter of one tank's level: a random walk driven by the inflow's fluctuation, corrected by the level
-/// sensor.
-#[derive(Debug, Clone, Copy, Default)]
-struct LevelFilter {
-    /// Variance of the level estimate, m².
-    var_m2: f64,
-}
-
-/// Level sensor noise (the virtual plant's, and a typical radar gauge's), m.
-const LEVEL_SENSOR_STD_M: f64 = 0.005;
 /// Model steps between two looks at the calibrators' estimates (at a 1 s step: hourly).
 const RECALIBRATION_EVERY_STEPS: u64 = 3600;
-
-/// The residual monitor of one signal (asset, quantity).
-struct Monitor {
-    monitor: ResidualMonitor,
-    /// "asset quantity", for alarms.
-    name: String,
-    kind: SignalKind,
-    /// The pump train (pump entity) or tank the signal belongs to, to find its coupled neighbours.
-    group: Entity,
-    status: MonitorStatus,
-}
-
-/// A drift alarm: a signal's residual changed (or its sensor is stuck), with the likely cause.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DriftAlarm {
-    /// The asset the signal belongs to.
-    pub asset: String,
-    /// What the signal measures.
-    pub quantity: Quantity,
-    /// Shift up or down, or flatline.
-    pub kind: AlarmKind,
-    /// Simulated time the alarm was raised, s.
-    pub raised_s: f64,
-    /// When it cleared, if it did, s.
-    pub cleared_s: Option<f64>,
-    /// Likely cause (re-judged while the alarm is active, as coupled signals react).
-    pub cause: Cause,
-    /// Why, for an operator.
-    pub reason: String,
-}
 
 /// The assimilation: the event-time queue, the estimators and the scores.
 #[derive(Resource)]
@@ -205,32 +112,6 @@ impl Assimilation {
         }
     }
 
-    /// Queues one sample applied by ingestion; `now_s` is the clock's time, `dt_s` the model step.
-    fn queue(&mut self, s: &SampleApplied, now_s: f64, dt_s: f64) {
-        let e = s.measured.event_s;
-        let step = (e / dt_s).ceil();
-        if !(step.is_finite() && step as u64 > self.assimilated_steps) {
-            self.counters.too_late += 1;
-            return;
-        }
-        // Shown without it: its time had passed on the clock, and it came later than its source's normal delivery
-        // allows (a live message that waited for the next tick is not late, only quantised to the frame).
-        if e < now_s.min(s.measured.received_from_s) {
-            match self.revisions.last_mut() {
-                Some(r) if e <= r.to_s => {
-                    r.from_s = r.from_s.min(e);
-                    r.to_s = r.to_s.max(now_s);
-                }
-                _ => self.revisions.push(Revision { from_s: e, to_s: now_s }),
-            }
-        }
-        self.arrivals += 1;
-        self.queue.insert(
-            (step as u64, self.arrivals),
-            Queued { asset: s.asset, quantity: s.quantity, value: s.measured.value },
-        );
-    }
-
     /// After the assimilated branch `b` took a step: propagates the estimators and applies every sample of that
     /// step.
     pub fn correct(&mut self, topo: &Topology, b: &mut Branch, dt_s: f64) {
@@ -256,13 +137,6 @@ impl Assimilation {
         if b.steps.is_multiple_of(RECALIBRATION_EVERY_STEPS) {
             self.recalibrate(topo, t_s);
         }
-    }
-
-    /// Variance growth of a tank's level estimate, m²/s: the inflow's relative fluctuation σ (correlated over
-    /// 600 s) makes the level drift at σ Q_in / A; treated as a random walk of that rate over the correlation time.
-    fn level_q(&self, inflow_m3h: f64, area_m2: f64) -> f64 {
-        let rate = self.inflow_noise * inflow_m3h / 3600.0 / area_m2.max(1e-9);
-        rate * rate * crate::twin::CORRELATION_S
     }
 
     fn apply(&mut self, topo: &Topology, b: &mut Branch, s: Queued, t_s: f64) {
@@ -305,112 +179,6 @@ impl Assimilation {
         self.counters.applied += 1;
     }
 
-    /// Applies a sample of tank `i`: its level filter's correction.
-    fn apply_level(&mut self, b: &mut Branch, i: usize, s: Queued, t_s: f64) {
-        if s.quantity != Quantity::TankLevel {
-            self.counters.unmodelled += 1;
-            return;
-        }
-        let level = &mut b.tanks[i].level_m;
-        let predicted = *level;
-        self.score(s, predicted, t_s, s.asset);
-        let f = self.levels.entry(s.asset).or_default();
-        let r = LEVEL_SENSOR_STD_M * LEVEL_SENSOR_STD_M;
-        let k = f.var_m2 / (f.var_m2 + r);
-        *level += k * (s.value - *level);
-        f.var_m2 *= 1.0 - k;
-        self.counters.applied += 1;
-    }
-
-    /// Scores a sample against the prediction and runs its residual monitor; `group` is its pump train or tank.
-    fn score(&mut self, s: Queued, predicted: f64, t_s: f64, group: Entity) {
-        self.errors.entry((s.asset, s.quantity)).or_default().add(s.value - predicted);
-        self.last_scored.insert((s.asset, s.quantity), Scored { t_s, measured: s.value, predicted });
-        let kind = signal_kind(s.quantity);
-        let sigma = kind.noise_sigma(s.value);
-        if !sigma.is_finite() {
-            return;
-        }
-        let key = (s.asset, s.quantity);
-        if !self.monitors.contains_key(&key) {
-            let Ok(monitor) = ResidualMonitor::new(self.drift) else { return };
-            let name =
-                format!("{} {}", self.names.get(&s.asset).map_or("?", String::as_str), quantity_name(s.quantity));
-            self.monitors.insert(key, Monitor { monitor, name, kind, group, status: MonitorStatus::default() });
-        }
-        let Some(m) = self.monitors.get_mut(&key) else { return };
-        let before = m.status.alarm;
-        m.status = m.monitor.update(t_s, s.value, predicted, sigma);
-        let after = m.status.alarm;
-        if before == after {
-            return;
-        }
-        let asset = self.names.get(&s.asset).cloned().unwrap_or_default();
-        if before.is_some()
-            && let Some(a) = self.alarms.iter_mut().rev().find(|a| a.asset == asset && a.quantity == s.quantity)
-        {
-            a.cleared_s = Some(t_s);
-        }
-        if let Some(kind) = after {
-            self.alarms.push(DriftAlarm {
-                asset,
-                quantity: s.quantity,
-                kind,
-                raised_s: t_s,
-                cleared_s: None,
-                cause: Cause::Unknown,
-                reason: String::new(),
-            });
-        }
-        self.freeze_calibration(s.asset, s.quantity, after.is_some());
-        self.classify_active(group);
-    }
-
-    /// Stops (or resumes) estimating the parameter a signal informs while it is in alarm: a defect must not be
-    /// absorbed into the calibration.
-    fn freeze_calibration(&mut self, asset: Entity, q: Quantity, frozen: bool) {
-        let param = match q {
-            Quantity::Flow => Param::Head,
-            Quantity::VibrationVelocityRms | Quantity::VibrationVelocityPeak | Quantity::VibrationCrestFactor => {
-                Param::Unbalance
-            }
-            Quantity::WindingTemperature => Param::FrameAmbient,
-            _ => return,
-        };
-        if let Some(ts) = self.monitors.get(&(asset, q)).and_then(|m| self.trains.get_mut(&m.group)) {
-            ts.calibrator.freeze(param, frozen);
-        }
-    }
-
-    /// Re-judges the cause of every active alarm of one pump train or tank from its coupled signals.
-    fn classify_active(&mut self, group: Entity) {
-        let views: Vec<(Entity, Quantity, String, SignalKind, MonitorStatus)> = self
-            .monitors
-            .iter()
-            .filter(|(_, m)| m.group == group)
-            .map(|(&(e, q), m)| (e, q, m.name.clone(), m.kind, m.status))
-            .collect();
-        for (e, q, name, kind, status) in &views {
-            if status.alarm.is_none() {
-                continue;
-            }
-            let me = SignalView { name, kind: *kind, status: *status };
-            let others: Vec<SignalView<'_>> = views
-                .iter()
-                .filter(|(e2, q2, ..)| (e2, q2) != (e, q))
-                .map(|(_, _, n, k, st)| SignalView { name: n, kind: *k, status: *st })
-                .collect();
-            let d = classify(&me, &others);
-            let asset = self.names.get(e).cloned().unwrap_or_default();
-            if let Some(a) =
-                self.alarms.iter_mut().rev().find(|a| a.asset == asset && a.quantity == *q && a.cleared_s.is_none())
-            {
-                a.cause = d.cause;
-                a.reason = d.reason;
-            }
-        }
-    }
-
     /// Looks at every calibrator's estimates: proposes a new model version where they moved, and applies it when
     /// the scenario allows automatic recalibration.
     fn recalibrate(&mut self, topo: &Topology, t_s: f64) {
@@ -436,50 +204,9 @@ impl Assimilation {
         }
     }
 
-    /// Standard deviation of a tank's level estimate at the horizon, m (`None` before its first step).
-    pub fn level_std_m(&self, tank: Entity) -> Option<f64> {
-        self.levels.get(&tank).map(|f| f.var_m2.sqrt())
-    }
-
     /// The calibration state of a pump: (model version, applied factors, current estimates).
     pub fn calibration(&self, pump: Entity) -> Option<(u32, Factors<f64>, Factors<Estimate>)> {
         self.trains.get(&pump).map(|t| (t.version, t.applied, t.calibrator.estimates()))
-    }
-
-    /// Confidence of an asset's readings, 0..1: the lowest of its signals' monitors (1 without monitors).
-    pub fn confidence(&self, asset: Entity) -> f64 {
-        self.monitors.iter().filter(|((e, _), m)| *e == asset || m.group == asset).fold(1.0, |c, (_, m)| {
-            c.min(if m.status.warmed_up || m.status.alarm.is_some() { m.status.confidence } else { 1.0 })
-        })
-    }
-}
-
-/// The drift detector's kind for a quantity.
-fn signal_kind(q: Quantity) -> SignalKind {
-    match q {
-        Quantity::Flow => SignalKind::Flow,
-        Quantity::MotorCurrent => SignalKind::MotorCurrent,
-        Quantity::TankLevel => SignalKind::TankLevel,
-        Quantity::WindingTemperature => SignalKind::WindingTemperature,
-        Quantity::VibrationVelocityRms => SignalKind::VibrationRms,
-        Quantity::VibrationVelocityPeak => SignalKind::VibrationPeak,
-        Quantity::VibrationCrestFactor => SignalKind::CrestFactor,
-        Quantity::BearingTemperature | Quantity::Speed => SignalKind::Other,
-    }
-}
-
-/// A quantity in words.
-pub(crate) fn quantity_name(q: Quantity) -> &'static str {
-    match q {
-        Quantity::Flow => "flow",
-        Quantity::MotorCurrent => "motor current",
-        Quantity::TankLevel => "tank level",
-        Quantity::WindingTemperature => "winding temperature",
-        Quantity::BearingTemperature => "bearing temperature",
-        Quantity::VibrationVelocityRms => "vibration RMS",
-        Quantity::VibrationVelocityPeak => "vibration peak",
-        Quantity::VibrationCrestFactor => "crest factor",
-        Quantity::Speed => "speed",
     }
 }
 
@@ -488,63 +215,6 @@ pub fn apply_model_updates(mut a: ResMut<Assimilation>, mut pumps: Query<&mut cr
     for (e, model) in a.model_updates.drain(..) {
         if let Ok(mut m) = pumps.get_mut(e) {
             m.0 = model;
-        }
-    }
-}
-
-/// One pump's calibration in a report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CalibrationReport {
-    /// Model version (1 = nominal; each applied recalibration adds one).
-    pub version: u32,
-    /// Factors (true / nominal) in the model now.
-    pub applied: Factors<f64>,
-    /// The calibrator's present estimates, with standard deviations and samples used.
-    pub estimates: Factors<Estimate>,
-}
-
-/// The synchronization part of a run's report (the assessment's report adds to it).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct SyncReport {
-    /// Samples applied, too late, unmodelled.
-    pub assimilation: AssimilationCounters,
-    /// Spans of simulated time whose shown values a late sample revised.
-    pub revisions: Vec<Revision>,
-    /// Measured minus predicted (before correction), per "asset.quantity".
-    pub prediction_error: BTreeMap<String, PredictionError>,
-    /// Every drift alarm, with its likely cause.
-    pub alarms: Vec<DriftAlarm>,
-    /// Recalibrations proposed and applied.
-    pub recalibrations: Vec<Recalibration>,
-    /// Calibration of every pump that received telemetry, by asset id.
-    pub calibration: BTreeMap<String, CalibrationReport>,
-    /// Confidence of each asset's readings at the end, 0..1 (falls as its residuals grow).
-    pub confidence: BTreeMap<String, f64>,
-}
-
-impl SyncReport {
-    /// The report of the twin in `world`.
-    pub fn of(world: &World) -> Self {
-        let Some(a) = world.get_resource::<Assimilation>() else { return Self::default() };
-        let id = |e: &Entity| a.names.get(e).cloned().unwrap_or_else(|| "?".into());
-        let prediction_error = a.errors.iter().map(|((e, q), err)| (format!("{}.{q:?}", id(e)), *err)).collect();
-        let calibration = a
-            .trains
-            .keys()
-            .filter_map(|e| {
-                let (version, applied, estimates) = a.calibration(*e)?;
-                Some((id(e), CalibrationReport { version, applied, estimates }))
-            })
-            .collect();
-        let confidence = a.names.iter().map(|(e, name)| (name.clone(), a.confidence(*e))).collect();
-        Self {
-            assimilation: a.counters,
-            revisions: a.revisions.clone(),
-            prediction_error,
-            alarms: a.alarms.clone(),
-            recalibrations: a.recalibrations.clone(),
-            calibration,
-            confidence,
         }
     }
 }
@@ -558,19 +228,6 @@ impl Corrector for Assimilation {
 
     fn correct(&mut self, topo: &Topology, branch: &mut Branch, dt_s: f64) {
         Assimilation::correct(self, topo, branch, dt_s);
-    }
-}
-
-/// Queues this tick's applied samples for the assimilated branch, and takes the lag live telemetry needs.
-fn queue_samples(
-    mut samples: MessageReader<SampleApplied>,
-    mut a: ResMut<Assimilation>,
-    clock: Res<SimClock>,
-    telemetry: Option<Res<crate::ingest::Telemetry>>,
-) {
-    a.receive_lag_s = telemetry.map_or(0.0, |t| t.receive_lag_s());
-    for s in samples.read() {
-        a.queue(s, clock.now_s, clock.step_s);
     }
 }
 

@@ -6,7 +6,7 @@ use bevy::prelude::*;
 use bevy_egui::egui::{self, Ui};
 
 use super::health::{self, Grade};
-use super::panel::{badge, format_sim_time, to_egui_color};
+use super::widgets::{badge, format_sim_time, to_egui_color};
 use crate::assess::config::{ConfigStatus, Configuration};
 use crate::assess::dependency::UpstreamRisk;
 use crate::ingest::Measurements;

@@ -18,6 +18,7 @@ mod scene;
 mod screenshot;
 pub mod state;
 mod tree;
+mod widgets;
 pub mod windowless;
 
 use std::path::PathBuf;

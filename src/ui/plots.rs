@@ -11,8 +11,8 @@ use egui_plot::{FilledArea, HLine, Legend, Line, LineStyle, Plot, PlotPoints, Sp
 use super::desk::ChangeDesk;
 use super::health::{self, Thresholds};
 use super::history::{History, Trace};
-use super::panel::format_sim_time;
 use super::state::Workbench;
+use super::widgets::format_sim_time;
 use crate::scenario::Index;
 use crate::sync::Assimilation;
 use crate::twin::motor::{DrivenPump, MotorNameplate};

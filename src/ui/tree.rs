@@ -3,8 +3,9 @@
 
 use bevy_egui::egui::{self, Ui};
 
-use super::panel::{Action, badge};
+use super::panel::Action;
 use super::state::{TreeRow, Workbench, tree_groups};
+use super::widgets::badge;
 
 /// Rows drawn per kind before the list scrolls on its own.
 const ROW_H: f32 = 20.0;

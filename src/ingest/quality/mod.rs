@@ -15,6 +15,11 @@
 //!   `rebirth_requested`) and the node's messages are `awaiting_rebirth` until its NBIRTH. NDEATH and DDEATH
 //!   (`death`) make the node's or device's signals stale at once. Commands and STATE are `ignored`.
 
+mod clock;
+mod identity;
+mod message;
+mod spb;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use serde::Serialize;
@@ -25,106 +30,12 @@ use twin_mqtt::{CodecError, json, topic};
 use crate::scenario::{Scenario, SignalSource, SparkplugSource};
 use crate::units::{Quantity, UnitConverter};
 
-/// A message as it arrives from any source (MQTT, a recording, a CSV row).
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct RawMessage {
-    /// MQTT topic (or the recording's topic column).
-    pub topic: String,
-    /// Payload bytes (JSON for the mappings supported here).
-    pub payload: Vec<u8>,
-    /// When the twin received it, s on the twin's time base.
-    pub received_s: f64,
-}
-
-/// Topic prefix of value-level messages: `$twin/value/<signal id>` carries one value of that signal in its unit,
-/// `{"ts": <source time, Unix s>, "value": <number>}` (non-finite values as the strings `"NaN"`, `"inf"`,
-/// `"-inf"`). Replays of data from elsewhere (CSV) arrive this way, so a signal of any source (JSON or Sparkplug)
-/// can be fed value by value through the same checks. `$` topics are the broker's own in MQTT: no device
-/// publishes on them.
-pub const VALUE_TOPIC_PREFIX: &str = "$twin/value/";
-
-/// A value-level message for signal `signal` (see [`VALUE_TOPIC_PREFIX`]), `value` in the signal's unit.
-pub fn value_message(signal: &str, value: f64, source_unix_s: f64, received_unix_s: f64) -> RawMessage {
-    let value = if value.is_finite() { serde_json::json!(value) } else { serde_json::json!(value.to_string()) };
-    let payload = serde_json::json!({ "ts": source_unix_s, "value": value }).to_string().into_bytes();
-    RawMessage { topic: format!("{VALUE_TOPIC_PREFIX}{signal}"), payload, received_s: received_unix_s }
-}
-
-/// What happened to one value (or one message, for message-level outcomes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Applied to the twin.
-    Accepted,
-    /// No signal maps the topic.
-    UnknownTopic,
-    /// The payload is not valid JSON.
-    BadPayload,
-    /// The value path is missing from the payload.
-    MissingValue,
-    /// The value is not a number.
-    NotANumber,
-    /// NaN or infinite.
-    NonFinite,
-    /// Outside the signal's valid range.
-    OutOfRange,
-    /// A repeat of a sample already seen (QoS 1 redelivery).
-    Duplicate,
-    /// Within the dead-band of the last applied value.
-    Deadband,
-    /// Older than the watermark minus the allowed lateness: recorded, not applied.
-    Late,
-    /// Arrived out of event-time order but within the allowed lateness: reordered, then applied.
-    Reordered,
-    /// The timestamp path is present but unreadable.
-    BadTimestamp,
-    /// A Sparkplug metric that maps to no signal.
-    UnmappedMetric,
-    /// A Sparkplug message of a node that lost its state (the message revealing the loss included): not applied
-    /// until the node's rebirth.
-    AwaitingRebirth,
-    /// A Sparkplug rebirth command queued for a node (after a sequence gap, an unknown alias or data before birth).
-    RebirthRequested,
-    /// An outgoing command dropped: the queue was full (nobody takes the commands) or the client refused it.
-    CommandDropped,
-    /// A Sparkplug NDEATH or DDEATH: the node's or device's signals are stale until they send again.
-    Death,
-    /// A Sparkplug command or STATE message: no telemetry in it.
-    Ignored,
-    /// An asset's configuration and firmware report (its identity topic).
-    Identity,
-}
-
-/// What an asset reported about its configuration and firmware.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct IdentityReport {
-    /// Asset id.
-    pub asset: String,
-    /// Configuration version it runs.
-    pub config_version: String,
-    /// Firmware it runs.
-    pub firmware: String,
-    /// When the twin received the report, s on the receive clock (Unix s for live sources).
-    pub received_s: f64,
-}
-
-/// Identity reports kept until taken (a newer report of an asset replaces its older one, so this is only reached
-/// with that many assets).
-const MAX_PENDING_IDENTITIES: usize = 1024;
-
-/// `spBv1.0/{group}/{N|D}{kind}/{node}[/{device}]`.
-fn sparkplug_topic(group: &str, kind: &str, node: &str, device: Option<&str>) -> String {
-    let ns = sparkplug::NAMESPACE;
-    match device {
-        Some(d) => format!("{ns}/{group}/D{kind}/{node}/{d}"),
-        None => format!("{ns}/{group}/N{kind}/{node}"),
-    }
-}
-
-/// The NDATA or DDATA topic of a Sparkplug signal.
-fn data_topic(sp: &SparkplugSource) -> String {
-    sparkplug_topic(&sp.group, "DATA", &sp.edge_node, sp.device.as_deref())
-}
+pub use clock::CLOCK_MIN_SPAN_S;
+use clock::{ClockEstimate, ClockJudgement};
+pub use identity::IdentityReport;
+pub use message::{Outcome, RawMessage, VALUE_TOPIC_PREFIX, value_message};
+pub use spb::MAX_PENDING_COMMANDS;
+use spb::{SparkplugKey, data_topic};
 
 /// One signal as the ingestor needs it.
 #[derive(Debug, Clone)]
@@ -192,79 +103,6 @@ impl Default for IngestSettings {
     }
 }
 
-/// Per-source clock offset estimate. A message's delay, receive time minus source time, is the clocks'
-/// difference plus a transport delay that is never negative, so the smallest delay over a window estimates the
-/// difference (of either sign). A source is judged only once the window spans [`CLOCK_MIN_SPAN_S`] of arrivals:
-/// a backlog delivered in one burst (after an outage, or a replay) has old timestamps too, but no spread.
-///
-/// When receive times are only known to a tick (a live message is stamped with the time of the tick that drains
-/// it, and a tick may cover many simulated seconds when time runs fast), each delay is an interval, and a clock is
-/// judged skewed only when every offset the intervals allow is beyond the threshold: at 60x and a few frames per
-/// second a message may have waited tens of simulated seconds for its tick, or come from a source that runs to
-/// the end of the tick being drained, which is no evidence about its source's clock.
-#[derive(Debug, Clone, Default)]
-struct ClockEstimate {
-    /// (receive time s, shortest delay s, longest delay s), oldest first.
-    window: VecDeque<(f64, f64, f64)>,
-    offset_s: f64,
-    skewed: bool,
-}
-
-/// Observations kept per source.
-const CLOCK_WINDOW: usize = 64;
-/// Arrival time the window must span before a clock is judged, s.
-pub const CLOCK_MIN_SPAN_S: f64 = 30.0;
-
-impl ClockEstimate {
-    /// One arrival: stamped `received_s`, received within `window_s` (before, after) of that, sent at `source_s`.
-    /// Returns how far the correction of this source's times moved, s (0 unless the judgement or the offset of a
-    /// skewed clock changed).
-    fn observe(&mut self, received_s: f64, window_s: (f64, f64), source_s: f64, threshold_s: f64) -> f64 {
-        let before = self.correct(0.0);
-        let delay = received_s - source_s;
-        self.window.push_back((received_s, delay - window_s.0, delay + window_s.1));
-        if self.window.len() > CLOCK_WINDOW {
-            self.window.pop_front();
-        }
-        let span = match (self.window.front(), self.window.back()) {
-            (Some(a), Some(b)) => b.0 - a.0,
-            _ => 0.0,
-        };
-        if span < CLOCK_MIN_SPAN_S {
-            return 0.0; // not enough evidence yet: keep the last judgement
-        }
-        let (shortest, longest) =
-            self.window.iter().fold((f64::INFINITY, f64::INFINITY), |(s, l), w| (s.min(w.1), l.min(w.2)));
-        // The offset lies in [shortest, longest]; a source behind is corrected by the least it is behind.
-        self.skewed = shortest > threshold_s || longest < -threshold_s;
-        self.offset_s = if shortest > threshold_s { shortest } else { longest };
-        self.correct(0.0) - before
-    }
-
-    fn correct(&self, source_s: f64) -> f64 {
-        self.judgement().correct(source_s)
-    }
-
-    /// What the samples of this source are checked with: the judgement alone, not the window behind it.
-    fn judgement(&self) -> ClockJudgement {
-        ClockJudgement { skewed: self.skewed, offset_s: self.offset_s }
-    }
-}
-
-/// A source clock's judgement at one message: skewed or not, and the offset its times are corrected by.
-#[derive(Debug, Clone, Copy, Default)]
-struct ClockJudgement {
-    skewed: bool,
-    /// Added to a skewed source's times, s.
-    offset_s: f64,
-}
-
-impl ClockJudgement {
-    fn correct(self, source_s: f64) -> f64 {
-        if self.skewed { source_s + self.offset_s } else { source_s }
-    }
-}
-
 #[derive(Debug, Clone, Default)]
 struct SignalState {
     /// Newest event time accepted, s.
@@ -286,17 +124,6 @@ struct TopicState {
     seen: BTreeSet<DedupKey>,
     order: VecDeque<DedupKey>,
     clock: ClockEstimate,
-}
-
-/// (group, edge node, device, metric) of a Sparkplug signal.
-type SparkplugKey = (String, String, Option<String>, String);
-
-/// Outgoing commands kept for a consumer, at most.
-pub const MAX_PENDING_COMMANDS: usize = 64;
-
-/// Sparkplug metrics of the protocol itself, not telemetry: not counted as unmapped.
-fn is_protocol_metric(name: &str) -> bool {
-    name == "bdSeq" || ["Node Control/", "Device Control/", "Properties/"].iter().any(|p| name.starts_with(p))
 }
 
 /// Decodes and checks telemetry for one scenario.
@@ -337,12 +164,15 @@ pub const MATCH_CACHE_TOPICS: usize = 4096;
 /// f64 ordered by total order, for map keys.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct OrdF64(f64);
+
 impl Eq for OrdF64 {}
+
 impl PartialOrd for OrdF64 {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
+
 impl Ord for OrdF64 {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.0.total_cmp(&other.0)
@@ -451,26 +281,6 @@ impl Ingestor {
         self.count(None, o);
     }
 
-    /// Takes the configuration and firmware reports received since the last call, oldest first.
-    pub fn take_identities(&mut self) -> Vec<IdentityReport> {
-        std::mem::take(&mut self.identities)
-    }
-
-    /// An identity report: `{"config_version": "…", "firmware": "…"}` (both strings).
-    fn ingest_identity(&mut self, msg: &RawMessage, asset: String) {
-        let v: Option<serde_json::Value> = serde_json::from_slice(&msg.payload).ok();
-        let field = |k: &str| v.as_ref().and_then(|v| v.get(k)).and_then(|x| x.as_str()).map(str::to_owned);
-        let (Some(config_version), Some(firmware)) = (field("config_version"), field("firmware")) else {
-            self.count(None, Outcome::BadPayload);
-            return;
-        };
-        self.count(None, Outcome::Identity);
-        self.identities.retain(|r| r.asset != asset);
-        if self.identities.len() < MAX_PENDING_IDENTITIES {
-            self.identities.push(IdentityReport { asset, config_version, firmware, received_s: msg.received_s });
-        }
-    }
-
     /// The MQTT topic filters that cover every signal: each JSON signal's topic, each asset's identity topic, and for each Sparkplug edge
     /// node with signals its NBIRTH, NDATA, NDEATH topics and DBIRTH, DDATA, DDEATH of any device (not its
     /// commands). Sorted, without repeats.
@@ -490,22 +300,6 @@ impl Ingestor {
         v.sort();
         v.dedup();
         v
-    }
-
-    /// Takes the commands the twin should publish (QoS 1, not retained): Sparkplug rebirth requests. At most
-    /// [`MAX_PENDING_COMMANDS`] wait; further ones are dropped and counted as `command_dropped`.
-    pub fn take_commands(&mut self) -> Vec<(String, Vec<u8>)> {
-        self.commands.drain(..).collect()
-    }
-
-    /// Commands waiting to be taken.
-    pub fn pending_commands(&self) -> usize {
-        self.commands.len()
-    }
-
-    /// Counters of the Sparkplug node tracker (metrics skipped, rebirths requested, messages ignored).
-    pub fn sparkplug_stats(&self) -> sparkplug::TrackerStats {
-        self.tracker.stats()
     }
 
     /// How long before and after its `received_s` each message ingested from now on may have arrived, s: none (the
@@ -706,94 +500,6 @@ impl Ingestor {
         st.dead = false;
         self.arrivals += 1;
         self.pending.insert((OrdF64(event_s), self.arrivals), sample);
-    }
-
-    /// The signals a Sparkplug message concerns: those of its device, or of the whole node for a node message.
-    fn sparkplug_signals(&self, t: &SparkplugTopic) -> Vec<usize> {
-        (0..self.signals.len())
-            .filter(|&i| {
-                self.signals[i].sparkplug.as_ref().is_some_and(|sp| {
-                    sp.group == t.group && sp.edge_node == t.edge_node && (t.device.is_none() || sp.device == t.device)
-                })
-            })
-            .collect()
-    }
-
-    /// One Sparkplug message of a node that has signals (see the module docs).
-    fn ingest_sparkplug(&mut self, msg: &RawMessage, t: &SparkplugTopic) {
-        let concerned = self.sparkplug_signals(t);
-        if matches!(t.message_type, MessageType::NCmd | MessageType::DCmd | MessageType::State) {
-            self.count(None, Outcome::Ignored);
-            return;
-        }
-        let payload = match sparkplug::decode(&msg.payload) {
-            Ok(p) => p,
-            Err(_) => {
-                self.count_each(&concerned, Outcome::BadPayload);
-                return;
-            }
-        };
-        let window = self.settings.dedup_window;
-        if let (Some(seq), Some(ts)) = (payload.seq, payload.timestamp) {
-            let topic = self.topics.entry(msg.topic.clone()).or_default();
-            let k = (2, seq, ts);
-            if !topic.seen.insert(k) {
-                self.count_each(&concerned, Outcome::Duplicate);
-                return;
-            }
-            topic.order.push_back(k);
-            if topic.order.len() > window
-                && let Some(old) = topic.order.pop_front()
-            {
-                topic.seen.remove(&old);
-            }
-        }
-        // One clock per node or device, births and data alike: keyed by its NDATA/DDATA topic.
-        let clock_topic = sparkplug_topic(&t.group, "DATA", &t.edge_node, t.device.as_deref());
-        let (threshold, receive_window) = (self.settings.skew_threshold_s, self.receive_window_s);
-        let first_ms = payload.metrics.iter().find_map(|m| m.timestamp).or(payload.timestamp);
-        let state = self.topics.entry(clock_topic).or_default();
-        let moved = first_ms
-            .map_or(0.0, |ms| state.clock.observe(msg.received_s, receive_window, ms as f64 / 1000.0, threshold));
-        let clock = state.clock.judgement();
-        self.rebase(&concerned, moved);
-
-        let skipped_before = self.tracker.stats().skipped_metrics;
-        let event = self.tracker.handle(t, &payload);
-        for _ in skipped_before..self.tracker.stats().skipped_metrics {
-            self.count(None, Outcome::MissingValue);
-        }
-        match event {
-            NodeEvent::Metrics { edge_node, device, metrics } => {
-                for m in metrics {
-                    let key = (t.group.clone(), edge_node.clone(), device.clone(), m.name);
-                    match self.sp_signals.get(&key) {
-                        Some(&i) => {
-                            let source_s = m.timestamp_ms.map_or(msg.received_s, |ms| ms as f64 / 1000.0);
-                            self.check_value(i, m.value, Some(source_s), msg.received_s, clock);
-                        }
-                        None if is_protocol_metric(&key.3) => {}
-                        None => self.count(None, Outcome::UnmappedMetric),
-                    }
-                }
-            }
-            NodeEvent::RebirthNeeded { group, edge_node, .. } => {
-                self.count(None, Outcome::RebirthRequested);
-                self.count_each(&concerned, Outcome::AwaitingRebirth);
-                if self.commands.len() >= MAX_PENDING_COMMANDS {
-                    self.count(None, Outcome::CommandDropped);
-                } else {
-                    self.commands.push_back(sparkplug::rebirth_command(&group, &edge_node));
-                }
-            }
-            NodeEvent::NodeDead { .. } => {
-                self.count(None, Outcome::Death);
-                for i in concerned {
-                    self.state[i].dead = true;
-                }
-            }
-            NodeEvent::Ignored => self.count_each(&concerned, Outcome::AwaitingRebirth),
-        }
     }
 
     /// Releases, in event-time order, every queued sample whose event time is at or before `horizon_s` (the twin
@@ -1052,242 +758,5 @@ mod tests {
         // into the future of the receive stamps.
         assert!((offset - 37.0).abs() < 1e-9, "offset {offset}");
         assert!(last.skewed_clock && last.event_s <= last.received_s);
-    }
-}
-#[cfg(test)]
-mod backlog_tests {
-    use super::*;
-    use std::path::Path;
-
-    #[test]
-    fn a_backlog_received_at_once_is_not_a_skewed_clock_once_recent_samples_arrive() {
-        let s = crate::scenario::parse(
-            r#"Scenario(version: 1, name: "t",
-            assets: [(id: "T-1", kind: Tank(area_m2: 10.0, height_m: 4.0, initial_level_m: 2.0, inflow_m3h: 0.0))],
-            signals: [(id: "T-1.level", asset: "T-1", quantity: TankLevel, unit: "m",
-                source: Mqtt(topic: "l", value: "$.v", timestamp: "$.ts"), valid: (0.0, 4.0))])"#,
-            Path::new("t.ron"),
-        )
-        .unwrap();
-        let mut i = Ingestor::new(&s, IngestSettings::default());
-        for t in 1..=120 {
-            i.ingest(&RawMessage {
-                topic: "l".into(),
-                payload: format!(r#"{{"v": 1, "ts": {t}}}"#).into_bytes(),
-                received_s: 121.0,
-            });
-        }
-        let out = i.release(f64::INFINITY);
-        let last = out.last().unwrap();
-        assert!(out.iter().all(|s| !s.skewed_clock), "a burst is no evidence of a skewed clock");
-        assert_eq!(last.event_s, 120.0);
-        assert_eq!(i.clock("l"), Some((false, 0.0)));
-    }
-}
-
-#[cfg(test)]
-mod sparkplug_tests {
-    use super::*;
-    use std::path::Path;
-    use twin_mqtt::sparkplug::{Metric, MetricValue, Payload, datatype, encode};
-
-    /// A tank level in cm from device "T-1" of edge node "edge" in group "site", and a JSON signal beside it.
-    const SCENE: &str = r#"Scenario(version: 1, name: "t",
-        assets: [(id: "T-1", kind: Tank(area_m2: 10.0, height_m: 4.0, initial_level_m: 2.0, inflow_m3h: 0.0))],
-        signals: [
-            (id: "T-1.level", asset: "T-1", quantity: TankLevel, unit: "cm",
-             source: Sparkplug(group: "site", edge_node: "edge", device: "T-1", metric: "Level"),
-             valid: (0.0, 400.0), period: "1s"),
-            (id: "T-1.level2", asset: "T-1", quantity: TankLevel, unit: "m",
-             source: Mqtt(topic: "site/t1/level", value: "$.v", timestamp: "$.ts"), valid: (0.0, 4.0)),
-        ])"#;
-
-    const NBIRTH: &str = "spBv1.0/site/NBIRTH/edge";
-    const DBIRTH: &str = "spBv1.0/site/DBIRTH/edge/T-1";
-    const DDATA: &str = "spBv1.0/site/DDATA/edge/T-1";
-
-    fn ingestor() -> Ingestor {
-        let s = crate::scenario::parse(SCENE, Path::new("t.ron")).expect("valid");
-        Ingestor::new(&s, IngestSettings::default())
-    }
-
-    fn msg(topic: &str, p: &Payload, received_s: f64) -> RawMessage {
-        RawMessage { topic: topic.into(), payload: encode(p), received_s }
-    }
-
-    fn ms(t_s: f64) -> u64 {
-        (t_s * 1000.0).round() as u64
-    }
-
-    fn nbirth(t_s: f64) -> Payload {
-        let bd = Metric::new("bdSeq", datatype::INT64, MetricValue::LongValue(0));
-        let rb = Metric::new("Node Control/Rebirth", datatype::BOOLEAN, MetricValue::BooleanValue(false));
-        Payload { timestamp: Some(ms(t_s)), seq: Some(0), metrics: vec![bd, rb], ..Default::default() }
-    }
-
-    fn dbirth(seq: u64, t_s: f64, level_cm: f64, extra: bool) -> Payload {
-        let mut metrics = vec![Metric {
-            alias: Some(1),
-            timestamp: Some(ms(t_s)),
-            ..Metric::new("Level", datatype::DOUBLE, MetricValue::DoubleValue(level_cm))
-        }];
-        if extra {
-            metrics.push(Metric {
-                alias: Some(2),
-                ..Metric::new("Other", datatype::DOUBLE, MetricValue::DoubleValue(1.0))
-            });
-        }
-        Payload { timestamp: Some(ms(t_s)), seq: Some(seq), metrics, ..Default::default() }
-    }
-
-    fn ddata(seq: u64, t_s: f64, alias: u64, v: f64) -> Payload {
-        let m = Metric {
-            alias: Some(alias),
-            timestamp: Some(ms(t_s)),
-            value: Some(MetricValue::DoubleValue(v)),
-            ..Default::default()
-        };
-        Payload { timestamp: Some(ms(t_s)), seq: Some(seq), metrics: vec![m], ..Default::default() }
-    }
-
-    /// NBIRTH at `t_s`, DBIRTH (level 250 cm) right after.
-    fn born(i: &mut Ingestor, t_s: f64) {
-        i.ingest(&msg(NBIRTH, &nbirth(t_s), t_s + 0.1));
-        i.ingest(&msg(DBIRTH, &dbirth(1, t_s, 250.0, false), t_s + 0.1));
-    }
-
-    fn count(i: &Ingestor, o: Outcome) -> u64 {
-        i.counts().get(&o).copied().unwrap_or(0)
-    }
-
-    #[test]
-    fn metrics_are_converted_to_the_canonical_unit_and_birth_values_are_samples() {
-        let mut i = ingestor();
-        born(&mut i, 1000.0);
-        i.ingest(&msg(DDATA, &ddata(2, 1001.0, 1, 260.0), 1001.1));
-        let out = i.release(f64::INFINITY);
-        let got: Vec<(f64, f64)> = out.iter().map(|s| (s.value, s.event_s)).collect();
-        assert_eq!(got.len(), 2, "{:?}", i.counts());
-        assert!((got[0].0 - 2.5).abs() < 1e-12 && got[0].1 == 1000.0, "250 cm at the DBIRTH's time: {got:?}");
-        assert!((got[1].0 - 2.6).abs() < 1e-12 && got[1].1 == 1001.0, "260 cm from the metric's ms: {got:?}");
-        assert_eq!(count(&i, Outcome::Accepted), 2);
-        assert_eq!(i.signal_counts(0).get(&Outcome::Accepted), Some(&2));
-        assert!(i.take_commands().is_empty());
-        assert_eq!(count(&i, Outcome::UnmappedMetric), 0, "bdSeq and Node Control/Rebirth are not telemetry");
-        // The same range check as JSON: 500 cm is out of range.
-        i.ingest(&msg(DDATA, &ddata(3, 1002.0, 1, 500.0), 1002.1));
-        assert_eq!(count(&i, Outcome::OutOfRange), 1);
-        i.ingest(&msg(DDATA, &ddata(4, 1003.0, 1, f64::NAN), 1003.1));
-        assert_eq!(count(&i, Outcome::MissingValue), 1, "a NaN metric has no usable value");
-    }
-
-    #[test]
-    fn a_gap_queues_one_rebirth_command_and_samples_wait_for_the_rebirth() {
-        let mut i = ingestor();
-        born(&mut i, 1000.0);
-        i.ingest(&msg(DDATA, &ddata(2, 1001.0, 1, 260.0), 1001.1));
-        i.ingest(&msg(DDATA, &ddata(4, 1003.0, 1, 280.0), 1003.1)); // seq 3 lost
-        i.ingest(&msg(DDATA, &ddata(5, 1004.0, 1, 290.0), 1004.1));
-        let cmds = i.take_commands();
-        assert_eq!(cmds.len(), 1, "one request, not one per message");
-        assert_eq!(cmds[0].0, "spBv1.0/site/NCMD/edge");
-        let p = sparkplug::decode(&cmds[0].1).unwrap();
-        assert_eq!(p.metrics[0].name.as_deref(), Some(sparkplug::REBIRTH_METRIC));
-        assert_eq!(p.metrics[0].value, Some(MetricValue::BooleanValue(true)));
-        assert_eq!(count(&i, Outcome::RebirthRequested), 1);
-        assert_eq!(i.signal_counts(0).get(&Outcome::AwaitingRebirth), Some(&2));
-        // The rebirth: births again from seq 0, then data flows.
-        i.ingest(&msg(NBIRTH, &nbirth(1005.0), 1005.1));
-        i.ingest(&msg(DBIRTH, &dbirth(1, 1005.0, 300.0, false), 1005.1));
-        i.ingest(&msg(DDATA, &ddata(2, 1006.0, 1, 310.0), 1006.1));
-        let values: Vec<f64> = i.release(f64::INFINITY).iter().map(|s| (s.value * 100.0).round()).collect();
-        assert_eq!(values, [250.0, 260.0, 300.0, 310.0], "280 and 290 cm were never applied");
-        assert!(i.take_commands().is_empty());
-        assert_eq!(i.pending_commands(), 0);
-    }
-
-    #[test]
-    fn an_unknown_alias_requests_a_rebirth() {
-        let mut i = ingestor();
-        born(&mut i, 1000.0);
-        i.ingest(&msg(DDATA, &ddata(2, 1001.0, 9, 260.0), 1001.1));
-        assert_eq!(i.take_commands().len(), 1);
-        assert_eq!(count(&i, Outcome::RebirthRequested), 1);
-        assert_eq!(i.release(f64::INFINITY).len(), 1, "only the birth's value");
-    }
-
-    #[test]
-    fn a_redelivered_ddata_is_a_duplicate_and_no_rebirth() {
-        let mut i = ingestor();
-        born(&mut i, 1000.0);
-        let m = msg(DDATA, &ddata(2, 1001.0, 1, 260.0), 1001.1);
-        i.ingest(&m);
-        i.ingest(&m);
-        i.ingest(&msg(DDATA, &ddata(3, 1002.0, 1, 270.0), 1002.1));
-        assert_eq!(count(&i, Outcome::Duplicate), 1);
-        assert_eq!(count(&i, Outcome::RebirthRequested), 0);
-        assert!(i.take_commands().is_empty());
-        assert_eq!(i.release(f64::INFINITY).len(), 3);
-    }
-
-    #[test]
-    fn truncated_or_garbage_protobuf_is_a_bad_payload_against_the_devices_signals() {
-        let mut i = ingestor();
-        born(&mut i, 1000.0);
-        let bytes = encode(&ddata(2, 1001.0, 1, 260.0));
-        for cut in [1, bytes.len() / 2, bytes.len() - 1] {
-            i.ingest(&RawMessage { topic: DDATA.into(), payload: bytes[..cut].to_vec(), received_s: 1001.1 });
-        }
-        i.ingest(&RawMessage { topic: DDATA.into(), payload: vec![0xff; 40], received_s: 1001.2 });
-        assert_eq!(i.signal_counts(0).get(&Outcome::BadPayload), Some(&4));
-        assert_eq!(i.signal_counts(1).get(&Outcome::BadPayload), None, "not the JSON signal's");
-        // A device without signals: counted once, at message level.
-        i.ingest(&RawMessage { topic: "spBv1.0/site/DDATA/edge/X".into(), payload: vec![0xff], received_s: 1001.3 });
-        assert_eq!(count(&i, Outcome::BadPayload), 5);
-        // The node was not disturbed: seq 2 follows.
-        i.ingest(&msg(DDATA, &ddata(2, 1001.0, 1, 260.0), 1001.4));
-        assert_eq!(i.release(f64::INFINITY).len(), 2);
-        assert_eq!(count(&i, Outcome::RebirthRequested), 0);
-    }
-
-    #[test]
-    fn unmapped_metrics_other_nodes_and_commands_are_counted_and_a_death_makes_signals_stale() {
-        let mut i = ingestor();
-        i.ingest(&msg(NBIRTH, &nbirth(1000.0), 1000.1));
-        i.ingest(&msg(DBIRTH, &dbirth(1, 1000.0, 250.0, true), 1000.1));
-        assert_eq!(count(&i, Outcome::UnmappedMetric), 1, "\"Other\" feeds no signal");
-        i.ingest(&msg("spBv1.0/site/NBIRTH/stranger", &nbirth(1000.0), 1000.2));
-        assert_eq!(count(&i, Outcome::UnknownTopic), 1, "a node without signals is not tracked");
-        assert!(i.take_commands().is_empty());
-        let (t, p) = sparkplug::rebirth_command("site", "edge");
-        i.ingest(&RawMessage { topic: t, payload: p, received_s: 1000.3 });
-        assert_eq!(count(&i, Outcome::Ignored), 1);
-        assert!(!i.is_stale(0, 1000.5));
-        let ddeath = Payload { timestamp: Some(ms(1000.4)), seq: Some(2), ..Default::default() };
-        i.ingest(&msg("spBv1.0/site/DDEATH/edge/T-1", &ddeath, 1000.4));
-        assert_eq!(count(&i, Outcome::Death), 1);
-        assert!(i.is_stale(0, 1000.5), "stale at once, not after three periods");
-        // Data again (a new birth) clears it.
-        i.ingest(&msg(NBIRTH, &nbirth(1001.0), 1001.1));
-        i.ingest(&msg(DBIRTH, &dbirth(1, 1001.0, 250.0, false), 1001.1));
-        assert!(!i.is_stale(0, 1001.5));
-    }
-
-    #[test]
-    fn subscriptions_cover_json_topics_and_the_sparkplug_nodes_telemetry() {
-        let i = ingestor();
-        assert_eq!(
-            i.subscriptions(),
-            [
-                "site/t1/level",
-                "spBv1.0/site/DBIRTH/edge/+",
-                "spBv1.0/site/DDATA/edge/+",
-                "spBv1.0/site/DDEATH/edge/+",
-                "spBv1.0/site/NBIRTH/edge",
-                "spBv1.0/site/NDATA/edge",
-                "spBv1.0/site/NDEATH/edge",
-            ]
-        );
-        assert_eq!(i.signals()[0].topic, DDATA);
     }
 }

@@ -2,162 +2,49 @@
 //! in the source text so the engineer can jump to it. Sparkplug sources: group, edge node and device ids are
 //! single topic levels, metrics are named, and each (group, edge node, device, metric) feeds one signal.
 
+mod locate;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::model::*;
 use super::{Dur, Problem, SCENARIO_VERSION};
 use crate::units::Quantity;
-
-/// Finds the text position of scenario elements by scanning the source in document order.
-struct SourceMap<'a> {
-    text: &'a str,
-}
-
-impl<'a> SourceMap<'a> {
-    /// Byte offset of the first occurrence of `key` used as a field name (followed by `:`) at or after `from`.
-    fn key(&self, key: &str, from: usize) -> Option<usize> {
-        let mut start = from;
-        while let Some(rel) = self.text.get(start..)?.find(key) {
-            let at = start + rel;
-            let before_ok = at == 0 || !is_ident(self.text[..at].chars().next_back().unwrap_or(' '));
-            let after = self.text[at + key.len()..].trim_start();
-            if before_ok && after.starts_with(':') {
-                return Some(at);
-            }
-            start = at + key.len();
-        }
-        None
-    }
-
-    /// Offset of the `n`-th element of a top-level list, found as the n-th occurrence of one of `markers`
-    /// (a field name followed by `:`, or a variant name followed by `(`) after the list's key.
-    fn entry(&self, list: &str, n: usize, markers: &[&str]) -> Option<usize> {
-        let mut pos = self.key(list, 0)?;
-        let mut found = None;
-        for _ in 0..=n {
-            found = markers.iter().filter_map(|m| self.marker(m, pos)).min();
-            pos = found? + 1;
-        }
-        found
-    }
-
-    fn marker(&self, m: &str, from: usize) -> Option<usize> {
-        let mut start = from;
-        while let Some(rel) = self.text.get(start..)?.find(m) {
-            let at = start + rel;
-            let before_ok = at == 0 || !is_ident(self.text[..at].chars().next_back().unwrap_or(' '));
-            let rest = &self.text[at + m.len()..];
-            let after = rest.trim_start();
-            let unit = UNIT_MARKERS.contains(&m) && !rest.starts_with(is_ident);
-            if before_ok && (after.starts_with(':') || after.starts_with('(') || unit) {
-                return Some(at);
-            }
-            start = at + m.len();
-        }
-        None
-    }
-
-    /// Offset of `needle` at or after `from`.
-    fn find(&self, needle: &str, from: usize) -> Option<usize> {
-        self.text.get(from..)?.find(needle).map(|r| from + r)
-    }
-
-    fn line_col(&self, offset: usize) -> (usize, usize) {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        (line, col)
-    }
-}
-
-fn is_ident(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
-}
-
-/// Where a problem is: a list entry, then optionally a field inside it, then optionally a quoted value.
-struct At<'s> {
-    list: &'s str,
-    index: usize,
-    field: Option<&'s str>,
-    value: Option<String>,
-}
-
-const FAULT_MARKERS: [&str; 7] = [
-    "BearingDefect",
-    "CavitationEpisode",
-    "StuckSensor",
-    "DriftingSensor",
-    "SkewedClock",
-    "BrokerOutage",
-    "ConfigChange",
-];
-const EXPECT_MARKERS: [&str; 9] = [
-    "IndexBelow",
-    "IndexAbove",
-    "RulBetween",
-    "AlarmRaised",
-    "NoAlarm",
-    "DriftDetected",
-    "DraftAccepted",
-    "DraftRejected",
-    "NoSampleDropped",
-];
-/// Markers written without parentheses (unit variants).
-const UNIT_MARKERS: [&str; 1] = ["NoSampleDropped"];
-
-struct Collector<'a> {
-    map: SourceMap<'a>,
-    problems: Vec<Problem>,
-}
-
-impl Collector<'_> {
-    fn top(&mut self, field: &str, message: String) {
-        let off = self.map.key(field, 0).unwrap_or(0);
-        self.push(off, field.to_owned(), message);
-    }
-
-    fn at(&mut self, at: At<'_>, message: String) {
-        let markers: &[&str] = match at.list {
-            "faults" => &FAULT_MARKERS,
-            "expect" => &EXPECT_MARKERS,
-            _ => &["id"],
-        };
-        let entry = self.map.entry(at.list, at.index, markers);
-        let mut off = entry.or_else(|| self.map.key(at.list, 0)).unwrap_or(0);
-        let mut path = format!("{}[{}]", at.list, at.index);
-        if let Some(field) = at.field {
-            let name = field.split(['[', '.']).next().unwrap_or(field);
-            if let Some(f) = entry.and_then(|e| self.map.key(name, e)) {
-                off = f;
-            }
-            path = format!("{path}.{field}");
-        }
-        if let Some(v) = at.value
-            && let Some(f) = self.map.find(&format!("\"{v}\""), off)
-        {
-            off = f;
-        }
-        self.push(off, path, message);
-    }
-
-    fn push(&mut self, offset: usize, path: String, message: String) {
-        let (line, col) = self.map.line_col(offset);
-        self.problems.push(Problem { line, col, path, message });
-    }
-}
-
-fn at<'s>(list: &'s str, index: usize, field: &'s str) -> At<'s> {
-    At { list, index, field: Some(field), value: None }
-}
-
-fn at_value<'s>(list: &'s str, index: usize, field: &'s str, value: &str) -> At<'s> {
-    At { list, index, field: Some(field), value: Some(value.to_owned()) }
-}
+use locate::{Collector, SourceMap, at, at_value};
 
 /// Checks the scenario as a whole; returns every problem, in source order per section.
 pub fn validate(s: &Scenario, text: &str) -> Vec<Problem> {
     let mut c = Collector { map: SourceMap { text }, problems: Vec::new() };
+    check_top(&mut c, s);
+    check_ids(&mut c, "assets", s.assets.iter().map(|a| a.id.as_str()));
+    check_ids(&mut c, "signals", s.signals.iter().map(|x| x.id.as_str()));
+    check_ids(&mut c, "setpoints", s.setpoints.iter().map(|x| x.id.as_str()));
+    let known_assets = Known {
+        assets: s.assets.iter().map(|a| (a.id.as_str(), a)).collect(),
+        asset_ids: known(s.assets.iter().map(|a| a.id.as_str()).collect()),
+    };
+    check_assets(&mut c, s, &known_assets);
+    check_signals(&mut c, s, &known_assets);
+    check_setpoints(&mut c, s, &known_assets);
+    check_faults(&mut c, s, &known_assets);
+    check_change(&mut c, s, &known_assets);
+    check_maintenance(&mut c, s, &known_assets);
+    check_expectations(&mut c, s, &known_assets.assets, &known_assets.asset_ids);
+    c.problems
+}
 
+/// What the section checkers share: every asset by id, and the ids listed for messages.
+struct Known<'a> {
+    assets: HashMap<&'a str, &'a AssetSpec>,
+    asset_ids: String,
+}
+
+/// Ids listed for a message: "a, b, c".
+fn known(list: Vec<&str>) -> String {
+    list.join(", ")
+}
+
+/// The scenario's version, name, model step, and that it has assets.
+fn check_top(c: &mut Collector<'_>, s: &Scenario) {
     if s.version != SCENARIO_VERSION {
         c.top(
             "version",
@@ -174,14 +61,12 @@ pub fn validate(s: &Scenario, text: &str) -> Vec<Problem> {
     if s.assets.is_empty() {
         c.top("assets", "a scenario needs at least one asset".into());
     }
+}
 
-    let assets: HashMap<&str, &AssetSpec> = s.assets.iter().map(|a| (a.id.as_str(), a)).collect();
-    check_ids(&mut c, "assets", s.assets.iter().map(|a| a.id.as_str()));
-    check_ids(&mut c, "signals", s.signals.iter().map(|x| x.id.as_str()));
-    check_ids(&mut c, "setpoints", s.setpoints.iter().map(|x| x.id.as_str()));
-    let known = |list: Vec<&str>| list.join(", ");
-    let asset_ids = known(s.assets.iter().map(|a| a.id.as_str()).collect());
-
+/// Each asset's dependencies, kind and identity topic, and that the dependencies form no cycle.
+fn check_assets(c: &mut Collector<'_>, s: &Scenario, k: &Known<'_>) {
+    let assets = &k.assets;
+    let asset_ids = k.asset_ids.as_str();
     for (i, a) in s.assets.iter().enumerate() {
         for (j, d) in a.depends_on.iter().enumerate() {
             if !assets.contains_key(d.as_str()) {
@@ -192,7 +77,7 @@ pub fn validate(s: &Scenario, text: &str) -> Vec<Problem> {
                 c.at(at_value("assets", i, &field, d), format!("asset \"{d}\" cannot depend on itself"));
             }
         }
-        check_kind(&mut c, i, a, &assets);
+        check_kind(c, i, a, assets);
     }
     let mut identity_topics: HashMap<&str, usize> = HashMap::new();
     for (i, a) in s.assets.iter().enumerate() {
@@ -218,8 +103,13 @@ pub fn validate(s: &Scenario, text: &str) -> Vec<Problem> {
             );
         }
     }
-    check_cycles(&mut c, s);
+    check_cycles(c, s);
+}
 
+/// Each signal's asset, quantity and unit, source and valid range.
+fn check_signals(c: &mut Collector<'_>, s: &Scenario, k: &Known<'_>) {
+    let assets = &k.assets;
+    let asset_ids = k.asset_ids.as_str();
     let mut sparkplug_metrics: HashMap<SparkplugKey<'_>, usize> = HashMap::new();
     for (i, sig) in s.signals.iter().enumerate() {
         match assets.get(sig.asset.as_str()) {
@@ -243,7 +133,7 @@ pub fn validate(s: &Scenario, text: &str) -> Vec<Problem> {
                 }
             }
         }
-        check_unit(&mut c, "signals", i, sig.quantity, &sig.unit);
+        check_unit(c, "signals", i, sig.quantity, &sig.unit);
         let (lo, hi) = sig.valid;
         if !(lo.is_finite() && hi.is_finite()) {
             c.at(at("signals", i, "valid"), "valid range must be finite numbers".into());
@@ -257,10 +147,15 @@ pub fn validate(s: &Scenario, text: &str) -> Vec<Problem> {
             c.at(at("signals", i, "period"), "expected sample period must be more than 0 s".into());
         }
         if let SignalSource::Sparkplug(sp) = &sig.source {
-            check_sparkplug(&mut c, i, sp, &mut sparkplug_metrics);
+            check_sparkplug(c, i, sp, &mut sparkplug_metrics);
         }
     }
+}
 
+/// Each set-point's asset, target, unit, envelope, rate and register.
+fn check_setpoints(c: &mut Collector<'_>, s: &Scenario, k: &Known<'_>) {
+    let assets = &k.assets;
+    let asset_ids = k.asset_ids.as_str();
     let mut registers: BTreeMap<u16, usize> = BTreeMap::new();
     for (i, sp) in s.setpoints.iter().enumerate() {
         match assets.get(sp.asset.as_str()) {
@@ -274,7 +169,7 @@ pub fn validate(s: &Scenario, text: &str) -> Vec<Problem> {
             ),
             Some(_) => {}
         }
-        check_unit(&mut c, "setpoints", i, sp.target.quantity(), &sp.unit);
+        check_unit(c, "setpoints", i, sp.target.quantity(), &sp.unit);
         if !(sp.min.is_finite() && sp.max.is_finite()) || sp.min > sp.max {
             c.at(at("setpoints", i, "min"), format!("min {} is above max {}; min must not exceed max", sp.min, sp.max));
         } else if !(sp.min..=sp.max).contains(&sp.initial) {
@@ -299,19 +194,24 @@ pub fn validate(s: &Scenario, text: &str) -> Vec<Problem> {
             }
         }
     }
+}
 
+/// Each fault the virtual plant injects: its asset or signal, times and sizes.
+fn check_faults(c: &mut Collector<'_>, s: &Scenario, k: &Known<'_>) {
+    let assets = &k.assets;
+    let asset_ids = k.asset_ids.as_str();
     let signal_ids: HashSet<&str> = s.signals.iter().map(|x| x.id.as_str()).collect();
     let signal_list = known(s.signals.iter().map(|x| x.id.as_str()).collect());
     for (i, f) in s.faults.iter().enumerate() {
         match f {
             FaultSpec::BearingDefect { asset, severity, .. } => {
-                check_pump_ref(&mut c, "faults", i, asset, &assets, &asset_ids);
+                check_pump_ref(c, "faults", i, asset, assets, asset_ids);
                 if !(0.0..=1.0).contains(severity) {
                     c.at(at("faults", i, "severity"), format!("severity {severity} is outside 0..1"));
                 }
             }
             FaultSpec::CavitationEpisode { asset, level_drop_m, .. } => {
-                check_pump_ref(&mut c, "faults", i, asset, &assets, &asset_ids);
+                check_pump_ref(c, "faults", i, asset, assets, asset_ids);
                 if level_drop_m.is_nan() || *level_drop_m < 0.0 {
                     c.at(at("faults", i, "level_drop_m"), "level drop must be 0 m or more".into());
                 }
@@ -343,7 +243,12 @@ pub fn validate(s: &Scenario, text: &str) -> Vec<Problem> {
             },
         }
     }
+}
 
+/// The change policy: approvals, limit probability, samples, durations and interlocks.
+fn check_change(c: &mut Collector<'_>, s: &Scenario, k: &Known<'_>) {
+    let assets = &k.assets;
+    let asset_ids = k.asset_ids.as_str();
     let ch = &s.change;
     if !(1..=2).contains(&ch.approvals) {
         c.top("change", format!("change.approvals {} must be 1 or 2", ch.approvals));
@@ -368,9 +273,7 @@ pub fn validate(s: &Scenario, text: &str) -> Vec<Problem> {
             );
         }
         match &il.require {
-            Requirement::NpshMarginAbove { asset, .. } => {
-                check_pump_ref(&mut c, "interlocks", i, asset, &assets, &asset_ids)
-            }
+            Requirement::NpshMarginAbove { asset, .. } => check_pump_ref(c, "interlocks", i, asset, assets, asset_ids),
             Requirement::IndexAbove { asset, index, .. } | Requirement::IndexBelow { asset, index, .. } => {
                 match assets.get(asset.as_str()) {
                     None => c.at(
@@ -386,14 +289,16 @@ pub fn validate(s: &Scenario, text: &str) -> Vec<Problem> {
             }
         }
     }
+}
+
+/// Each planned maintenance action's asset.
+fn check_maintenance(c: &mut Collector<'_>, s: &Scenario, k: &Known<'_>) {
+    let assets = &k.assets;
+    let asset_ids = k.asset_ids.as_str();
     for (i, m) in s.maintenance.iter().enumerate() {
         let Maintenance::BearingReplacement { asset, .. } = m;
-        check_pump_ref(&mut c, "maintenance", i, asset, &assets, &asset_ids);
+        check_pump_ref(c, "maintenance", i, asset, assets, asset_ids);
     }
-
-    check_expectations(&mut c, s, &assets, &asset_ids);
-
-    c.problems
 }
 
 /// Each expectation's references (asset, index, set-point, fault), bounds and durations.
@@ -491,7 +396,7 @@ fn check_expectations(c: &mut Collector<'_>, s: &Scenario, assets: &HashMap<&str
                         format!(
                             "faults[{fault}] is a {}, which no drift monitor sees; DriftDetected takes a \
                              BearingDefect, CavitationEpisode, StuckSensor or DriftingSensor",
-                            fault_name(f)
+                            f.name()
                         ),
                     ),
                     Some(_) => {}
@@ -510,19 +415,6 @@ fn check_expectations(c: &mut Collector<'_>, s: &Scenario, assets: &HashMap<&str
                 }
             }
         }
-    }
-}
-
-/// The variant's name as written in a scenario.
-fn fault_name(f: &FaultSpec) -> &'static str {
-    match f {
-        FaultSpec::BearingDefect { .. } => "BearingDefect",
-        FaultSpec::CavitationEpisode { .. } => "CavitationEpisode",
-        FaultSpec::StuckSensor { .. } => "StuckSensor",
-        FaultSpec::DriftingSensor { .. } => "DriftingSensor",
-        FaultSpec::SkewedClock { .. } => "SkewedClock",
-        FaultSpec::BrokerOutage { .. } => "BrokerOutage",
-        FaultSpec::ConfigChange { .. } => "ConfigChange",
     }
 }
 
