@@ -153,7 +153,7 @@ pub fn parse(
         }
         let t = if absolute {
             let v = serde_json::Value::String(fields[0].to_owned());
-            match twin_mqtt::json::timestamp_at(&v, "$") {
+            match twin_mqtt::json::timestamp(&v, "time") {
                 Ok(unix) => unix - *first_unix.get_or_insert(unix),
                 Err(_) => {
                     problems.push((line, format!("time \"{}\" is neither RFC 3339 nor Unix seconds", fields[0])));

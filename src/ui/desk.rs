@@ -527,6 +527,25 @@ mod tests {
         assert_eq!(events, ["draft", "validation", "approval"]);
     }
 
+    /// A desk pushing to the virtual PLC the plant in `app` now serves, with a draft of 1460 rpm that passed every
+    /// layer, approved by alice, writes enabled.
+    fn approved_desk(app: &mut App, dir: &tempfile::TempDir) -> ChangeDesk {
+        let scenario = app.world().resource::<LoadedScenario>().0.clone();
+        let bind: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+        let addr = crate::plant::inprocess::serve_plc(app, &scenario, bind, twin_modbus::Behaviour::Normal).unwrap();
+        let target = Some(PlcTarget { addr, unit_id: 1, virtual_plc: true });
+        let mut d = ChangeDesk::new(dir.path().join("audit.jsonl"), target, 1);
+        d.user = "alice".into();
+        d.setpoint = "P-101.speed".into();
+        d.value_text = "1460".into();
+        d.add_draft(app.world_mut()).unwrap();
+        d.validate_all(app.world()).unwrap();
+        assert!(d.all_passed(), "{:?}", d.validations);
+        d.approve("alice").unwrap();
+        d.writes_enabled = true;
+        d
+    }
+
     #[test]
     fn a_push_is_refused_when_the_inputs_went_stale_after_validation() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/pump_station.ron");
@@ -539,22 +558,10 @@ mod tests {
         let scenario = Arc::new(scenario);
         let mut app = headless_app(scenario.clone(), 1);
         crate::plant::inprocess::add_inprocess_plant(&mut app, &scenario, 1, None).expect("plant");
-        let bind: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
-        let addr =
-            crate::plant::inprocess::serve_plc(&mut app, &scenario, bind, twin_modbus::Behaviour::Normal).unwrap();
         app.update();
         crate::change::cli::run_for(&mut app, 600.0);
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut d =
-            ChangeDesk::new(dir.path().join("audit.jsonl"), Some(PlcTarget { addr, unit_id: 1, virtual_plc: true }), 1);
-        d.user = "alice".into();
-        d.setpoint = "P-101.speed".into();
-        d.value_text = "1460".into();
-        d.add_draft(app.world_mut()).unwrap();
-        d.validate_all(app.world()).unwrap();
-        assert!(d.all_passed(), "{:?}", d.validations);
-        d.approve("alice").unwrap();
-        d.writes_enabled = true;
+        let mut d = approved_desk(&mut app, &dir);
         assert_eq!(d.push_blocker(&scenario), None);
         // The broker goes down at 700 s: two minutes later every signal is stale.
         crate::change::cli::run_for(&mut app, 220.0);
@@ -569,19 +576,7 @@ mod tests {
     #[test]
     fn an_approved_push_reaches_the_virtual_plc_and_is_read_back() {
         let (mut app, dir) = station();
-        let scenario = app.world().resource::<LoadedScenario>().0.clone();
-        let bind: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
-        let addr =
-            crate::plant::inprocess::serve_plc(&mut app, &scenario, bind, twin_modbus::Behaviour::Normal).unwrap();
-        let mut d =
-            ChangeDesk::new(dir.path().join("audit.jsonl"), Some(PlcTarget { addr, unit_id: 1, virtual_plc: true }), 1);
-        d.user = "alice".into();
-        d.setpoint = "P-101.speed".into();
-        d.value_text = "1460".into();
-        d.add_draft(app.world_mut()).unwrap();
-        d.validate_all(app.world()).unwrap();
-        d.approve("alice").unwrap();
-        d.writes_enabled = true;
+        let mut d = approved_desk(&mut app, &dir);
         d.start_push(app.world()).unwrap();
         assert!(d.pushing());
         let deadline = std::time::Instant::now() + Duration::from_secs(30);

@@ -50,10 +50,11 @@ pub struct SignalEntry {
     pub topic: String,
     /// The Sparkplug metric, for a Sparkplug signal (then `value_path` is empty and `timestamp_path` `None`).
     pub sparkplug: Option<SparkplugSource>,
-    /// JSON path of the value.
-    pub value_path: String,
-    /// JSON path of the source timestamp.
-    pub timestamp_path: Option<String>,
+    /// JSON path of the value, compiled once (`None` for a Sparkplug signal, or a path that does not compile:
+    /// the scenario's validation refuses those, so every message would count `missing_value`).
+    pub value_path: Option<json::JsonPath>,
+    /// JSON path of the source timestamp, compiled once.
+    pub timestamp_path: Option<json::JsonPath>,
     /// Source unit to canonical.
     pub converter: UnitConverter,
     /// Valid range in the canonical unit.
@@ -188,8 +189,11 @@ impl Ingestor {
             .filter_map(|s| {
                 let converter = s.quantity.converter(&s.unit)?;
                 let (topic, sparkplug, value_path, timestamp_path) = match &s.source {
-                    SignalSource::Mqtt(src) => (src.topic.clone(), None, src.value.clone(), src.timestamp.clone()),
-                    SignalSource::Sparkplug(sp) => (data_topic(sp), Some(sp.clone()), String::new(), None),
+                    SignalSource::Mqtt(src) => {
+                        let ts = src.timestamp.as_deref().and_then(|p| json::JsonPath::parse(p).ok());
+                        (src.topic.clone(), None, json::JsonPath::parse(&src.value).ok(), ts)
+                    }
+                    SignalSource::Sparkplug(sp) => (data_topic(sp), Some(sp.clone()), None, None),
                 };
                 let (a, b) = (converter.to_canonical(s.valid.0), converter.to_canonical(s.valid.1));
                 Some(SignalEntry {
@@ -363,9 +367,13 @@ impl Ingestor {
         // De-duplicate QoS 1 redeliveries by (topic, seq) when the source numbers its messages, else by
         // (topic, source timestamp).
         let seq = json.get("seq").and_then(Value::as_u64);
-        let first_ts = matching
-            .iter()
-            .find_map(|&i| self.signals[i].timestamp_path.as_deref().and_then(|p| json::timestamp_at(&json, p).ok()));
+        // The source time at the first matching signal's timestamp path that reads one (and that path, so that the
+        // signals sharing it, as the fields of one device's message do, are not read again).
+        let first = matching.iter().find_map(|&i| {
+            let p = self.signals[i].timestamp_path.as_ref()?;
+            Some((i, json::timestamp_at(&json, p).ok()?))
+        });
+        let first_ts = first.as_ref().map(|(_, t)| *t);
         let key = match (seq, first_ts) {
             (Some(s), _) => Some((0, s, 0)),
             (None, Some(t)) => Some((1, t.to_bits(), 0)),
@@ -394,7 +402,14 @@ impl Ingestor {
 
         for i in matching {
             let sig = &self.signals[i];
-            let v = match json::number_at(&json, &sig.value_path) {
+            let v = match sig.value_path.as_ref().map(|p| json::number_at(&json, p)) {
+                None => {
+                    self.count(Some(i), Outcome::MissingValue);
+                    continue;
+                }
+                Some(v) => v,
+            };
+            let v = match v {
                 Ok(v) => v,
                 Err(e) => {
                     let o = match e {
@@ -408,7 +423,14 @@ impl Ingestor {
             };
             let source_s = match &sig.timestamp_path {
                 None => Some(msg.received_s),
-                Some(p) => json::timestamp_at(&json, p).ok(),
+                Some(p) => match first {
+                    Some((f, t))
+                        if self.signals[f].timestamp_path.as_ref().map(json::JsonPath::as_str) == Some(p.as_str()) =>
+                    {
+                        Some(t)
+                    }
+                    _ => json::timestamp_at(&json, p).ok(),
+                },
             };
             self.check_value(i, v, source_s, msg.received_s, clock);
         }
@@ -429,7 +451,7 @@ impl Ingestor {
         };
         let source_s = match json.get("ts") {
             None => Some(msg.received_s),
-            Some(_) => json::timestamp_at(&json, "$.ts").ok(),
+            Some(ts) => json::timestamp(ts, "$.ts").ok(),
         };
         let window = self.settings.dedup_window;
         let (threshold, receive_window) = (self.settings.skew_threshold_s, self.receive_window_s);
@@ -450,13 +472,11 @@ impl Ingestor {
         }
         let clock = topic.clock.judgement();
         self.rebase(&[i], moved);
-        match json::number_at(&json, "$.value") {
-            Ok(v) => self.check_value(i, v, source_s, msg.received_s, clock),
-            Err(CodecError::MissingPath { .. } | CodecError::BadPath { .. }) => {
-                self.count(Some(i), Outcome::MissingValue)
-            }
-            Err(CodecError::NonFinite { .. }) => self.count(Some(i), Outcome::NonFinite),
-            Err(_) => self.count(Some(i), Outcome::NotANumber),
+        match json.get("value").map(|x| json::number(x, "$.value")) {
+            Some(Ok(v)) => self.check_value(i, v, source_s, msg.received_s, clock),
+            None => self.count(Some(i), Outcome::MissingValue),
+            Some(Err(CodecError::NonFinite { .. })) => self.count(Some(i), Outcome::NonFinite),
+            Some(Err(_)) => self.count(Some(i), Outcome::NotANumber),
         }
     }
 

@@ -146,8 +146,25 @@ fn check_signals(c: &mut Collector<'_>, s: &Scenario, k: &Known<'_>) {
         if sig.period.secs() <= 0.0 {
             c.at(at("signals", i, "period"), "expected sample period must be more than 0 s".into());
         }
-        if let SignalSource::Sparkplug(sp) = &sig.source {
-            check_sparkplug(c, i, sp, &mut sparkplug_metrics);
+        match &sig.source {
+            SignalSource::Sparkplug(sp) => check_sparkplug(c, i, sp, &mut sparkplug_metrics),
+            SignalSource::Mqtt(m) => {
+                let paths = [("value", Some(m.value.as_str())), ("timestamp", m.timestamp.as_deref())];
+                for (field, path) in paths {
+                    if let Some(path) = path
+                        && let Err(e) = twin_mqtt::json::JsonPath::parse(path)
+                    {
+                        let why = match e {
+                            twin_mqtt::CodecError::BadPath { reason, .. } => reason,
+                            other => other.to_string(),
+                        };
+                        let message = format!(
+                            "\"{path}\" is not a JSON path ({why}); write e.g. \"$.value\", \"$.data[0].v\" or \"$['a.b']\""
+                        );
+                        c.at(at_value("signals", i, &format!("source.{field}"), path), message);
+                    }
+                }
+            }
         }
     }
 }
@@ -628,6 +645,16 @@ mod tests {
             Ok(_) => String::new(),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn a_json_path_that_does_not_compile_is_named_at_its_field() {
+        let base = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenes/pump_station.ron")).unwrap();
+        let text =
+            base.replace(r#"value: "$.rms""#, r#"value: "rms""#).replace(r#"value: "$.peak""#, r#"value: "$.peak[""#);
+        let p = problems(&text);
+        assert!(p.contains("signals[0].source.value: \"rms\" is not a JSON path"), "{p}");
+        assert!(p.contains("signals[1].source.value: \"$.peak[\" is not a JSON path"), "{p}");
     }
 
     #[test]
