@@ -428,6 +428,9 @@ fn run_one(path: &Path, scenario: std::sync::Arc<scenario::Scenario>, opts: &Run
     match headless::run(scenario, path, opts) {
         Ok(report) => {
             if !quiet {
+                for d in &report.diagnostics {
+                    eprintln!("warning: {d}");
+                }
                 for e in &report.expectations {
                     let verdict = if e.passed { "PASS" } else { "FAIL" };
                     eprintln!("{verdict} {}{}{}", e.expectation, if e.passed { "" } else { ": " }, e.message);

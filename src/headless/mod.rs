@@ -168,6 +168,7 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
     let telemetry = app.world().resource::<crate::ingest::Telemetry>();
     report.ingest = telemetry.counters();
     report.ingest_by_signal = telemetry.signal_counters();
+    report.diagnostics = telemetry.ingestor.diagnostics();
     report.sync = crate::assess::Report::of(app.world());
     report.sync.performance = performance.finish(app.world(), &scenario, total_steps as f64 * step_s);
     if let Some(runner) = app.world().get_resource::<crate::plant::inprocess::PlantRunner>() {

@@ -53,6 +53,9 @@ pub struct Report {
     pub ingest: BTreeMap<String, u64>,
     /// The same outcomes per signal id.
     pub ingest_by_signal: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Sources that misbehaved, by name (see `Ingestor::diagnostics`); absent when none did.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<String>,
     /// How telemetry was merged with the models: counters, revised spans, prediction errors.
     pub sync: crate::assess::Report,
     pub assets: Vec<AssetReport>,
@@ -137,6 +140,7 @@ impl Recorder {
             expectations,
             ingest: BTreeMap::new(),
             ingest_by_signal: BTreeMap::new(),
+            diagnostics: Vec::new(),
             sync: Default::default(),
             assets,
             t_s: self.t_s,

@@ -310,6 +310,13 @@ fn connections_ui(ui: &mut Ui, world: &World, plc: Option<crate::change::PlcTarg
         rejected.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("\n")
     };
     ui.label(format!("rejected {total_rejected}")).on_hover_text(breakdown);
+    // Sources that misbehave, by name (a Sparkplug node that never sent its birth, say): what "rejected" hides.
+    let diagnostics =
+        world.get_resource::<crate::ingest::Telemetry>().map(|t| t.ingestor.diagnostics()).unwrap_or_default();
+    if !diagnostics.is_empty() {
+        ui.colored_label(egui::Color32::from_rgb(230, 150, 40), format!("source problems {}", diagnostics.len()))
+            .on_hover_text(diagnostics.join("\n\n"));
+    }
     ui.separator();
     ui.label(match plc {
         Some(t) => format!("PLC {t}"),

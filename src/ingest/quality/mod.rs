@@ -143,6 +143,8 @@ pub struct Ingestor {
     sp_signals: BTreeMap<SparkplugKey, usize>,
     /// Sparkplug: the (group, edge node) pairs that have signals; messages of other nodes are not tracked.
     sp_nodes: BTreeSet<(String, String)>,
+    /// Sparkplug: what each of those nodes did, for the diagnostics.
+    sp_health: BTreeMap<(String, String), spb::NodeHealth>,
     tracker: NodeTracker,
     /// Outgoing commands (topic, payload) waiting for [`Ingestor::take_commands`].
     commands: VecDeque<(String, Vec<u8>)>,
@@ -229,6 +231,7 @@ impl Ingestor {
             matches: HashMap::new(),
             sp_signals,
             sp_nodes,
+            sp_health: BTreeMap::new(),
             tracker: NodeTracker::new(),
             commands: VecDeque::new(),
             settings,

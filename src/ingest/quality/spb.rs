@@ -23,12 +23,47 @@ pub(super) type SparkplugKey = (String, String, Option<String>, String);
 /// Outgoing commands kept for a consumer, at most.
 pub const MAX_PENDING_COMMANDS: usize = 64;
 
+/// What one Sparkplug edge node did since the twin started, for the diagnostics.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct NodeHealth {
+    /// Node births (NBIRTH) received.
+    births: u64,
+    /// Messages of the node or its devices held back since its last birth, waiting for the next one.
+    held: u64,
+    /// Rebirth requests sent to it since its last birth.
+    rebirths: u64,
+}
+
 /// Sparkplug metrics of the protocol itself, not telemetry: not counted as unmapped.
 pub(super) fn is_protocol_metric(name: &str) -> bool {
     name == "bdSeq" || ["Node Control/", "Device Control/", "Properties/"].iter().any(|p| name.starts_with(p))
 }
 
 impl Ingestor {
+    /// What is wrong with the sources, named, for a person: a Sparkplug node whose messages are held because it
+    /// never sent its node birth (some edge libraries publish device births and data without one), or one that
+    /// does not answer the rebirth requests. Empty when nothing is.
+    pub fn diagnostics(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for ((group, node), h) in &self.sp_health {
+            if h.held == 0 {
+                continue;
+            }
+            let what = if h.births == 0 {
+                "never sent its node birth (NBIRTH)".to_string()
+            } else {
+                "has not answered the rebirth request since its last birth".to_string()
+            };
+            out.push(format!(
+                "Sparkplug edge node {group}/{node} {what}: {} message(s) of it and its devices held, {} rebirth \
+                 request(s) sent; an edge library that publishes device births and data without a node birth needs \
+                 its edge-node entity running too",
+                h.held, h.rebirths
+            ));
+        }
+        out
+    }
+
     /// Takes the commands the twin should publish (QoS 1, not retained): Sparkplug rebirth requests. At most
     /// [`MAX_PENDING_COMMANDS`] wait; further ones are dropped and counted as `command_dropped`.
     pub fn take_commands(&mut self) -> Vec<(String, Vec<u8>)> {
@@ -97,6 +132,19 @@ impl Ingestor {
 
         let skipped_before = self.tracker.stats().skipped_metrics;
         let event = self.tracker.handle(t, &payload);
+        let health = self.sp_health.entry((t.group.clone(), t.edge_node.clone())).or_default();
+        match (&event, t.message_type) {
+            // A birth answers whatever was waiting.
+            (NodeEvent::Metrics { .. }, MessageType::NBirth) => {
+                *health = NodeHealth { births: health.births + 1, held: 0, rebirths: 0 };
+            }
+            (NodeEvent::RebirthNeeded { .. }, _) => {
+                health.held += 1;
+                health.rebirths += 1;
+            }
+            (NodeEvent::Ignored, _) => health.held += 1,
+            _ => {}
+        }
         for _ in skipped_before..self.tracker.stats().skipped_metrics {
             self.count(None, Outcome::MissingValue);
         }
@@ -253,6 +301,25 @@ mod sparkplug_tests {
         assert_eq!(values, [250.0, 260.0, 300.0, 310.0], "280 and 290 cm were never applied");
         assert!(i.take_commands().is_empty());
         assert_eq!(i.pending_commands(), 0);
+    }
+
+    #[test]
+    fn a_device_whose_node_never_sent_a_birth_is_named_in_the_diagnostics_until_the_node_is_born() {
+        let mut i = ingestor();
+        i.ingest(&msg(DBIRTH, &dbirth(0, 1000.0, 250.0, false), 1000.1));
+        i.ingest(&msg(DDATA, &ddata(1, 1001.0, 1, 251.0), 1001.1));
+        let d = i.diagnostics();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].starts_with(
+                "Sparkplug edge node site/edge never sent its node birth (NBIRTH): 2 message(s) of it and \
+             its devices held, 1 rebirth request(s) sent"
+            ),
+            "{d:?}"
+        );
+        assert_eq!(count(&i, Outcome::AwaitingRebirth), 2);
+        born(&mut i, 1002.0);
+        assert!(i.diagnostics().is_empty(), "{:?}", i.diagnostics());
     }
 
     #[test]
