@@ -302,6 +302,7 @@ pub fn change_command(a: &ChangeArgs<'_>) -> u8 {
         .iter()
         .filter_map(|(id, _)| scenario.setpoints.iter().find(|s| &s.id == id).map(|s| s.asset.clone()))
         .collect();
+    assets.sort_unstable();
     assets.dedup();
     let bring = Bring { from_s: a.from_s, wait: a.wait, assets, plc: true };
     let brought = match bring_twin(scenario, a.request.seed, &bring) {

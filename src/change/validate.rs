@@ -324,8 +324,8 @@ pub fn input_problems(world: &World, asset: &str) -> Vec<String> {
         let stale_after_s = ingestor.stale_after_s(i);
         match ingestor.last_received_s(i) {
             None => problems.push(format!("{what} is stale (nothing received from {})", sig.id)),
-            Some(_) if ingestor.is_stale(i, now_unix) => {
-                let age = ingestor.last_received_s(i).map_or(f64::NAN, |t| now_unix - t);
+            Some(last) if ingestor.is_stale(i, now_unix) => {
+                let age = now_unix - last;
                 problems
                     .push(format!("{what} is stale (last sample {age:.0} s ago, stale after {stale_after_s:.0} s)"));
             }

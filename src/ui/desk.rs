@@ -268,6 +268,7 @@ impl ChangeDesk {
             .iter()
             .filter_map(|v| scenario.setpoints.iter().find(|s| s.id == v.setpoint).map(|s| s.asset.as_str()))
             .collect();
+        assets.sort_unstable();
         assets.dedup();
         let problems: Vec<String> = assets.iter().flat_map(|a| validate::input_problems(world, a)).collect();
         if !problems.is_empty() {
