@@ -316,13 +316,14 @@ fn main() -> ExitCode {
             let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
             let author = author.or_else(|| approver.clone()).unwrap_or(user);
             let approvers = if approve { approver.into_iter().chain(second_approver).collect() } else { Vec::new() };
-            let request = twin::change::ChangeRequest { sets, author, approvers, allow_writes, seed };
+            let request = twin::change::ChangeRequest { sets, author, approvers, allow_writes };
             ExitCode::from(twin::change::cli::change_command(&twin::change::cli::ChangeArgs {
                 scenario: &scenario,
                 from_s: from.map(Dur::secs),
                 wait: std::time::Duration::from_secs_f64(wait.secs()),
                 request,
                 audit: &audit,
+                seed,
                 json,
             }))
         }

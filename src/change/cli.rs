@@ -4,18 +4,18 @@
 //! exit codes 0 (done, or a verified log), 1 (rejected, refused on stale inputs, rolled back, or a broken log),
 //! 2 (bad input).
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 
+use super::session::ChangeSession;
 use super::validate::input_problems;
 use super::{ChangeRequest, PlcTarget, Status, audit, whatif};
 use crate::app::headless_app;
 use crate::ingest::Telemetry;
-use crate::scenario::{self, BrokerSpec, PlcSpec, Scenario};
+use crate::scenario::{self, BrokerSpec, Scenario};
 use crate::twin::{ClockPacing, SimClock};
 
 /// Parses `ID=VALUE`.
@@ -48,16 +48,7 @@ pub fn virtual_plant_twin(
     let mut app = build_twin(&scenario, seed)?;
     crate::plant::inprocess::add_inprocess_plant(&mut app, &scenario, seed, None)
         .map_err(|e| format!("virtual plant: {e}"))?;
-    let target = match (&scenario.connections.plc, plc) {
-        (_, false) => None,
-        (PlcSpec::VirtualPlc, true) => {
-            let bind: SocketAddr = ([127, 0, 0, 1], 0).into();
-            let addr = crate::plant::inprocess::serve_plc(&mut app, &scenario, bind, twin_modbus::Behaviour::Normal)
-                .map_err(|e| format!("virtual PLC: {e}"))?;
-            Some(PlcTarget { addr, unit_id: 1, virtual_plc: true })
-        }
-        (PlcSpec::ModbusTcp(m), true) => Some(super::real_plc(m)?),
-    };
+    let target = if plc { super::plc_target(&mut app, &scenario)?.0 } else { None };
     app.update();
     run_for(&mut app, from_s);
     Ok((app, target))
@@ -122,18 +113,14 @@ pub fn bring_twin(scenario: Arc<Scenario>, seed: u64, bring: &Bring) -> Result<B
             spec.url
         ));
     }
-    let target = match (&scenario.connections.plc, bring.plc) {
-        (PlcSpec::ModbusTcp(m), true) => Some(super::real_plc(m)?),
-        _ => None,
-    };
     let mut app = build_twin(&scenario, seed)?;
+    let (target, read) = if bring.plc { super::plc_target(&mut app, &scenario)? } else { (None, Vec::new()) };
     let plc_values = match &target {
-        Some(t) => {
-            let read = super::read_live_setpoints(app.world_mut(), &scenario, t)?;
+        Some(t) if !read.is_empty() => {
             let read: Vec<String> = read.iter().map(|(id, v)| format!("{id} = {v}")).collect();
             format!("; live set-points read from the PLC at {t}: {}", read.join(", "))
         }
-        None => String::new(),
+        _ => String::new(),
     };
     let client_id = format!("twin-cli-{}", std::process::id());
     crate::ingest::connect_broker(app.world_mut(), &spec, crate::ingest::Session::OneShot(&client_id), None)
@@ -276,6 +263,8 @@ pub struct ChangeArgs<'a> {
     pub wait: Duration,
     pub request: ChangeRequest,
     pub audit: &'a Path,
+    /// Seed of the forecast's Monte Carlo.
+    pub seed: u64,
     pub json: bool,
 }
 
@@ -288,13 +277,12 @@ pub fn change_command(a: &ChangeArgs<'_>) -> u8 {
             return 2;
         }
     };
-    let mut log = match audit::AuditLog::open(a.audit) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
+    // The audit log is opened first: a change that cannot be recorded is not made.
+    let mut session = ChangeSession::new(a.audit.to_path_buf(), None, a.seed);
+    if let Err(e) = session.open_audit() {
+        eprintln!("error: {e}");
+        return 2;
+    }
     // Every asset a requested set-point acts on must have fresh inputs (an unknown set-point is refused below).
     let mut assets: Vec<String> = a
         .request
@@ -305,7 +293,7 @@ pub fn change_command(a: &ChangeArgs<'_>) -> u8 {
     assets.sort_unstable();
     assets.dedup();
     let bring = Bring { from_s: a.from_s, wait: a.wait, assets, plc: true };
-    let brought = match bring_twin(scenario, a.request.seed, &bring) {
+    let brought = match bring_twin(scenario, a.seed, &bring) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {}: {e}", a.scenario.display());
@@ -315,8 +303,9 @@ pub fn change_command(a: &ChangeArgs<'_>) -> u8 {
     if !a.json {
         println!("{}", brought.source);
     }
-    let (mut app, target) = (brought.app, brought.target);
-    let outcome = match super::run_change(&mut app, &a.request, &mut log, target, &mut |t| {
+    let mut app = brought.app;
+    session.set_target(brought.target);
+    let outcome = match super::run_change(&mut app, &a.request, &mut session, &mut |t| {
         eprintln!("writing to {t}");
     }) {
         Ok(o) => o,

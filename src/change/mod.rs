@@ -7,7 +7,9 @@
 
 pub mod audit;
 pub mod cli;
+pub mod draft;
 pub mod push;
+pub mod session;
 pub mod validate;
 pub mod whatif;
 
@@ -19,8 +21,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::scenario::Scenario;
-use crate::sync::{SetpointReported, Setpoints};
-use crate::twin::{LoadedScenario, SimClock};
+use crate::sync::SetpointReported;
+use crate::twin::LoadedScenario;
 use audit::{AuditError, AuditLog};
 use validate::Validation;
 
@@ -46,6 +48,9 @@ pub enum ChangeError {
     /// The PLC could not be reached (recorded as an alarm in the audit log; nothing was written).
     #[error("{0}")]
     Unreachable(String),
+    /// A push was refused: writes not allowed, or inputs no longer fresh (recorded in the audit log).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// A change request as the CLI (or a script) makes it.
@@ -59,8 +64,6 @@ pub struct ChangeRequest {
     pub approvers: Vec<String>,
     /// The user enables writes (the scenario must too).
     pub allow_writes: bool,
-    /// Seed of the validation's Monte Carlo.
-    pub seed: u64,
 }
 
 /// Where writes go.
@@ -91,6 +94,36 @@ pub fn real_plc(spec: &crate::scenario::ModbusSpec) -> Result<PlcTarget, String>
     Ok(PlcTarget { addr, unit_id: spec.unit_id, virtual_plc: false })
 }
 
+/// Set-point values read from a PLC: (set-point id, value in its unit).
+pub type SetpointValues = Vec<(String, f64)>;
+
+/// The PLC that set-point changes of the twin in `app` are pushed to, for the CLI and the workbench alike, with
+/// the live set-points read from it (empty when none were read). The scenario's virtual PLC is served by the
+/// in-process virtual plant on a free loopback port (only where that plant runs: with a real broker there is no
+/// virtual PLC to write to). A real Modbus TCP PLC is the target; with a real broker's telemetry its set-points
+/// are read first and become the twin's live ones, so that drafts and ramps start from what the PLC holds (with
+/// the virtual plant's telemetry the validation refuses every change for it, so there is nothing to read).
+pub fn plc_target(app: &mut App, scenario: &Scenario) -> Result<(Option<PlcTarget>, SetpointValues), String> {
+    let virtual_plant = app.world().get_resource::<crate::plant::inprocess::PlantRunner>().is_some();
+    match &scenario.connections.plc {
+        crate::scenario::PlcSpec::VirtualPlc if virtual_plant => {
+            let bind: SocketAddr = ([127, 0, 0, 1], 0).into();
+            let addr = crate::plant::inprocess::serve_plc(app, scenario, bind, twin_modbus::Behaviour::Normal)
+                .map_err(|e| format!("virtual PLC: {e}"))?;
+            Ok((Some(PlcTarget { addr, unit_id: 1, virtual_plc: true }), Vec::new()))
+        }
+        crate::scenario::PlcSpec::VirtualPlc => Ok((None, Vec::new())),
+        crate::scenario::PlcSpec::ModbusTcp(m) => {
+            let target = real_plc(m)?;
+            let read = match &scenario.connections.broker {
+                crate::scenario::BrokerSpec::Mqtt(_) => read_live_setpoints(app.world_mut(), scenario, &target)?,
+                crate::scenario::BrokerSpec::Embedded => Vec::new(),
+            };
+            Ok((Some(target), read))
+        }
+    }
+}
+
 /// How a change request ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Status {
@@ -98,7 +131,7 @@ pub enum Status {
     Rejected,
     /// Valid, but without the approvals it needs (nothing written).
     AwaitingApproval,
-    /// Valid and approved, but writes are not enabled (nothing written); the reason.
+    /// Valid and approved, but not written: writes are not enabled, or the inputs went stale; the reason.
     WritesDisabled(String),
     /// Written and verified.
     Pushed,
@@ -120,83 +153,56 @@ pub struct ChangeOutcome {
     pub status: Status,
 }
 
-/// Drafts, validates, approves and (when everything allows it) pushes a change set, recording each step in
-/// `audit`. `target` is the PLC to write to. The twin's live set-points take the values read back from the PLC.
+/// Drafts, validates, approves and (when everything allows it) pushes a change set in `session`, each step to its
+/// end and recorded in the session's audit log; `on_target` hears the PLC before the first write. The twin's live
+/// set-points take the values read back from the PLC.
 pub fn run_change(
     app: &mut App,
     req: &ChangeRequest,
-    audit: &mut AuditLog,
-    target: Option<PlcTarget>,
+    session: &mut session::ChangeSession,
     on_target: &mut dyn FnMut(&PlcTarget),
 ) -> Result<ChangeOutcome, ChangeError> {
     let scenario = app.world().resource::<LoadedScenario>().0.clone();
-    let now = app.world().resource::<SimClock>().now_s;
     let actor = req.author.as_str();
-    // Drafts.
-    let mut drafts = Vec::new();
+    session.open_audit()?;
     for (id, value) in &req.sets {
-        let sp =
-            scenario.setpoints.iter().find(|s| &s.id == id).ok_or_else(|| ChangeError::UnknownSetpoint(id.clone()))?;
-        let conv = sp.target.quantity().converter(&sp.unit).ok_or_else(|| ChangeError::UnknownSetpoint(id.clone()))?;
-        let mut setpoints = app.world_mut().resource_mut::<Setpoints>();
-        let d = setpoints
-            .draft(id, conv.to_canonical(*value), actor, now)
-            .map_err(|e| ChangeError::Invalid(e.to_string()))?;
-        let live = setpoints.get(d).map(|d| (d.based_on_value, d.based_on_version));
-        audit.append(
-            actor,
-            "draft",
-            &json!({"draft": d, "setpoint": id, "value": value, "unit": sp.unit, "based_on": live, "sim_s": now}),
-        )?;
-        drafts.push(d);
+        session.draft(app.world(), id, *value, actor)?;
     }
-    // Validation.
-    let mut validations = Vec::new();
-    for &d in &drafts {
-        let v = validate::validate(app.world(), d, req.seed)?;
-        audit.append(actor, "validation", &json!({"draft": d, "passed": v.passed(), "verdicts": v.verdicts}))?;
-        validations.push(v);
+    session.validate(app.world(), actor)?;
+    let drafts: Vec<u64> = session.drafts().iter().map(|d| d.id).collect();
+    let validations: Vec<Validation> = drafts.iter().filter_map(|d| session.validation(*d).cloned()).collect();
+    let done = |status, push, target| ChangeOutcome {
+        drafts: drafts.clone(),
+        validations: validations.clone(),
+        push,
+        target,
+        status,
+    };
+    if !session.all_passed() {
+        return Ok(done(Status::Rejected, None, None));
     }
-    let done =
-        |status, validations, push, target| ChangeOutcome { drafts: drafts.clone(), validations, push, target, status };
-    if !validations.iter().all(Validation::passed) {
-        return Ok(done(Status::Rejected, validations, None, None));
-    }
-    // Approval.
     let mut approvers: Vec<&str> = req.approvers.iter().map(String::as_str).collect();
     approvers.sort_unstable();
     approvers.dedup();
     for a in &approvers {
-        audit.append(a, "approval", &json!({"drafts": drafts}))?;
+        session.approve(a)?;
     }
     if approvers.len() < usize::from(scenario.change.approvals) {
-        return Ok(done(Status::AwaitingApproval, validations, None, None));
+        return Ok(done(Status::AwaitingApproval, None, None));
     }
-    // Writes gate.
-    if let Some(why) = writes_refusal(&scenario, req.allow_writes, target.as_ref()) {
-        audit.append(actor, "push_refused", &json!({"reason": why}))?;
-        return Ok(done(Status::WritesDisabled(why), validations, None, None));
-    }
-    let Some(target) = target else { unreachable!("checked above") };
-    on_target(&target);
-    audit.append(actor, "push_start", &json!({"target": target.to_string(), "drafts": drafts}))?;
-    let timeout = Duration::from_secs_f64(scenario.change.timeout.secs());
-    let client = match connect(&target, timeout, audit, actor) {
-        Ok(c) => c,
-        Err(ChangeError::Unreachable(alarm)) => {
-            return Ok(done(Status::RolledBack(alarm), validations, None, Some(target)));
+    let target = session.target();
+    match session.push(app.world_mut(), actor, req.allow_writes, on_target) {
+        Ok(report) => {
+            let status = match &report.alarm {
+                Some(a) => Status::RolledBack(a.clone()),
+                None => Status::Pushed,
+            };
+            Ok(done(status, Some(report), target))
         }
-        Err(e) => return Err(e),
-    };
-    let steps = push_steps(&scenario, &validations);
-    let interval = Duration::from_secs_f64(scenario.change.ramp_interval.secs());
-    let report = push::push(&client, &steps, interval, audit, actor)?;
-    apply_readback(app.world_mut(), &scenario, &report);
-    let status = match &report.alarm {
-        Some(a) => Status::RolledBack(a.clone()),
-        None => Status::Pushed,
-    };
-    Ok(done(status, validations, Some(report), Some(target)))
+        Err(ChangeError::Refused(why)) => Ok(done(Status::WritesDisabled(why), None, None)),
+        Err(ChangeError::Unreachable(alarm)) => Ok(done(Status::RolledBack(alarm), None, target)),
+        Err(e) => Err(e),
+    }
 }
 
 /// Connects to the PLC a push writes to. When it cannot be reached, the alarm (nothing was written) is recorded in

@@ -5,14 +5,15 @@
 
 use bevy::prelude::*;
 use serde::Serialize;
-use twin_models::whatif::Answer;
+use twin_models::whatif::{Answer, Study};
 
+use super::draft::{Draft, DraftState};
 use super::{ChangeError, whatif};
 use crate::assess::config::{ConfigStatus, Configuration};
 use crate::ingest::{Measurements, Telemetry, TelemetryOrigin};
 pub use crate::scenario::Layer;
 use crate::scenario::{Index, PlcSpec, RegisterEncoding, Requirement, SetpointSpec};
-use crate::sync::{Assimilation, DraftState, Setpoints};
+use crate::sync::{Assimilation, Setpoints};
 use crate::twin::pump::{Feed, PumpModel, PumpReadings, PumpState, output_index};
 use crate::twin::tank::TankLevel;
 use crate::twin::{AssetIndex, DependsOn, Environment, LoadedScenario, SimClock, read_index};
@@ -104,11 +105,66 @@ fn pump_index(o: &twin_models::PumpTrainOutputs, index: Index) -> Option<f64> {
     output_index(o, index)
 }
 
-/// Validates draft `draft` against the twin in `world`; `seed` seeds the forecast's Monte Carlo.
-pub fn validate(world: &World, draft: u64, seed: u64) -> Result<Validation, ChangeError> {
+/// A draft's validation with every layer but the forecast decided: the forecast's Monte Carlo is prepared
+/// (forked from the live twin) and runs in [`Pending::finish`], which needs no world, so that it can run off the
+/// frame (on a worker thread in the workbench).
+pub struct Pending {
+    validation: Validation,
+    /// The forecast's study, or why it was not run.
+    forecast: Result<Study, String>,
+    horizon: crate::scenario::Dur,
+    limit: f64,
+}
+
+impl Pending {
+    /// Runs the forecast and completes the validation (the verdicts in layer order).
+    pub fn finish(self) -> Result<Validation, ChangeError> {
+        let Pending { mut validation, forecast, horizon, limit } = self;
+        let verdict = match forecast {
+            Err(why) => fail(Layer::Forecast, why),
+            Ok(study) => {
+                let answer = twin_models::whatif::run(&study)?;
+                let c = &answer.change;
+                let parts = format!(
+                    "winding over class {:.1} %, zone D {:.1} %, cavitation {:.1} %",
+                    100.0 * c.p_over_winding_limit,
+                    100.0 * c.p_zone_d,
+                    100.0 * c.p_cavitation
+                );
+                let (p, l) = (100.0 * c.p_leave_limits, 100.0 * limit);
+                let v = if c.p_leave_limits > limit {
+                    fail(
+                        Layer::Forecast,
+                        format!("P(leaving an operating limit within {horizon}) = {p:.1} % exceeds {l:.1} % ({parts})"),
+                    )
+                } else {
+                    pass(
+                        Layer::Forecast,
+                        format!("P(leaving an operating limit within {horizon}) = {p:.1} % ≤ {l:.1} % ({parts})"),
+                    )
+                };
+                validation.forecast = Some(answer);
+                v
+            }
+        };
+        let at =
+            validation.verdicts.iter().position(|v| v.layer > Layer::Forecast).unwrap_or(validation.verdicts.len());
+        validation.verdicts.insert(at, verdict);
+        Ok(validation)
+    }
+}
+
+/// Validates `draft` against the twin in `world`, every layer at once; `seed` seeds the forecast's Monte Carlo.
+pub fn validate(world: &World, draft: &Draft, seed: u64) -> Result<Validation, ChangeError> {
+    prepare(world, draft, seed)?.finish()
+}
+
+/// Decides every layer of `draft` but the forecast, whose study it forks from the twin in `world` (see
+/// [`Pending`]).
+pub fn prepare(world: &World, draft: &Draft, seed: u64) -> Result<Pending, ChangeError> {
     let scenario = world.resource::<LoadedScenario>().0.clone();
     let setpoints = world.resource::<Setpoints>();
-    let d = setpoints.get(draft).ok_or(ChangeError::UnknownDraft(draft))?.clone();
+    let d = draft;
     let sp = scenario
         .setpoints
         .iter()
@@ -218,43 +274,15 @@ pub fn validate(world: &World, draft: u64, seed: u64) -> Result<Validation, Chan
         pass(Layer::Interlocks, format!("{checked} interlock(s) hold at {to} {unit}"))
     });
 
-    // (4) Forecast.
-    let mut forecast = None;
-    verdicts.push(if !envelope_ok {
-        fail(Layer::Forecast, "not run: the value is outside the envelope".into())
+    // (4) Forecast: prepared here, run by `Pending::finish`.
+    let forecast = if !envelope_ok {
+        Err("not run: the value is outside the envelope".to_string())
     } else {
         let changes = whatif::ChangeSet { setpoints: vec![(sp.id.clone(), to)], defer_maintenance_s: 0.0 };
-        let w = whatif::ask(world, &sp.asset, &changes, change.horizon.secs(), change.samples as usize, seed, None)?;
-        let c = w.answer.change.clone();
-        let parts = format!(
-            "winding over class {:.1} %, zone D {:.1} %, cavitation {:.1} %",
-            100.0 * c.p_over_winding_limit,
-            100.0 * c.p_zone_d,
-            100.0 * c.p_cavitation
-        );
-        let horizon = change.horizon;
-        let limit = change.max_limit_probability;
-        forecast = Some(w.answer);
-        if c.p_leave_limits > limit {
-            fail(
-                Layer::Forecast,
-                format!(
-                    "P(leaving an operating limit within {horizon}) = {:.1} % exceeds {:.1} % ({parts})",
-                    100.0 * c.p_leave_limits,
-                    100.0 * limit
-                ),
-            )
-        } else {
-            pass(
-                Layer::Forecast,
-                format!(
-                    "P(leaving an operating limit within {horizon}) = {:.1} % ≤ {:.1} % ({parts})",
-                    100.0 * c.p_leave_limits,
-                    100.0 * limit
-                ),
-            )
-        }
-    });
+        let mut study = whatif::fork(world, &sp.asset, change.horizon.secs(), change.samples as usize, seed)?;
+        whatif::apply(world, &mut study, &sp.asset, &changes)?;
+        Ok(study)
+    };
 
     // (5) Freshness of the inputs: the pump and everything it depends on, from the real plant when the PLC is.
     let problems = input_problems(world, &sp.asset);
@@ -268,7 +296,7 @@ pub fn validate(world: &World, draft: u64, seed: u64) -> Result<Validation, Chan
     });
 
     // (6) Conflict with the live version.
-    verdicts.push(match d.state {
+    verdicts.push(match d.state(setpoints) {
         DraftState::Open => pass(Layer::Conflict, format!("based on live version {}", d.based_on_version)),
         DraftState::Conflicted { live_value, live_version } => fail(
             Layer::Conflict,
@@ -279,7 +307,17 @@ pub fn validate(world: &World, draft: u64, seed: u64) -> Result<Validation, Chan
             ),
         ),
     });
-    Ok(Validation { draft, setpoint: sp.id.clone(), unit: sp.unit.clone(), from, to, ramp: plan, verdicts, forecast })
+    let validation = Validation {
+        draft: d.id,
+        setpoint: sp.id.clone(),
+        unit: sp.unit.clone(),
+        from,
+        to,
+        ramp: plan,
+        verdicts,
+        forecast: None,
+    };
+    Ok(Pending { validation, forecast, horizon: change.horizon, limit: change.max_limit_probability })
 }
 
 /// Where the twin's telemetry comes from, in words.

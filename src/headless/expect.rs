@@ -18,6 +18,7 @@
 use bevy::prelude::World;
 use serde::Serialize;
 
+use crate::change::draft::Draft;
 use crate::change::validate::{Verdict, validate};
 use crate::ingest::Telemetry;
 use crate::plant::inprocess::PlantRunner;
@@ -83,15 +84,15 @@ fn dropped(world: &World) -> u64 {
     channel + world.get_resource::<PlantRunner>().map_or(0, PlantRunner::refused_upstream)
 }
 
-/// Drafts `value` (in the set-point's unit) for `setpoint` at `t_s`, validates it and discards it.
-fn validate_draft(world: &mut World, setpoint: &str, value: f64, t_s: f64, seed: u64) -> Result<Vec<Verdict>, String> {
+/// Validates a draft of `value` (in the set-point's unit) for `setpoint` made at `t_s` (a draft of no session: it
+/// is only asked about).
+fn validate_draft(world: &World, setpoint: &str, value: f64, t_s: f64, seed: u64) -> Result<Vec<Verdict>, String> {
     let scenario = world.resource::<crate::twin::LoadedScenario>().0.clone();
     let sp = scenario.setpoints.iter().find(|s| s.id == setpoint).ok_or(format!("no set-point \"{setpoint}\""))?;
     let canonical = sp.target.quantity().converter(&sp.unit).map_or(value, |c| c.to_canonical(value));
-    let mut setpoints = world.get_resource_mut::<Setpoints>().ok_or("the twin has no set-points")?;
-    let id = setpoints.draft(setpoint, canonical, "twin run", t_s).map_err(|e| e.to_string())?;
-    let validation = validate(world, id, seed);
-    world.resource_mut::<Setpoints>().discard(id);
+    let live = world.get_resource::<Setpoints>().ok_or("the twin has no set-points")?;
+    let draft = Draft::against(live, 0, setpoint, canonical, "twin run", t_s).map_err(|e| e.to_string())?;
+    let validation = validate(world, &draft, seed);
     validation.map(|v| v.verdicts).map_err(|e| format!("validation could not run: {e}"))
 }
 
@@ -451,19 +452,17 @@ mod tests {
     }
 
     #[test]
-    fn a_validated_draft_is_discarded_and_the_live_setpoint_is_untouched() {
+    fn a_validated_draft_leaves_the_live_setpoint_untouched() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/pump_station.ron");
         let s = std::sync::Arc::new(crate::scenario::load(&path).unwrap());
         let mut app = crate::app::headless_app(s, 1);
         app.update();
         let live = app.world().resource::<Setpoints>().live.clone();
-        let verdicts = validate_draft(app.world_mut(), "P-101.speed", 1600.0, 0.0, 1).unwrap();
+        let verdicts = validate_draft(app.world(), "P-101.speed", 1600.0, 0.0, 1).unwrap();
         let envelope = verdicts.iter().find(|v| v.layer == crate::change::validate::Layer::Envelope).unwrap();
         assert!(!envelope.passed, "{envelope:?}");
-        let after = app.world().resource::<Setpoints>();
-        assert!(after.drafts.is_empty(), "{:?}", after.drafts);
-        assert_eq!(after.live, live);
-        let e = validate_draft(app.world_mut(), "P-101.nope", 1.0, 0.0, 1).unwrap_err();
+        assert_eq!(app.world().resource::<Setpoints>().live, live);
+        let e = validate_draft(app.world(), "P-101.nope", 1.0, 0.0, 1).unwrap_err();
         assert_eq!(e, "no set-point \"P-101.nope\"");
     }
 

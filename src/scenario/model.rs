@@ -653,7 +653,7 @@ impl Expectation {
 }
 
 /// The validation layers, in order (scenarios name them in `DraftRejected` expectations).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Layer {
     Envelope,
     Rate,

@@ -31,7 +31,7 @@ use level::LevelFilter;
 pub use queue::{AssimilationCounters, Revision};
 use queue::{Queued, queue_samples};
 pub use report::{CalibrationReport, SyncReport};
-pub use setpoints::{Draft, DraftState, SetpointReported, Setpoints};
+pub use setpoints::{LiveSetpoint, SetpointReported, Setpoints};
 pub use train::Recalibration;
 use twin_models::calibration::{Estimate, Factors, Observation, Param};
 use twin_models::drift::{

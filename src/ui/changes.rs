@@ -8,7 +8,8 @@ use bevy_egui::egui::{self, Color32, Ui};
 use super::desk::ChangeDesk;
 use super::panel::Action;
 use super::plots::train_of;
-use crate::sync::{DraftState, Setpoints};
+use crate::change::draft::DraftState;
+use crate::sync::Setpoints;
 use crate::twin::LoadedScenario;
 
 /// Draws the change page.
@@ -60,9 +61,9 @@ pub(super) fn change_ui(
     }
     ui.separator();
 
-    ui.strong(format!("Drafts ({})", desk.drafts.len()));
-    for &id in &desk.drafts {
-        let Some(d) = setpoints.get(id) else { continue };
+    ui.strong(format!("Drafts ({})", desk.session.drafts().len()));
+    for d in desk.session.drafts() {
+        let id = d.id;
         let sp = scenario.setpoints.iter().find(|s| s.id == d.setpoint);
         let conv = sp.and_then(|s| s.target.quantity().converter(&s.unit));
         let show = |v: f64| conv.map_or(v, |c| c.from_canonical(v));
@@ -74,14 +75,20 @@ pub(super) fn change_ui(
                 show(d.value),
                 sp.map_or("", |s| s.unit.as_str())
             ));
-            if let DraftState::Conflicted { live_value, .. } = d.state {
+            if let DraftState::Conflicted { live_value, .. } = d.state(setpoints) {
                 ui.colored_label(Color32::YELLOW, format!("CONFLICT: live is now {:.1}", show(live_value)));
+                if ui.small_button("rebase").on_hover_text("keep this value, based on the live one").clicked() {
+                    actions.push(Action::Rebase(id));
+                }
             }
             if ui.small_button("✖").on_hover_text("discard").clicked() {
                 actions.push(Action::Discard(id));
             }
         });
-        match desk.validations.get(&id) {
+        match desk.session.validation(id) {
+            None if desk.session.validating() => {
+                ui.weak("   validating…");
+            }
             None => {
                 ui.weak("   not validated");
             }
@@ -106,19 +113,22 @@ pub(super) fn change_ui(
         }
     }
     ui.horizontal(|ui| {
-        let has = !desk.drafts.is_empty();
-        if ui.add_enabled(has, egui::Button::new("Validate")).clicked() {
+        let can = !desk.session.drafts().is_empty() && !desk.session.validating();
+        if ui.add_enabled(can, egui::Button::new("Validate")).clicked() {
             actions.push(Action::Validate);
         }
         let (pump, _) = train_of(world, selected);
-        let label = if desk.asking() { "What-if running…" } else { "Run what-if" };
+        let label = if desk.session.asking() { "What-if running…" } else { "Run what-if" };
         if let Some(p) = pump
-            && ui.add_enabled(!desk.asking(), egui::Button::new(label)).on_hover_text(format!("on {p}")).clicked()
+            && ui
+                .add_enabled(!desk.session.asking(), egui::Button::new(label))
+                .on_hover_text(format!("on {p}"))
+                .clicked()
         {
             actions.push(Action::WhatIf(p));
         }
     });
-    if let Some(w) = &desk.whatif {
+    if let Some(w) = desk.session.whatif() {
         let (b, c) = (&w.answer.baseline, &w.answer.change);
         egui::Grid::new("whatif").num_columns(3).striped(true).show(ui, |ui| {
             ui.label(format!("what-if {}", w.pump));
@@ -146,11 +156,11 @@ pub(super) fn change_ui(
     }
     ui.separator();
 
-    ui.strong(format!("Approvals ({} of {})", desk.approvals.len(), scenario.change.approvals));
+    ui.strong(format!("Approvals ({} of {})", desk.session.approvals().len(), scenario.change.approvals));
     ui.horizontal(|ui| {
         ui.label("as");
         ui.add(egui::TextEdit::singleline(&mut desk.user).desired_width(90.0));
-        if ui.add_enabled(desk.all_passed(), egui::Button::new("Approve")).clicked() {
+        if ui.add_enabled(desk.session.all_passed(), egui::Button::new("Approve")).clicked() {
             actions.push(Action::Approve(desk.user.clone()));
         }
     });
@@ -158,31 +168,31 @@ pub(super) fn change_ui(
         ui.horizontal(|ui| {
             ui.label("second");
             ui.add(egui::TextEdit::singleline(&mut desk.second_approver).desired_width(90.0));
-            if ui.add_enabled(desk.all_passed(), egui::Button::new("Approve")).clicked() {
+            if ui.add_enabled(desk.session.all_passed(), egui::Button::new("Approve")).clicked() {
                 actions.push(Action::Approve(desk.second_approver.clone()));
             }
         });
     }
-    for a in &desk.approvals {
+    for a in desk.session.approvals() {
         ui.small(format!("✔ {a}"));
     }
     ui.separator();
 
     let blocker = desk.push_blocker(scenario);
-    let target = desk.target.map_or("no PLC".into(), |t| t.to_string());
+    let target = desk.session.target().map_or("no PLC".into(), |t| t.to_string());
     ui.horizontal(|ui| {
         let button = egui::Button::new(egui::RichText::new(format!("Push to {target}")).strong());
         if ui.add_enabled(blocker.is_none(), button).clicked() {
             actions.push(Action::Push);
         }
-        if desk.pushing() {
+        if desk.session.pushing() {
             ui.spinner();
         }
     });
     if let Some(why) = blocker {
         ui.small(format!("not now: {why}"));
     }
-    if let Some(r) = &desk.last_push {
+    if let Some(r) = desk.session.last_push() {
         ui.label(if r.rolled_back { "Last push: ROLLED BACK" } else { "Last push: verified" });
         egui::Grid::new("readback").num_columns(3).striped(true).show(ui, |ui| {
             ui.small("set-point");
@@ -206,14 +216,14 @@ pub(super) fn change_ui(
     }
     ui.separator();
     ui.strong("Log");
-    for line in desk.log.iter().rev().take(8) {
+    for line in desk.session.log().iter().rev().take(8) {
         ui.small(line);
     }
 }
 
 /// Draws the audit page: the newest records and whether the hash chain holds.
 pub(super) fn audit_ui(ui: &mut Ui, desk: &mut ChangeDesk) {
-    ui.label(format!("{}", desk.audit_path.display()));
+    ui.label(format!("{}", desk.session.audit_path().display()));
     let (rows, status) = desk.audit_view();
     let color = if status.starts_with("BROKEN") { Color32::from_rgb(240, 80, 70) } else { ui.visuals().text_color() };
     ui.colored_label(color, status);

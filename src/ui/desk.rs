@@ -1,36 +1,15 @@
-//! The change desk behind the workbench's change panel, as plain logic over the twin's world (so it is tested
-//! without a window): draft set-point changes, validate them layer by layer, ask the what-if in the background,
-//! collect approvals, and push to the PLC on a worker thread (ramped writes, read-back, rollback), all recorded
-//! in the audit log. The same gates as `twin change`: nothing is written unless the scenario allows writes, the
-//! user switched writes on, every layer passed and the approvals are in.
+//! The change desk behind the workbench's change panel: what the user types (the set-point, the value, who
+//! approves) and the writes switch, over the same [`ChangeSession`] `twin change` drives, so that it is tested
+//! without a window. The session's slow steps run on worker threads; the panel polls them once a frame.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use bevy::prelude::*;
-use crossbeam_channel::{Receiver, bounded};
-use serde_json::json;
-use twin_models::whatif::Answer;
 
-use crate::change::audit::AuditLog;
-use crate::change::push::{self, PushReport};
-use crate::change::validate::{self, Validation};
-use crate::change::whatif::{self as twin_whatif, ChangeSet};
-use crate::change::{PlcTarget, apply_readback, connect, push_steps, writes_refusal};
+use crate::change::PlcTarget;
+use crate::change::session::ChangeSession;
 use crate::scenario::{Scenario, SetpointSpec};
-use crate::sync::Setpoints;
-use crate::twin::{LoadedScenario, SimClock};
-
-/// A what-if answer for the panel and the wear plot.
-#[derive(Debug, Clone)]
-pub struct WhatIfResult {
-    pub pump: String,
-    /// Simulated time of the fork, s (the band is drawn from here).
-    pub forked_at_s: f64,
-    pub changes: ChangeSet,
-    pub answer: Answer,
-}
+use crate::twin::LoadedScenario;
 
 /// One audit record as the panel lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,20 +23,6 @@ pub struct AuditRow {
 /// A file's length and modification time: when neither changed, neither did the file.
 type FileStamp = (u64, std::time::SystemTime);
 
-/// A what-if running on its worker thread: the answer's channel, the pump, the fork time (s), the change set.
-struct WhatIfJob {
-    rx: Receiver<Result<Answer, String>>,
-    pump: String,
-    forked_at_s: f64,
-    changes: ChangeSet,
-}
-
-/// A push running on its worker thread.
-struct PushJob {
-    rx: Receiver<(Result<PushReport, String>, Option<AuditLog>)>,
-    drafts: Vec<u64>,
-}
-
 /// State of the change panel.
 #[derive(Resource)]
 pub struct ChangeDesk {
@@ -69,29 +34,10 @@ pub struct ChangeDesk {
     pub user: String,
     /// Name typed for a second approval.
     pub second_approver: String,
-    /// Drafts made here, in order.
-    pub drafts: Vec<u64>,
-    /// Their latest validations.
-    pub validations: BTreeMap<u64, Validation>,
-    /// Approvers of the present drafts (distinct names).
-    pub approvals: BTreeSet<String>,
     /// The user's writes switch (off at start, always).
     pub writes_enabled: bool,
-    /// Where writes go.
-    pub target: Option<PlcTarget>,
-    /// What happened, newest last, for the panel.
-    pub log: Vec<String>,
-    /// The latest what-if answer.
-    pub whatif: Option<WhatIfResult>,
-    whatif_job: Option<WhatIfJob>,
-    push_job: Option<PushJob>,
-    /// The latest push's report.
-    pub last_push: Option<PushReport>,
-    /// The audit log's path, and the log (taken by a push while it runs).
-    pub audit_path: PathBuf,
-    audit: Option<AuditLog>,
-    /// Seed of the validation's and the what-if's Monte Carlo.
-    pub seed: u64,
+    /// The change session: drafts, validations, approvals, audit log, jobs.
+    pub session: ChangeSession,
     /// The audit page's rows and chain status, with the log's stamp they were read at.
     audit_view: Option<(Option<FileStamp>, Vec<AuditRow>, String)>,
 }
@@ -104,38 +50,9 @@ impl ChangeDesk {
             value_text: String::new(),
             user: std::env::var("USER").unwrap_or_else(|_| "engineer".into()),
             second_approver: String::new(),
-            drafts: Vec::new(),
-            validations: BTreeMap::new(),
-            approvals: BTreeSet::new(),
             writes_enabled: false,
-            target,
-            log: Vec::new(),
-            whatif: None,
-            whatif_job: None,
-            push_job: None,
-            last_push: None,
-            audit_path,
-            audit: None,
-            seed,
+            session: ChangeSession::new(audit_path, target, seed),
             audit_view: None,
-        }
-    }
-
-    fn audit(&mut self, actor: &str, event: &str, data: serde_json::Value) -> Result<(), String> {
-        if self.audit.is_none() {
-            if self.push_job.is_some() {
-                return Err("the audit log is busy with a push".into());
-            }
-            self.audit = Some(AuditLog::open(&self.audit_path).map_err(|e| e.to_string())?);
-        }
-        let log = self.audit.as_mut().ok_or("no audit log")?;
-        log.append(actor, event, &data).map(|_| ()).map_err(|e| e.to_string())
-    }
-
-    fn note(&mut self, s: impl Into<String>) {
-        self.log.push(s.into());
-        if self.log.len() > 200 {
-            self.log.remove(0);
         }
     }
 
@@ -157,238 +74,53 @@ impl ChangeDesk {
         Ok((sp, v))
     }
 
-    /// Drafts the typed change against the live set-point. Earlier validations and approvals no longer hold.
-    pub fn add_draft(&mut self, world: &mut World) -> Result<u64, String> {
+    /// Drafts the typed change against the live set-point (replacing an earlier draft of the same set-point).
+    pub fn add_draft(&mut self, world: &World) -> Result<u64, String> {
         let scenario = world.resource::<LoadedScenario>().0.clone();
         let (sp, v) = self.parse_value(&scenario)?;
-        let conv = sp.target.quantity().converter(&sp.unit).ok_or_else(|| format!("{}: unknown unit", sp.id))?;
-        let now = world.resource::<SimClock>().now_s;
-        let user = self.user.clone();
-        let mut setpoints = world.resource_mut::<Setpoints>();
-        // One draft per set-point: a new value replaces the earlier draft.
-        let replaced: Vec<u64> = setpoints
-            .drafts
-            .iter()
-            .filter(|d| d.setpoint == sp.id && self.drafts.contains(&d.id))
-            .map(|d| d.id)
-            .collect();
-        setpoints.drafts.retain(|d| !replaced.contains(&d.id));
-        let id = setpoints.draft(&sp.id, conv.to_canonical(v), &user, now).map_err(|e| e.to_string())?;
-        self.drafts.retain(|d| !replaced.contains(d));
-        self.drafts.push(id);
-        self.validations.clear();
-        self.approvals.clear();
-        self.audit(&user, "draft", json!({"draft": id, "setpoint": sp.id, "value": v, "unit": sp.unit, "sim_s": now}))?;
-        self.note(format!("draft {id}: {} → {v} {}", sp.id, sp.unit));
-        Ok(id)
+        self.session.draft(world, &sp.id, v, &self.user).map_err(|e| e.to_string())
     }
 
-    /// Discards a draft (recorded in the audit log first: a discard that cannot be recorded does not happen).
-    pub fn discard(&mut self, world: &mut World, id: u64) -> Result<(), String> {
-        let user = self.user.clone();
-        self.audit(&user, "discard", json!({"draft": id}))?;
-        world.resource_mut::<Setpoints>().drafts.retain(|d| d.id != id);
-        self.drafts.retain(|&d| d != id);
-        self.validations.remove(&id);
-        self.approvals.clear();
-        self.note(format!("draft {id} discarded"));
-        Ok(())
+    /// Discards a draft.
+    pub fn discard(&mut self, id: u64) -> Result<(), String> {
+        self.session.discard(id, &self.user).map_err(|e| e.to_string())
     }
 
-    /// Validates every draft on the live twin (every layer, the forecast what-if included).
+    /// Rebases a conflicted draft on the live value.
+    pub fn rebase(&mut self, world: &World, id: u64) -> Result<(), String> {
+        self.session.rebase(world, id, &self.user).map_err(|e| e.to_string())
+    }
+
+    /// Starts validating every draft (the forecasts run on a worker thread).
     pub fn validate_all(&mut self, world: &World) -> Result<(), String> {
-        self.approvals.clear();
-        let user = self.user.clone();
-        let live: Vec<u64> =
-            self.drafts.iter().copied().filter(|d| world.resource::<Setpoints>().get(*d).is_some()).collect();
-        self.drafts = live;
-        for &d in &self.drafts.clone() {
-            let v = validate::validate(world, d, self.seed).map_err(|e| e.to_string())?;
-            self.audit(&user, "validation", json!({"draft": d, "passed": v.passed(), "verdicts": v.verdicts}))?;
-            let failed: Vec<String> =
-                v.verdicts.iter().filter(|x| !x.passed).map(|x| format!("{:?}", x.layer)).collect();
-            self.note(if failed.is_empty() {
-                format!("draft {d}: every layer passed")
-            } else {
-                format!("draft {d}: rejected by {}", failed.join(", "))
-            });
-            self.validations.insert(d, v);
-        }
-        Ok(())
-    }
-
-    /// Whether every draft is validated (after its last edit) and passed.
-    pub fn all_passed(&self) -> bool {
-        !self.drafts.is_empty() && self.drafts.iter().all(|d| self.validations.get(d).is_some_and(Validation::passed))
+        self.session.start_validation(world, &self.user).map_err(|e| e.to_string())
     }
 
     /// `name` approves the validated drafts.
     pub fn approve(&mut self, name: &str) -> Result<(), String> {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err("an approval needs a name".into());
-        }
-        if !self.all_passed() {
-            return Err("only validated drafts that passed every layer can be approved".into());
-        }
-        self.audit(name, "approval", json!({"drafts": self.drafts}))?;
-        if self.approvals.insert(name.to_owned()) {
-            self.note(format!("approved by {name}"));
-        }
-        Ok(())
+        self.session.approve(name).map_err(|e| e.to_string())
     }
 
     /// Why a push cannot start now (`None`: it can).
     pub fn push_blocker(&self, scenario: &Scenario) -> Option<String> {
-        if self.push_job.is_some() {
-            return Some("a push is running".into());
-        }
-        if !self.all_passed() {
-            return Some("validate the drafts first: every layer must pass".into());
-        }
-        let need = usize::from(scenario.change.approvals);
-        if self.approvals.len() < need {
-            return Some(format!("{} of {need} approval(s)", self.approvals.len()));
-        }
-        writes_refusal(scenario, self.writes_enabled, self.target.as_ref())
+        self.session.push_blocker(scenario, self.writes_enabled)
     }
 
     /// Starts the push on a worker thread (ramped writes with read-back; rollback on a mismatch or timeout).
     pub fn start_push(&mut self, world: &World) -> Result<(), String> {
-        let scenario = world.resource::<LoadedScenario>().0.clone();
-        if let Some(why) = self.push_blocker(&scenario) {
-            return Err(why);
-        }
-        let Some(target) = self.target else { return Err("no PLC to write to".into()) };
-        let validations: Vec<Validation> =
-            self.drafts.iter().filter_map(|d| self.validations.get(d).cloned()).collect();
-        let user = self.user.clone();
-        // A validation is only as good as the inputs it was made on: they must still be fresh when the writes go.
-        let mut assets: Vec<&str> = validations
-            .iter()
-            .filter_map(|v| scenario.setpoints.iter().find(|s| s.id == v.setpoint).map(|s| s.asset.as_str()))
-            .collect();
-        assets.sort_unstable();
-        assets.dedup();
-        let problems: Vec<String> = assets.iter().flat_map(|a| validate::input_problems(world, a)).collect();
-        if !problems.is_empty() {
-            let why = format!("the inputs are no longer fresh: {}; validate again", problems.join("; "));
-            self.validations.clear();
-            self.approvals.clear();
-            self.audit(&user, "push_refused", json!({"reason": why}))?;
-            self.note(why.clone());
-            return Err(why);
-        }
-        let steps = push_steps(&scenario, &validations);
-        self.audit(&user, "push_start", json!({"target": target.to_string(), "drafts": self.drafts}))?;
-        let mut audit = self.audit.take();
-        let timeout = Duration::from_secs_f64(scenario.change.timeout.secs());
-        let interval = Duration::from_secs_f64(scenario.change.ramp_interval.secs());
-        let (tx, rx) = bounded(1);
-        std::thread::Builder::new()
-            .name("twin-push".into())
-            .spawn(move || {
-                let result = (|| {
-                    let log = audit.as_mut().ok_or("no audit log")?;
-                    let client = connect(&target, timeout, log, &user).map_err(|e| e.to_string())?;
-                    push::push(&client, &steps, interval, log, &user).map_err(|e| e.to_string())
-                })();
-                let _ = tx.send((result, audit));
-            })
-            .map_err(|e| format!("cannot start the push: {e}"))?;
-        self.note(format!("pushing to {target}…"));
-        self.push_job = Some(PushJob { rx, drafts: self.drafts.clone() });
-        Ok(())
+        self.session.start_push(world, &self.user, self.writes_enabled).map_err(|e| e.to_string())
     }
 
-    /// Whether a push is running.
-    pub fn pushing(&self) -> bool {
-        self.push_job.is_some()
-    }
-
-    /// Takes a finished push: its read-back becomes the live set-points, its drafts are closed.
-    pub fn poll_push(&mut self, world: &mut World) {
-        let Some(job) = &self.push_job else { return };
-        let Ok((result, audit)) = job.rx.try_recv() else { return };
-        let job = self.push_job.take().expect("checked");
-        self.audit = audit;
-        match result {
-            Ok(report) => {
-                let scenario = world.resource::<LoadedScenario>().0.clone();
-                apply_readback(world, &scenario, &report);
-                self.note(match &report.alarm {
-                    Some(a) => format!("ROLLED BACK: {a}"),
-                    None => format!("pushed: {} write(s), each read back", report.writes.len()),
-                });
-                self.last_push = Some(report);
-            }
-            Err(e) => self.note(format!("push failed: {e}")),
-        }
-        world.resource_mut::<Setpoints>().drafts.retain(|d| !job.drafts.contains(&d.id));
-        self.drafts.retain(|d| !job.drafts.contains(d));
-        self.validations.retain(|d, _| !job.drafts.contains(d));
-        self.approvals.clear();
-    }
-
-    /// Starts the what-if of the drafted changes on `pump` (the Monte Carlo runs on a worker thread).
+    /// Starts the what-if of the drafts on `pump` (on a worker thread).
     pub fn start_whatif(&mut self, world: &World, pump: &str, horizon_s: f64, samples: usize) -> Result<(), String> {
-        let scenario = world.resource::<LoadedScenario>().0.clone();
-        let setpoints = world.resource::<Setpoints>();
-        let changes = ChangeSet {
-            setpoints: self
-                .drafts
-                .iter()
-                .filter_map(|d| setpoints.get(*d))
-                .filter_map(|d| {
-                    let sp = scenario.setpoints.iter().find(|s| s.id == d.setpoint && s.asset == pump)?;
-                    let c = sp.target.quantity().converter(&sp.unit)?;
-                    Some((d.setpoint.clone(), c.from_canonical(d.value)))
-                })
-                .collect(),
-            defer_maintenance_s: 0.0,
-        };
-        let mut study = twin_whatif::fork(world, pump, horizon_s, samples, self.seed).map_err(|e| e.to_string())?;
-        twin_whatif::apply(world, &mut study, pump, &changes).map_err(|e| e.to_string())?;
-        let (tx, rx) = bounded(1);
-        std::thread::Builder::new()
-            .name("twin-whatif".into())
-            .spawn(move || {
-                let _ = tx.send(twin_models::whatif::run(&study).map_err(|e| e.to_string()));
-            })
-            .map_err(|e| format!("cannot start the what-if: {e}"))?;
-        let now = world.resource::<SimClock>().now_s;
-        self.whatif_job = Some(WhatIfJob { rx, pump: pump.to_owned(), forked_at_s: now, changes });
-        self.note(format!("what-if on {pump} running…"));
-        Ok(())
-    }
-
-    /// Whether a what-if is running.
-    pub fn asking(&self) -> bool {
-        self.whatif_job.is_some()
-    }
-
-    /// Takes a finished what-if.
-    pub fn poll_whatif(&mut self) {
-        let Some(job) = &self.whatif_job else { return };
-        let Ok(result) = job.rx.try_recv() else { return };
-        let WhatIfJob { pump, forked_at_s, changes, .. } = self.whatif_job.take().expect("checked");
-        match result {
-            Ok(answer) => {
-                self.note(format!(
-                    "what-if on {pump}: failure probability {:.2} % baseline, {:.2} % with the change",
-                    answer.baseline.p_failure * 100.0,
-                    answer.change.p_failure * 100.0
-                ));
-                self.whatif = Some(WhatIfResult { pump, forked_at_s, changes, answer });
-            }
-            Err(e) => self.note(format!("what-if failed: {e}")),
-        }
+        self.session.start_whatif(world, pump, horizon_s, samples).map_err(|e| e.to_string())
     }
 
     /// What the audit page shows: [`Self::audit_rows`] (the newest 200), read again only when the log changed on
     /// disk, not every frame.
     pub fn audit_view(&mut self) -> (&[AuditRow], &str) {
-        let stamp = std::fs::metadata(&self.audit_path).ok().and_then(|m| Some((m.len(), m.modified().ok()?)));
+        let path = self.session.audit_path();
+        let stamp = std::fs::metadata(path).ok().and_then(|m| Some((m.len(), m.modified().ok()?)));
         if self.audit_view.as_ref().is_none_or(|(at, ..)| *at != stamp) {
             let (rows, status) = self.audit_rows(200);
             self.audit_view = Some((stamp, rows, status));
@@ -399,7 +131,7 @@ impl ChangeDesk {
 
     /// The audit log's records, newest first (at most `limit`), and whether its hash chain is intact.
     pub fn audit_rows(&self, limit: usize) -> (Vec<AuditRow>, String) {
-        let text = std::fs::read_to_string(&self.audit_path).unwrap_or_default();
+        let text = std::fs::read_to_string(self.session.audit_path()).unwrap_or_default();
         let mut rows: Vec<AuditRow> = text
             .lines()
             .enumerate()
@@ -418,7 +150,7 @@ impl ChangeDesk {
         rows.reverse();
         rows.truncate(limit);
         use crate::change::audit::VerifyError;
-        let status = match crate::change::audit::verify(&self.audit_path) {
+        let status = match crate::change::audit::verify(self.session.audit_path()) {
             Ok(s) => format!("hash chain intact ({} records)", s.records),
             Err(VerifyError::Broken(p)) => format!("BROKEN at line {}: {}", p.line, p.what),
             Err(VerifyError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => "no audit log yet".into(),
@@ -432,9 +164,12 @@ impl ChangeDesk {
 mod tests {
     use std::sync::Arc;
 
+    use std::time::Duration;
+
     use super::*;
     use crate::app::headless_app;
     use crate::change::validate::Layer;
+    use crate::sync::Setpoints;
 
     fn station() -> (App, tempfile::TempDir) {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/pump_station.ron");
@@ -446,6 +181,17 @@ mod tests {
         (app, tempfile::tempdir().expect("tempdir"))
     }
 
+    /// Validates the desk's drafts and waits for the forecasts' worker thread.
+    fn validate(d: &mut ChangeDesk, app: &mut App) {
+        d.validate_all(app.world()).unwrap();
+        d.session.settle(app.world_mut(), Duration::from_secs(60));
+        assert!(!d.session.validating());
+    }
+
+    fn ids(d: &ChangeDesk) -> Vec<u64> {
+        d.session.drafts().iter().map(|x| x.id).collect()
+    }
+
     fn desk(dir: &tempfile::TempDir) -> ChangeDesk {
         let mut d = ChangeDesk::new(dir.path().join("audit.jsonl"), None, 1);
         d.user = "alice".into();
@@ -455,16 +201,15 @@ mod tests {
 
     #[test]
     fn typed_values_are_checked_before_a_draft_is_made() {
-        let (mut app, dir) = station();
+        let (app, dir) = station();
         let mut d = desk(&dir);
         d.value_text = "fast".into();
-        let err = d.add_draft(app.world_mut()).unwrap_err();
+        let err = d.add_draft(app.world()).unwrap_err();
         assert!(err.contains("\"fast\" is not a number") && err.contains("rpm"), "{err}");
         d.setpoint = "P-999.speed".into();
         d.value_text = "1400".into();
-        assert!(d.add_draft(app.world_mut()).unwrap_err().contains("P-999.speed"));
-        assert!(d.drafts.is_empty());
-        assert!(app.world().resource::<Setpoints>().drafts.is_empty());
+        assert!(d.add_draft(app.world()).unwrap_err().contains("P-999.speed"));
+        assert!(d.session.drafts().is_empty());
     }
 
     #[test]
@@ -472,19 +217,18 @@ mod tests {
         let (mut app, dir) = station();
         let mut d = desk(&dir);
         d.value_text = "1400".into();
-        let first = d.add_draft(app.world_mut()).unwrap();
-        d.validate_all(app.world()).unwrap();
-        assert!(d.all_passed(), "{:?}", d.validations);
+        let first = d.add_draft(app.world()).unwrap();
+        validate(&mut d, &mut app);
+        assert!(d.session.all_passed(), "{:?}", d.session.validation(first));
         d.approve("alice").unwrap();
-        assert_eq!(d.approvals.len(), 1);
+        assert_eq!(d.session.approvals().len(), 1);
         d.value_text = "1380".into();
-        let second = d.add_draft(app.world_mut()).unwrap();
+        let second = d.add_draft(app.world()).unwrap();
         assert_ne!(first, second);
-        assert_eq!(d.drafts, vec![second]);
-        assert!(d.validations.is_empty() && d.approvals.is_empty());
-        let sp = app.world().resource::<Setpoints>();
-        assert_eq!(sp.drafts.len(), 1);
-        assert_eq!(sp.drafts[0].value, 1380.0);
+        assert_eq!(ids(&d), vec![second]);
+        assert!(d.session.validation(first).is_none() && d.session.validation(second).is_none());
+        assert!(d.session.approvals().is_empty());
+        assert_eq!(d.session.drafts()[0].value, 1380.0);
         // Not validated since the edit: no approval, no push.
         assert!(d.approve("alice").is_err());
         let scenario = app.world().resource::<LoadedScenario>().0.clone();
@@ -496,15 +240,15 @@ mod tests {
         let (mut app, dir) = station();
         let mut d = desk(&dir);
         d.value_text = "2000".into(); // above the set-point's 1480 rpm maximum
-        let id = d.add_draft(app.world_mut()).unwrap();
-        d.validate_all(app.world()).unwrap();
-        let v = &d.validations[&id];
+        let id = d.add_draft(app.world()).unwrap();
+        validate(&mut d, &mut app);
+        let v = d.session.validation(id).unwrap();
         assert_eq!(v.verdicts.len(), 6, "every layer has a verdict");
         let env = v.verdict(Layer::Envelope).unwrap();
         assert!(!env.passed && env.reason.contains("1480"), "{env:?}");
-        assert!(!d.all_passed());
+        assert!(!d.session.all_passed());
         assert!(d.approve("alice").unwrap_err().contains("passed every layer"));
-        assert!(d.log.last().unwrap().contains("rejected by Envelope"), "{:?}", d.log);
+        assert!(d.session.log().last().unwrap().contains("rejected by Envelope"), "{:?}", d.session.log());
     }
 
     #[test]
@@ -512,8 +256,8 @@ mod tests {
         let (mut app, dir) = station();
         let mut d = desk(&dir);
         d.value_text = "1400".into();
-        d.add_draft(app.world_mut()).unwrap();
-        d.validate_all(app.world()).unwrap();
+        d.add_draft(app.world()).unwrap();
+        validate(&mut d, &mut app);
         let scenario = app.world().resource::<LoadedScenario>().0.clone();
         assert!(d.push_blocker(&scenario).unwrap().contains("0 of 1 approval"));
         d.approve("alice").unwrap();
@@ -521,11 +265,11 @@ mod tests {
         d.writes_enabled = true;
         assert!(d.push_blocker(&scenario).unwrap().contains("no PLC"));
         assert!(d.start_push(app.world()).is_err());
-        // Everything was audited, and the chain verifies.
+        // Everything was audited, the refusal too, and the chain verifies.
         let (rows, status) = d.audit_rows(50);
         assert!(status.starts_with("hash chain intact"), "{status}");
         let events: Vec<&str> = rows.iter().rev().map(|r| r.event.as_str()).collect();
-        assert_eq!(events, ["draft", "validation", "approval"]);
+        assert_eq!(events, ["draft", "validation", "approval", "push_refused"]);
     }
 
     /// A desk pushing to the virtual PLC the plant in `app` now serves, with a draft of 1460 rpm that passed every
@@ -539,9 +283,9 @@ mod tests {
         d.user = "alice".into();
         d.setpoint = "P-101.speed".into();
         d.value_text = "1460".into();
-        d.add_draft(app.world_mut()).unwrap();
-        d.validate_all(app.world()).unwrap();
-        assert!(d.all_passed(), "{:?}", d.validations);
+        d.add_draft(app.world()).unwrap();
+        validate(&mut d, app);
+        assert!(d.session.all_passed(), "{:?}", d.session.log());
         d.approve("alice").unwrap();
         d.writes_enabled = true;
         d
@@ -568,7 +312,7 @@ mod tests {
         crate::change::cli::run_for(&mut app, 220.0);
         let why = d.start_push(app.world()).unwrap_err();
         assert!(why.starts_with("the inputs are no longer fresh: P-101 ") && why.contains("is stale"), "{why}");
-        assert!(!d.pushing() && !d.all_passed(), "validate again before a push");
+        assert!(!d.session.pushing() && !d.session.all_passed(), "validate again before a push");
         let (rows, _) = d.audit_rows(50);
         assert_eq!(rows[0].event, "push_refused");
         assert!(!rows.iter().any(|r| r.event == "push_start"));
@@ -579,20 +323,41 @@ mod tests {
         let (mut app, dir) = station();
         let mut d = approved_desk(&mut app, &dir);
         d.start_push(app.world()).unwrap();
-        assert!(d.pushing());
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while d.pushing() && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-            d.poll_push(app.world_mut());
-        }
-        let report = d.last_push.clone().expect("the push finished");
+        assert!(d.session.pushing());
+        d.session.settle(app.world_mut(), Duration::from_secs(30));
+        let report = d.session.last_push().cloned().expect("the push finished");
         assert!(report.alarm.is_none(), "{report:?}");
         assert!(report.writes.iter().all(|(_, wrote, read)| Some(*wrote) == *read), "{report:?}");
         app.update();
         assert_eq!(app.world().resource::<Setpoints>().live["P-101.speed"].value, 1460.0);
-        assert!(d.drafts.is_empty() && app.world().resource::<Setpoints>().drafts.is_empty());
+        assert!(d.session.drafts().is_empty());
         let (rows, status) = d.audit_rows(100);
         assert!(status.starts_with("hash chain intact"), "{status}");
         assert!(rows.iter().any(|r| r.event == "readback"));
+    }
+
+    #[test]
+    fn the_forecast_runs_off_the_frame_and_an_edit_meanwhile_voids_it() {
+        let (mut app, dir) = station();
+        let mut d = desk(&dir);
+        d.value_text = "1400".into();
+        let id = d.add_draft(app.world()).unwrap();
+        d.validate_all(app.world()).unwrap();
+        // The call returned before the forecast's Monte Carlo: nothing is decided until the worker's answer is
+        // taken.
+        assert!(d.session.validating() && d.session.validation(id).is_none());
+        d.value_text = "1380".into();
+        let second = d.add_draft(app.world()).unwrap();
+        d.session.settle(app.world_mut(), Duration::from_secs(60));
+        assert!(d.session.validation(id).is_none() && d.session.validation(second).is_none());
+        assert!(d.session.log().iter().any(|l| l.starts_with("validation discarded")), "{:?}", d.session.log());
+        validate(&mut d, &mut app);
+        let v = d.session.validation(second).expect("validated");
+        assert!(v.passed() && v.forecast.is_some(), "{:?}", v.verdicts);
+        let layers: Vec<Layer> = v.verdicts.iter().map(|x| x.layer).collect();
+        assert_eq!(
+            layers,
+            [Layer::Envelope, Layer::Rate, Layer::Interlocks, Layer::Forecast, Layer::Freshness, Layer::Conflict]
+        );
     }
 }

@@ -6,12 +6,10 @@ use anyhow::Context;
 use bevy::prelude::*;
 use twin_mqtt::{MqttClient, MqttConfig, broker::EmbeddedBroker};
 
-use std::net::SocketAddr;
-
 use crate::change::PlcTarget;
 use crate::ingest::Telemetry;
-use crate::plant::inprocess::{add_inprocess_plant, serve_plc};
-use crate::scenario::{BrokerSpec, PlcSpec, Scenario};
+use crate::plant::inprocess::add_inprocess_plant;
+use crate::scenario::{BrokerSpec, Scenario};
 
 /// Wall-clock budget for draining telemetry in one frame.
 const DRAIN_BUDGET: std::time::Duration = std::time::Duration::from_millis(2);
@@ -27,8 +25,9 @@ pub struct LiveLink {
 }
 
 /// Connects the twin in `app` to the scenario's broker (and starts the embedded broker and plant by default).
-/// Returns the PLC that set-point changes are pushed to: the virtual plant's, served on a loopback port, or the
-/// scenario's Modbus TCP PLC.
+/// Returns the PLC that set-point changes are pushed to (see [`crate::change::plc_target`]); a PLC that cannot
+/// be resolved, or whose set-points cannot be read, is no target (a ramp from a guessed value could step past the
+/// rate limit) and the log says why.
 pub fn connect_live(app: &mut App, scenario: &Scenario, seed: u64) -> anyhow::Result<Option<PlcTarget>> {
     match &scenario.connections.broker {
         BrokerSpec::Embedded => {
@@ -44,12 +43,6 @@ pub fn connect_live(app: &mut App, scenario: &Scenario, seed: u64) -> anyhow::Re
             let plant_client = MqttClient::start(plant_cfg)?;
             add_inprocess_plant(app, scenario, seed, Some(plant_client))?;
             app.insert_resource(LiveLink { url, virtual_plant: true, _broker: Some(broker) });
-            if matches!(scenario.connections.plc, PlcSpec::VirtualPlc) {
-                let bind: SocketAddr = ([127, 0, 0, 1], 0).into();
-                let addr = serve_plc(app, scenario, bind, twin_modbus::Behaviour::Normal)
-                    .context("starting the virtual plant's PLC")?;
-                return Ok(Some(PlcTarget { addr, unit_id: 1, virtual_plc: true }));
-            }
         }
         BrokerSpec::Mqtt(spec) => {
             let session = crate::ingest::Session::Persistent("twin-workbench");
@@ -57,22 +50,11 @@ pub fn connect_live(app: &mut App, scenario: &Scenario, seed: u64) -> anyhow::Re
             app.insert_resource(LiveLink { url: spec.url.clone(), virtual_plant: false, _broker: None });
         }
     }
-    let PlcSpec::ModbusTcp(m) = &scenario.connections.plc else { return Ok(None) };
-    let target = match crate::change::real_plc(m) {
-        Ok(t) => t,
+    match crate::change::plc_target(app, scenario) {
+        Ok((target, _)) => Ok(target),
         Err(e) => {
             warn!("{e}: set-point changes cannot be pushed");
-            return Ok(None);
+            Ok(None)
         }
-    };
-    // With the real plant's telemetry, drafts start from what the PLC holds now; a PLC whose set-points cannot be
-    // read is no target (a ramp from a guessed value could step past the rate limit). With the virtual plant's
-    // telemetry the validation refuses every change for a real PLC, so there is nothing to read.
-    if !matches!(scenario.connections.broker, BrokerSpec::Embedded)
-        && let Err(e) = crate::change::read_live_setpoints(app.world_mut(), scenario, &target)
-    {
-        warn!("{e}: set-point changes cannot be pushed");
-        return Ok(None);
     }
-    Ok(Some(target))
 }

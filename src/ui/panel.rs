@@ -44,6 +44,7 @@ pub(super) enum Action {
     Files(files::FileAction),
     AddDraft,
     Discard(u64),
+    Rebase(u64),
     Validate,
     Approve(String),
     Push,
@@ -142,8 +143,7 @@ pub(super) fn ui_pass(ctx: &egui::Context, world: &mut World) -> Option<egui::Re
     let mut bench = world.remove_resource::<Workbench>()?;
     let mut desk = world.remove_resource::<ChangeDesk>();
     if let Some(d) = desk.as_mut() {
-        d.poll_whatif();
-        d.poll_push(world);
+        d.session.poll(world);
     }
     let messages = world.resource::<crate::ingest::Telemetry>().drained;
     world.resource_mut::<Rates>().update(messages, Instant::now());
@@ -232,7 +232,7 @@ fn top_bar(
     actions: &mut Vec<Action>,
 ) {
     let scenario = &world.resource::<LoadedScenario>().0;
-    let plc = desk.as_ref().and_then(|d| d.target);
+    let plc = desk.as_ref().and_then(|d| d.session.target());
     ui.horizontal_wrapped(|ui| {
         files::file_menu(ui, bench, actions);
         ui.separator();
@@ -383,7 +383,8 @@ fn apply(world: &mut World, action: Action) {
         Action::Select(id) => world.resource_mut::<Workbench>().toggle_select(&id),
         Action::Files(f) => files::apply(world, f),
         Action::AddDraft => desk_do(world, |d, w| d.add_draft(w).map(|_| ())),
-        Action::Discard(id) => desk_do(world, |d, w| d.discard(w, id)),
+        Action::Discard(id) => desk_do(world, |d, _| d.discard(id)),
+        Action::Rebase(id) => desk_do(world, |d, w| d.rebase(w, id)),
         Action::Validate => desk_do(world, |d, w| d.validate_all(w)),
         Action::Approve(name) => desk_do(world, |d, _| d.approve(&name)),
         Action::Push => desk_do(world, |d, w| d.start_push(w)),
@@ -398,7 +399,7 @@ fn apply(world: &mut World, action: Action) {
 fn desk_do(world: &mut World, f: impl FnOnce(&mut ChangeDesk, &mut World) -> Result<(), String>) {
     let Some(mut d) = world.remove_resource::<ChangeDesk>() else { return };
     if let Err(e) = f(&mut d, world) {
-        d.log.push(format!("error: {e}"));
+        d.session.note(format!("error: {e}"));
     }
     world.insert_resource(d);
 }

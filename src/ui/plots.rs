@@ -85,7 +85,7 @@ pub(super) fn plots_ui(ui: &mut Ui, world: &World, bench: &mut Workbench, desk: 
         .get_resource::<Assimilation>()
         .map(|a| a.revisions.iter().filter(|r| r.to_s >= x0 && r.from_s <= x1).map(|r| (r.from_s, r.to_s)).collect())
         .unwrap_or_default();
-    let forecast = desk.and_then(|d| d.whatif.as_ref()).filter(|w| Some(&w.pump) == pump.as_ref());
+    let forecast = desk.and_then(|d| d.session.whatif()).filter(|w| Some(&w.pump) == pump.as_ref());
     let class_c = motor
         .as_ref()
         .and_then(|m| world.resource::<AssetIndex>().0.get(m).copied())

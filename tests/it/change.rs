@@ -8,8 +8,9 @@ use std::process::Command;
 use std::sync::Arc;
 
 use bevy::prelude::*;
-use twin::change::audit::AuditLog;
 use twin::change::cli::{run_for, virtual_plant_twin};
+use twin::change::draft::Draft;
+use twin::change::session::ChangeSession;
 use twin::change::validate::{Layer, Validation, validate};
 use twin::change::{ChangeRequest, PlcTarget, Status, run_change};
 use twin::ingest::Measurements;
@@ -34,8 +35,8 @@ fn live(s: Scenario, from_h: f64) -> (App, Option<PlcTarget>) {
 /// Drafts `value` for P-101.speed and validates it.
 fn check(app: &mut App, value: f64) -> Validation {
     let now = app.world().resource::<SimClock>().now_s;
-    let d = app.world_mut().resource_mut::<Setpoints>().draft("P-101.speed", value, "alice", now).unwrap();
-    validate(app.world(), d, 1).unwrap()
+    let d = Draft::against(app.world().resource::<Setpoints>(), 1, "P-101.speed", value, "alice", now).unwrap();
+    validate(app.world(), &d, 1).unwrap()
 }
 
 fn verdict(v: &Validation, layer: Layer) -> (bool, String) {
@@ -82,10 +83,10 @@ fn each_validation_layer_passes_and_fails_with_a_reason() {
 
     // (6) Conflict: an operator changes the speed at the HMI after the draft.
     let now = app.world().resource::<SimClock>().now_s;
-    let d = app.world_mut().resource_mut::<Setpoints>().draft("P-101.speed", 1400.0, "alice", now).unwrap();
+    let d = Draft::against(app.world().resource::<Setpoints>(), 1, "P-101.speed", 1400.0, "alice", now).unwrap();
     app.world_mut().write_message(SetpointReported { setpoint: "P-101.speed".into(), value: 1450.0 });
     run_for(&mut app, 1.0);
-    let v = validate(app.world(), d, 1).unwrap();
+    let v = validate(app.world(), &d, 1).unwrap();
     let (passed, reason) = verdict(&v, Layer::Conflict);
     assert!(!passed, "{reason}");
     assert!(
@@ -166,7 +167,6 @@ fn request(approvers: &[&str], allow_writes: bool) -> ChangeRequest {
         author: "alice".into(),
         approvers: approvers.iter().map(|s| s.to_string()).collect(),
         allow_writes,
-        seed: 1,
     }
 }
 
@@ -192,10 +192,9 @@ fn a_pushed_speed_change_reaches_the_virtual_plc_is_read_back_and_the_plants_tel
     assert_eq!(mbpoll(target.addr, 10, 1), vec![1480], "mbpoll reads the initial set-point");
     let flow_before = measured_flow(&app);
     let log = dir.join("audit.jsonl");
-    let mut audit = AuditLog::open(&log).unwrap();
+    let mut session = ChangeSession::new(log.clone(), Some(target), 1);
     let mut announced = None;
-    let out = run_change(&mut app, &request(&["bob"], true), &mut audit, Some(target), &mut |t| announced = Some(*t))
-        .unwrap();
+    let out = run_change(&mut app, &request(&["bob"], true), &mut session, &mut |t| announced = Some(*t)).unwrap();
     assert_eq!(out.status, Status::Pushed, "{out:#?}");
     assert_eq!(announced, Some(target), "the target was named before the first write");
     let push = out.push.unwrap();
@@ -229,8 +228,8 @@ fn a_plc_that_ignores_writes_causes_a_rollback_and_an_alarm() {
     let (mut app, target) = live(station(), 1.0);
     app.world().resource::<PlantRunner>().plc.as_ref().unwrap().server().set_behaviour(Behaviour::IgnoreWrites);
     let log = dir.join("audit.jsonl");
-    let mut audit = AuditLog::open(&log).unwrap();
-    let out = run_change(&mut app, &request(&["bob"], true), &mut audit, target, &mut |_| {}).unwrap();
+    let mut session = ChangeSession::new(log.clone(), target, 1);
+    let out = run_change(&mut app, &request(&["bob"], true), &mut session, &mut |_| {}).unwrap();
     let Status::RolledBack(alarm) = &out.status else { panic!("{:?}", out.status) };
     assert!(alarm.contains("P-101.speed: read back 1480 after writing 1460"), "{alarm}");
     let push = out.push.unwrap();
@@ -250,8 +249,8 @@ fn a_plc_that_never_answers_times_out_and_rolls_back() {
     let (mut app, target) = live(s, 1.0);
     app.world().resource::<PlantRunner>().plc.as_ref().unwrap().server().set_behaviour(Behaviour::NeverAnswer);
     let dir = artifacts("change-timeout");
-    let mut audit = AuditLog::open(&dir.join("audit.jsonl")).unwrap();
-    let out = run_change(&mut app, &request(&["bob"], true), &mut audit, target, &mut |_| {}).unwrap();
+    let mut session = ChangeSession::new(dir.join("audit.jsonl"), target, 1);
+    let out = run_change(&mut app, &request(&["bob"], true), &mut session, &mut |_| {}).unwrap();
     let Status::RolledBack(alarm) = &out.status else { panic!("{:?}", out.status) };
     assert!(alarm.contains("timed out") || alarm.contains("Timeout") || alarm.contains("timeout"), "{alarm}");
     assert!(alarm.contains("the rollback could not be verified"), "the PLC stays silent for the rollback too: {alarm}");
@@ -274,9 +273,8 @@ fn nothing_is_written_unless_writes_are_enabled_validated_and_approved() {
     for (k, (s, req, why)) in runs.into_iter().enumerate() {
         app.world_mut().insert_resource(twin::twin::LoadedScenario(Arc::new(s)));
         let log = dir.join(format!("audit{k}.jsonl"));
-        let mut audit = AuditLog::open(&log).unwrap();
-        let out =
-            run_change(&mut app, &req, &mut audit, Some(target), &mut |_| panic!("no target is announced")).unwrap();
+        let mut session = ChangeSession::new(log.clone(), Some(target), 1);
+        let out = run_change(&mut app, &req, &mut session, &mut |_| panic!("no target is announced")).unwrap();
         match &out.status {
             Status::WritesDisabled(reason) => assert!(reason.starts_with(why), "{reason}"),
             Status::AwaitingApproval => assert_eq!(why, "awaiting"),

@@ -9,11 +9,12 @@ use serde_json::Value;
 use twin::app::headless_app;
 use twin::assess::config::{ConfigLog, ConfigStatus, Configuration};
 use twin::assess::dependency::UpstreamRisk;
+use twin::change::draft::{Draft, DraftState};
 use twin::ingest::RawMessage;
 use twin::ingest::recording::{self, Recorder};
 use twin::plant::inprocess::PlantRunner;
 use twin::scenario::{self, AssetKind, Dur, FaultSpec};
-use twin::sync::{Assimilation, DraftState, DriftAlarm, SetpointReported, Setpoints};
+use twin::sync::{Assimilation, DriftAlarm, SetpointReported, Setpoints};
 use twin::twin::pump::PumpReadings;
 use twin::twin::{AssetIndex, SimClock};
 use twin::units::Quantity;
@@ -201,19 +202,18 @@ fn a_healthy_week_raises_no_drift_alarm() {
 fn a_conflicting_hmi_change_marks_an_open_draft_conflicted_and_the_model_follows_the_live_value() {
     let mut app = station_with_plant(vec![]);
     run_hours(&mut app, 0.1);
-    let draft = app.world_mut().resource_mut::<Setpoints>().draft("P-101.speed", 1300.0, "alice", 360.0).unwrap();
+    let mut d = Draft::against(app.world().resource::<Setpoints>(), 1, "P-101.speed", 1300.0, "alice", 360.0).unwrap();
     // An operator changes the speed at the HMI; the PLC reports it.
     app.world_mut().write_message(SetpointReported { setpoint: "P-101.speed".into(), value: 1400.0 });
     run_hours(&mut app, 0.1);
     let s = app.world().resource::<Setpoints>();
-    let d = s.get(draft).unwrap();
-    assert_eq!(d.state, DraftState::Conflicted { live_value: 1400.0, live_version: 2 });
+    assert_eq!(d.state(s), DraftState::Conflicted { live_value: 1400.0, live_version: 2 });
     assert_eq!((d.value, d.based_on_version), (1300.0, 1), "the draft is kept as written, against version 1");
     let pump = app.world().resource::<AssetIndex>().0["P-101"];
     let speed = app.world().get::<PumpReadings>(pump).unwrap().0.speed_rpm;
     assert!((speed - 1400.0).abs() < 1.0, "the twin's model runs at the live set-point: {speed} rpm");
-    app.world_mut().resource_mut::<Setpoints>().rebase(draft).unwrap();
-    assert_eq!(app.world().resource::<Setpoints>().get(draft).unwrap().state, DraftState::Open);
+    d.rebase(app.world().resource::<Setpoints>()).unwrap();
+    assert_eq!(d.state(app.world().resource::<Setpoints>()), DraftState::Open);
 }
 
 fn config_status(app: &App, asset: &str) -> ConfigStatus {
