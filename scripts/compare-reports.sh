@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the bundled scenarios and the test fixtures headless with the twin built from REV and with the working
-# tree's, and compares every report, JUnit file and recording byte for byte. A refactoring must leave them all
-# identical. The same inputs (the working tree's scenes/ and tests/fixtures/) feed both builds.
+# tree's, and compares every report and recording byte for byte, and every JUnit file by what a CI server reads in
+# it (each suite's and case's name, the counts, each failure's and error's message: the XML writer's attribute
+# order and defaults may differ). A refactoring must leave them all identical. The same inputs (the working tree's
+# scenes/ and tests/fixtures/) feed both builds.
 # Usage: scripts/compare-reports.sh REV      (e.g. the commit before a change: scripts/compare-reports.sh HEAD~3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,9 +46,28 @@ runs() {
 runs "$out/twin-base" "$out/base"
 runs "$out/twin-head" "$out/head"
 
-n=$(find "$out/base" -type f | wc -l)
-if diff -r "$out/base" "$out/head" >"$out/diff.txt"; then
-    echo "identical: $n files (reports, JUnit, recordings) of $rev and the working tree"
+# A JUnit file's content, one line per suite and case, in document order.
+junit_content() {
+    python3 - "$1" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+n = lambda e, a: e.get(a, "0")
+print("testsuites", root.get("name"), n(root, "tests"), n(root, "failures"), n(root, "errors"))
+for s in root.iter("testsuite"):
+    print("testsuite", s.get("name"), n(s, "tests"), n(s, "failures"), n(s, "errors"))
+    for c in s.iter("testcase"):
+        bad = [(b.tag, b.get("message")) for b in c if b.tag in ("failure", "error")]
+        print("  testcase", c.get("classname"), c.get("name"), bad)
+PY
+}
+for f in $(cd "$out/base" && find . -name '*.xml'); do
+    junit_content "$out/base/$f" >"$out/base/$f.content"
+    junit_content "$out/head/$f" >"$out/head/$f.content"
+done
+
+n=$(find "$out/base" -type f ! -name '*.xml' | wc -l)
+if diff -r -x '*.xml' "$out/base" "$out/head" >"$out/diff.txt"; then
+    echo "identical: $n files (reports, recordings, the content of the JUnit files) of $rev and the working tree"
 else
     echo "DIFFERENT: see $out/diff.txt" >&2
     head -n 40 "$out/diff.txt" >&2

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{Report, RunOptions, Suite, junit_suites, plot::file_stem};
+use super::{Report, RunOptions, Suite, plot::file_stem, write_junit};
 use crate::scenario::{self, Scenario, SweepCase};
 
 /// One run of a batch.
@@ -178,8 +178,7 @@ pub fn run(cases: &[Case], opts: &BatchOptions, done: &(dyn Fn(&Outcome) + Sync)
                 (None, e) => Suite::Error { name: &o.case, message: e.as_deref().unwrap_or("not run") },
             })
             .collect();
-        let xml = junit_suites(&suites);
-        if let Err(e) = std::fs::write(path, xml) {
+        if let Err(e) = write_junit(path, &suites) {
             mark_all_bad(&mut outcomes, format!("cannot write {}: {e}", path.display()));
         }
     }

@@ -14,7 +14,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub use expect::{ExpectationResult, fmt_t};
-pub use report::{Report, Suite, junit_suites, junit_xml};
+pub use report::{Report, Suite, junit_report, write_junit};
 
 use crate::scenario::{self, Scenario, ScenarioError};
 pub use crate::twin::clock::{STEPS_PER_TICK, Speed};
@@ -178,7 +178,7 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
         write(p, &report.to_json())?;
     }
     if let Some(p) = &opts.junit {
-        write(p, &junit_xml(&report))?;
+        write_junit(p, &[Suite::Run(&report)]).map_err(|source| RunError::Write { path: p.to_owned(), source })?;
     }
     if let Some(dir) = &opts.plot {
         plot::write_plots(&report, dir).map_err(RunError::Plot)?;

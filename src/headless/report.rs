@@ -167,13 +167,11 @@ fn summarise(v: &[f64]) -> Summary {
     }
 }
 
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
-}
-
-/// JUnit XML: one test case per expectation.
-pub fn junit_xml(r: &Report) -> String {
-    junit_suites(&[Suite::Run(r)])
+/// Writes JUnit XML to `path`: one test case per expectation of each run, one case in error for a scenario that
+/// could not be run.
+pub fn write_junit(path: &std::path::Path, suites: &[Suite<'_>]) -> std::io::Result<()> {
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    junit_report(suites).serialize(file).map_err(std::io::Error::other)
 }
 
 /// One test suite of a JUnit file.
@@ -184,53 +182,39 @@ pub enum Suite<'a> {
     Error { name: &'a str, message: &'a str },
 }
 
-/// JUnit XML with one test suite per run (a batch, or a sweep's cases).
-pub fn junit_suites(suites: &[Suite<'_>]) -> String {
-    let (mut tests, mut failures, mut errors) = (0, 0, 0);
+/// The JUnit report of `suites` (a run, a batch, or a sweep's cases), with no wall-clock time in it, so that
+/// equal runs give equal bytes.
+pub fn junit_report(suites: &[Suite<'_>]) -> quick_junit::Report {
+    use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+    let mut report = quick_junit::Report::new("twin");
     for s in suites {
         match s {
             Suite::Run(r) => {
-                tests += r.expectations.len();
-                failures += r.failures();
-            }
-            Suite::Error { .. } => {
-                tests += 1;
-                errors += 1;
-            }
-        }
-    }
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let errors_attr = if errors > 0 { format!(" errors=\"{errors}\"") } else { String::new() };
-    x += &format!("<testsuites name=\"twin\" tests=\"{tests}\" failures=\"{failures}\"{errors_attr}>\n");
-    for s in suites {
-        match s {
-            Suite::Run(r) => {
-                let name = xml_escape(&r.scenario);
-                x += &format!(
-                    "  <testsuite name=\"{name}\" tests=\"{}\" failures=\"{}\">\n",
-                    r.expectations.len(),
-                    r.failures()
-                );
+                let mut suite = TestSuite::new(r.scenario.as_str());
                 for e in &r.expectations {
-                    x += &format!("    <testcase classname=\"{name}\" name=\"{}\"", xml_escape(&e.expectation));
-                    if e.passed {
-                        x += "/>\n";
+                    let status = if e.passed {
+                        TestCaseStatus::success()
                     } else {
-                        x += &format!(">\n      <failure message=\"{}\"/>\n    </testcase>\n", xml_escape(&e.message));
-                    }
+                        let mut f = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                        f.set_message(e.message.as_str());
+                        f
+                    };
+                    let mut case = TestCase::new(e.expectation.as_str(), status);
+                    case.set_classname(r.scenario.as_str());
+                    suite.add_test_case(case);
                 }
+                report.add_test_suite(suite);
             }
             Suite::Error { name, message } => {
-                let name = xml_escape(name);
-                x += &format!("  <testsuite name=\"{name}\" tests=\"1\" failures=\"0\" errors=\"1\">\n");
-                x += &format!(
-                    "    <testcase classname=\"{name}\" name=\"load and run\">\n      <error message=\"{}\"/>\n    </testcase>\n",
-                    xml_escape(message)
-                );
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+                status.set_message(*message);
+                let mut case = TestCase::new("load and run", status);
+                case.set_classname(*name);
+                let mut suite = TestSuite::new(*name);
+                suite.add_test_case(case);
+                report.add_test_suite(suite);
             }
         }
-        x += "  </testsuite>\n";
     }
-    x += "</testsuites>\n";
-    x
+    report
 }

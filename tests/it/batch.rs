@@ -54,10 +54,12 @@ fn a_batch_reports_each_scenario_and_a_bad_file_among_them_is_named_while_the_ot
     assert_eq!(summary["cases"][1]["status"], "bad_input");
     assert!(summary["cases"][1]["error"].as_str().unwrap().contains("unknown asset"));
     // One JUnit file, one suite per scenario (the bad one as an error).
-    let xml = std::fs::read_to_string(&junit).unwrap();
-    assert_eq!(xml.matches("<testsuite ").count(), 3, "{xml}");
-    assert!(xml.contains("<testsuites name=\"twin\" tests=\"10\" failures=\"2\" errors=\"1\">"), "{xml}");
-    assert!(xml.contains("<testsuite name=\"unknown_asset\" tests=\"1\" failures=\"0\" errors=\"1\">"), "{xml}");
+    let (counts, suites) = super::junit(&junit);
+    assert_eq!(suites.len(), 3, "{suites:?}");
+    assert_eq!(counts, (10, 2, 1), "tests, failures, errors");
+    let bad = suites.iter().find(|s| s.name == "unknown_asset").expect("the bad scenario's suite");
+    assert_eq!(bad.counts, (1, 0, 1), "{bad:?}");
+    assert!(bad.cases[0].1.as_deref().unwrap_or_default().contains("unknown asset"), "{bad:?}");
     // Charts per scenario.
     assert!(plots.join("pump_station").join("P-101.png").is_file());
     assert!(plots.join("failing_expectation").join("T-1.png").is_file());
@@ -103,9 +105,10 @@ fn a_sweep_reports_each_case_and_vibration_grows_in_proportion_to_the_unbalance(
     }
     let summary = json(&reports.join("summary.json"));
     assert_eq!((summary["passed"].as_u64(), summary["failed"].as_u64()), (Some(3), Some(1)), "{summary}");
-    let xml = std::fs::read_to_string(&junit).unwrap();
-    assert_eq!(xml.matches("<testsuite ").count(), 4);
-    assert!(xml.contains("<testsuite name=\"Unbalance sweep[unbalance=4x]\" tests=\"2\" failures=\"1\">"), "{xml}");
+    let (_, suites) = super::junit(&junit);
+    assert_eq!(suites.len(), 4);
+    let four = suites.iter().find(|s| s.name == "Unbalance sweep[unbalance=4x]").expect("the 4x case's suite");
+    assert_eq!(four.counts, (2, 1, 0), "{four:?}");
 }
 
 #[test]

@@ -52,3 +52,43 @@ pub fn artifacts(name: &str) -> PathBuf {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// One test suite of a JUnit file: its name, its counts (tests, failures, errors) and its cases, each with the
+/// message of its failure or error (none when it passed).
+#[derive(Debug)]
+pub struct JunitSuite {
+    pub name: String,
+    pub counts: (u64, u64, u64),
+    pub cases: Vec<(String, Option<String>)>,
+}
+
+/// A JUnit file as a CI server reads it (parsed by roxmltree, not by the library that wrote it): the root's counts
+/// (tests, failures, errors) and its suites.
+pub fn junit(path: &Path) -> ((u64, u64, u64), Vec<JunitSuite>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{}: not XML: {e}\n{text}", path.display()));
+    let n = |node: roxmltree::Node, a: &str| node.attribute(a).map_or(0, |v| v.parse::<u64>().unwrap());
+    let counts = |node| (n(node, "tests"), n(node, "failures"), n(node, "errors"));
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites", "{text}");
+    let suites = root
+        .children()
+        .filter(|c| c.has_tag_name("testsuite"))
+        .map(|s| JunitSuite {
+            name: s.attribute("name").unwrap_or_default().to_string(),
+            counts: counts(s),
+            cases: s
+                .children()
+                .filter(|c| c.has_tag_name("testcase"))
+                .map(|c| {
+                    let bad = c.children().find(|x| x.has_tag_name("failure") || x.has_tag_name("error"));
+                    (
+                        c.attribute("name").unwrap_or_default().to_string(),
+                        bad.and_then(|b| b.attribute("message")).map(str::to_string),
+                    )
+                })
+                .collect(),
+        })
+        .collect();
+    (counts(root), suites)
+}
