@@ -389,6 +389,35 @@ impl PumpTrain {
     pub fn rated_speed_rpm(&self) -> f64 {
         self.k.rated_rpm
     }
+
+    /// Bearing damage rate at the rated speed with the bearing below 70 °C (no temperature derating), in L10 lives
+    /// per operating hour: `60 n_r / (10⁶ (C/P)^p)`, with `P` the equivalent load the map gives at rated speed.
+    pub fn rated_damage_rate_l10_per_h(&self) -> f64 {
+        let k = &self.k;
+        let lp = self.map.eval(k.rated_rpm * k.rpm_to_rad_s, k.unbalance_kg_m);
+        k.rated_rpm * 60.0e-6 * load_ratio_pow(lp.equivalent_load_n * k.inv_c_n, k.kind)
+    }
+
+    /// A stopped train at ambient (°C) whose bearing has run `bearing_h` operating hours at the rated point since it
+    /// was replaced (Miner damage `bearing_h × rated rate`, see [`Self::rated_damage_rate_l10_per_h`]) and whose
+    /// insulation has aged `insulation_age_h` hours at its class temperature (life used `age / rated life`).
+    /// Negative or non-finite ages count as new.
+    pub fn aged_state(&self, ambient_c: f64, bearing_h: f64, insulation_age_h: f64) -> PumpTrainState {
+        let age = |h: f64| if h.is_finite() { h.max(0.0) } else { 0.0 };
+        let bearing_h = age(bearing_h);
+        PumpTrainState {
+            bearing_damage_l10: bearing_h * self.rated_damage_rate_l10_per_h(),
+            operating_hours: bearing_h,
+            insulation_life_used: age(insulation_age_h) / RATED_LIFE_H,
+            ..PumpTrainState::initial(ambient_c)
+        }
+    }
+
+    /// The bearing operating hours at the rated point that make the wear index `wear` (the share of the median
+    /// (L50) fatigue life consumed).
+    pub fn bearing_hours_for_wear(&self, wear: f64) -> f64 {
+        wear * self.k.l50_ratio / self.rated_damage_rate_l10_per_h()
+    }
 }
 
 #[cfg(test)]
@@ -444,6 +473,34 @@ mod tests {
         assert!(last_out.health.insulation_health > 0.99);
         assert_eq!(last_out.health.cavitation_risk, 0.0);
         assert!(last_out.health.rul_h > 10_000.0);
+    }
+
+    #[test]
+    fn an_aged_state_holds_the_damage_of_its_hours_at_the_rated_point_and_its_insulation_age() {
+        let t = train();
+        // Two days stepped at the rated point from new (the bearing stays below 70 °C: no derating) ...
+        let inputs = rated_inputs();
+        let mut st = PumpTrainState::initial(20.0);
+        st.speed_rpm = 1480.0;
+        for _ in 0..2 * 86_400 {
+            t.step(&mut st, &inputs, 1.0);
+        }
+        // ... hold the damage an aged state of 48 h holds.
+        let aged = t.aged_state(20.0, 48.0, 0.0);
+        let rel = (aged.bearing_damage_l10 / st.bearing_damage_l10 - 1.0).abs();
+        assert!(rel < 1e-3, "{} vs {}", aged.bearing_damage_l10, st.bearing_damage_l10);
+        // ISO 281: the rate is 1 / L10h at the rated point.
+        let o = t.step(&mut st.clone(), &inputs, 0.0);
+        let l10h = l10_hours(l10_mrev(t.pump.bearing.c_kn, o.bearing_load_kn, t.pump.bearing.kind), 1480.0);
+        assert!((t.rated_damage_rate_l10_per_h() * l10h - 1.0).abs() < 1e-6);
+        // The wear index of an aged state is the share of L50 consumed.
+        let h = t.bearing_hours_for_wear(0.6);
+        let mut aged = t.aged_state(20.0, h, 10_000.0);
+        aged.speed_rpm = 1480.0;
+        let o = t.step(&mut aged, &inputs, 0.0);
+        assert!((o.health.bearing_wear - 0.6).abs() < 1e-9, "{}", o.health.bearing_wear);
+        assert!((o.health.insulation_health - (1.0 - 10_000.0 / RATED_LIFE_H)).abs() < 1e-12);
+        assert_eq!(t.aged_state(20.0, -5.0, f64::NAN), PumpTrainState::initial(20.0), "bad ages count as new");
     }
 
     #[test]

@@ -390,8 +390,8 @@ impl VirtualPlant {
         for a in &scenario.assets {
             let AssetKind::CentrifugalPump(nominal_pump) = &a.kind else { continue };
             let deps: Vec<_> = a.depends_on.iter().filter_map(|d| scenario.asset(d)).collect();
-            let Some((motor_id, nominal_motor)) = deps.iter().find_map(|d| match &d.kind {
-                AssetKind::Motor(m) => Some((d.id.clone(), m)),
+            let Some((motor_id, nominal_motor, insulation_h)) = deps.iter().find_map(|d| match &d.kind {
+                AssetKind::Motor(m) => Some((d.id.clone(), m, d.history.insulation_age_h.unwrap_or(0.0))),
                 _ => None,
             }) else {
                 return Err(PlantError::Scenario(format!("pump \"{}\" depends on no Motor", a.id)));
@@ -425,7 +425,10 @@ impl VirtualPlant {
                 speed = c.to_canonical(sp.initial);
                 ramp = (c.to_canonical(sp.max_rate_per_s) - c.to_canonical(0.0)).abs();
             }
-            let mut state = PumpTrainState::initial(ambient0);
+            // The hidden truth is as old as the asset's history says: the true bearing, at its true load, has
+            // consumed what those hours consume.
+            let bearing_h = a.history.bearing_operating_h.unwrap_or(0.0);
+            let mut state = train.aged_state(ambient0, bearing_h, insulation_h);
             state.speed_rpm = speed;
             let level = tank.map_or(0.0, |t| tanks[t].state.level_m);
             let inputs = PumpTrainInputs {
@@ -447,7 +450,7 @@ impl VirtualPlant {
                 target_rpm: speed,
                 command_rpm: speed,
                 ramp_rpm_per_s: if ramp > 0.0 { ramp } else { f64::INFINITY },
-                defects: Vec::new(),
+                defects: a.history.bearing_defect_severity.map(|s| (0.0, s.clamp(0.0, 1.0))).into_iter().collect(),
                 cavitation: Vec::new(),
                 severity: 0.0,
                 edge,

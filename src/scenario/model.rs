@@ -289,6 +289,32 @@ pub struct AssetSpec {
     /// `{"config_version": "…", "firmware": "…"}`); the twin compares them with `config_version` and `firmware`.
     #[serde(default)]
     pub identity_topic: Option<String>,
+    /// What the asset has been through before the twin starts (absent: new).
+    #[serde(default, skip_serializing_if = "AssetHistory::is_new")]
+    pub history: AssetHistory,
+}
+
+/// An asset's past, from the maintenance records: the twin and the virtual plant start from it. Each field belongs
+/// to one kind (a pump's bearing, a motor's insulation); absent means new.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssetHistory {
+    /// A pump's bearing: operating hours since it was last replaced, h (taken as run at the pump's rated point).
+    #[serde(default)]
+    pub bearing_operating_h: Option<f64>,
+    /// A pump's bearing: the severity of a defect found before the twin starts, 0 (none) .. 1 (severe).
+    #[serde(default)]
+    pub bearing_defect_severity: Option<f64>,
+    /// A motor's insulation: its thermal age, equivalent hours at its insulation class's temperature, h.
+    #[serde(default)]
+    pub insulation_age_h: Option<f64>,
+}
+
+impl AssetHistory {
+    /// No history: a new asset.
+    pub fn is_new(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// The asset kinds the twin models, each with its nominal parameters.

@@ -105,7 +105,8 @@ fn insert(world: &mut World, entity: Entity, spec: &AssetSpec, scenario: &Scenar
         return;
     };
     let motor_id = world.get::<super::Asset>(motor).map(|a| a.id.clone()).unwrap_or_default();
-    let Some(AssetKind::Motor(motor_params)) = scenario.asset(&motor_id).map(|a| &a.kind) else { return };
+    let Some(motor_spec) = scenario.asset(&motor_id) else { return };
+    let AssetKind::Motor(motor_params) = &motor_spec.kind else { return };
 
     let cached = world
         .get_resource_or_init::<ModelCache>()
@@ -133,8 +134,11 @@ fn insert(world: &mut World, entity: Entity, spec: &AssetSpec, scenario: &Scenar
         .find(|s| s.asset == id && s.target == SetpointTarget::Speed)
         .and_then(|s| s.target.quantity().converter(&s.unit).map(|c| c.to_canonical(s.initial)))
         .unwrap_or(params.rated_speed_rpm);
-    // The twin mirrors a running plant: pumps start at their set-point speed, machines at ambient temperature.
-    let mut state = PumpTrainState::initial(scenario.simulation.ambient.mean_c);
+    // The twin mirrors a running plant: pumps start at their set-point speed, machines at ambient temperature, the
+    // bearing and the insulation as old as the asset's history says (new without one).
+    let bearing_h = spec.history.bearing_operating_h.unwrap_or(0.0);
+    let insulation_h = motor_spec.history.insulation_age_h.unwrap_or(0.0);
+    let mut state = train.aged_state(scenario.simulation.ambient.mean_c, bearing_h, insulation_h);
     state.speed_rpm = speed;
     let first = train.step(&mut state.clone(), &inputs(speed, None, scenario.simulation.ambient.mean_c), 0.0);
     world.entity_mut(entity).insert((

@@ -59,6 +59,14 @@ const BAD: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "bad_history",
+        &[
+            "tests/fixtures/bad/bad_history.ron:17:13: assets[1].history.bearing_defect_severity: asset \"M-1\" is a Motor: history.bearing_defect_severity is the history of a CentrifugalPump's bearing",
+            "tests/fixtures/bad/bad_history.ron:30:13: assets[2].history.bearing_operating_h: the operating hours must be a finite number, 0 or more (not -500)",
+            "tests/fixtures/bad/bad_history.ron:30:13: assets[2].history.bearing_defect_severity: a defect's severity is 0 (none) to 1 (severe), not 1.5",
+        ],
+    ),
+    (
         "expect_unknown_layer",
         &[
             "tests/fixtures/bad/expect_unknown_layer.ron:40:79: Unexpected variant named `Pressure` in enum `Layer`",

@@ -78,6 +78,7 @@ fn check_assets(c: &mut Collector<'_>, s: &Scenario, k: &Known<'_>) {
             }
         }
         check_kind(c, i, a, assets);
+        check_history(c, i, a);
     }
     let mut identity_topics: HashMap<&str, usize> = HashMap::new();
     for (i, a) in s.assets.iter().enumerate() {
@@ -104,6 +105,32 @@ fn check_assets(c: &mut Collector<'_>, s: &Scenario, k: &Known<'_>) {
         }
     }
     check_cycles(c, s);
+}
+
+/// An asset's history: each field on the kind it belongs to, hours finite and not negative, a severity in 0..1.
+fn check_history(c: &mut Collector<'_>, i: usize, a: &AssetSpec) {
+    let h = &a.history;
+    let kind = a.kind.name();
+    let pump = matches!(a.kind, AssetKind::CentrifugalPump(_));
+    let motor = matches!(a.kind, AssetKind::Motor(_));
+    let fields = [
+        ("history.bearing_operating_h", h.bearing_operating_h, pump, "operating hours", "a CentrifugalPump's bearing"),
+        ("history.bearing_defect_severity", h.bearing_defect_severity, pump, "severity", "a CentrifugalPump's bearing"),
+        ("history.insulation_age_h", h.insulation_age_h, motor, "thermal age in hours", "a Motor's insulation"),
+    ];
+    for (field, value, fits, what, belongs) in fields {
+        let Some(v) = value else { continue };
+        let message = if !fits {
+            format!("asset \"{}\" is a {kind}: {field} is the history of {belongs}", a.id)
+        } else if !v.is_finite() || v < 0.0 {
+            format!("the {what} must be a finite number, 0 or more (not {v})")
+        } else if field.ends_with("severity") && v > 1.0 {
+            format!("a defect's severity is 0 (none) to 1 (severe), not {v}")
+        } else {
+            continue;
+        };
+        c.at(at("assets", i, field), message);
+    }
 }
 
 /// Each signal's asset, quantity and unit, source and valid range.
