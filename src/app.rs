@@ -25,7 +25,11 @@ impl Plugin for TwinPlugins {
             inflow_noise: self.scenario.simulation.inflow_noise,
             spec: self.scenario.sync.clone(),
         });
-        app.add_plugins((crate::assess::config::ConfigPlugin, crate::assess::dependency::DependencyPlugin));
+        app.add_plugins((
+            crate::assess::config::ConfigPlugin,
+            crate::assess::dependency::DependencyPlugin,
+            crate::assess::defect::DefectPlugin,
+        ));
         app.add_plugins(crate::ingest::IngestPlugin {
             scenario: self.scenario.clone(),
             settings: crate::ingest::IngestSettings::default(),

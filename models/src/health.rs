@@ -71,6 +71,9 @@ pub struct HealthIndices {
     pub rul_h: f64,
     /// The same remaining life as a conditional Weibull distribution (percentiles, failure probability).
     pub bearing_life: BearingLifeDistribution,
+    /// The remaining life's 10th and 90th percentiles, h, when a growing defect sets it (stage 2, estimated by the
+    /// twin; `rul_h` is then its median); none: the fatigue life's, from [`Self::bearing_life`].
+    pub rul_band_h: Option<(f64, f64)>,
     /// NPSH margin ratio NPSHa/NPSHr, dimensionless (capped at 10; 10 when NPSHr is 0, i.e. at standstill).
     pub npsh_margin_ratio: f64,
     /// Cavitation risk 0..1 from the margin ratio, see [`cavitation_risk`].
@@ -80,6 +83,15 @@ pub struct HealthIndices {
     pub insulation_health: f64,
     /// ISO 10816-3 zone of the vibration velocity RMS.
     pub vibration_zone: Zone,
+}
+
+impl HealthIndices {
+    /// The remaining life's 10th and 90th percentiles, h.
+    pub fn rul_p10_p90(&self) -> (f64, f64) {
+        self.rul_band_h.unwrap_or_else(|| {
+            (self.bearing_life.rul_percentile_hours(0.1), self.bearing_life.rul_percentile_hours(0.9))
+        })
+    }
 }
 
 /// Bearing wear index for damage `d10` (in L10 units) and slope `e`: `d10 / (L50/L10)`, clamped to 0..1.

@@ -3,6 +3,7 @@
 
 pub mod bearing;
 pub mod calibration;
+pub mod degradation;
 pub mod drift;
 pub mod health;
 pub mod hydraulics;

@@ -171,6 +171,8 @@ struct Consts {
     inv_c_n: f64,
     /// Bearing kind (life exponent).
     kind: BearingKind,
+    /// ISO 281 equivalent bearing load at the rated speed, N.
+    rated_load_n: f64,
     /// Weibull slope, dimensionless.
     weibull_slope: f64,
     /// L50/L10, dimensionless.
@@ -238,6 +240,7 @@ impl PumpTrain {
             unbalance_kg_m: rotor.unbalance_kg_m,
             inv_c_n: 1.0 / (pump.bearing.c_kn * 1e3),
             kind: pump.bearing.kind,
+            rated_load_n: map.eval(pump.rated_speed_rpm * rpm_to_rad_s, rotor.unbalance_kg_m).equivalent_load_n,
             weibull_slope: pump.bearing.weibull_slope,
             l50_ratio,
             inv_l50_ratio: 1.0 / l50_ratio,
@@ -377,6 +380,7 @@ impl PumpTrain {
                 bearing_wear: (d * k.inv_l50_ratio).clamp(0.0, 1.0),
                 rul_h: rul,
                 bearing_life: BearingLifeDistribution { damage_l10: d, rate_l10_per_h, slope: k.weibull_slope },
+                rul_band_h: None,
                 npsh_margin_ratio: margin,
                 cavitation_risk: cav,
                 insulation_health: (1.0 - state.insulation_life_used).clamp(0.0, 1.0),
@@ -411,6 +415,18 @@ impl PumpTrain {
             insulation_life_used: age(insulation_age_h) / RATED_LIFE_H,
             ..PumpTrainState::initial(ambient_c)
         }
+    }
+
+    /// The growth-rate multiplier of a bearing defect at the operating point `o` (see [`crate::degradation`]):
+    /// `(n / n_r) (P / P_r)^p` against the rated point.
+    pub fn defect_growth_factor(&self, o: &PumpTrainOutputs) -> f64 {
+        let k = &self.k;
+        let load_ratio = o.bearing_load_kn * 1e3 / k.rated_load_n.max(1e-9);
+        crate::degradation::growth_factor(
+            o.speed_rpm * k.inv_rated_rpm,
+            load_ratio,
+            crate::bearing::life_exponent(k.kind),
+        )
     }
 
     /// The bearing operating hours at the rated point that make the wear index `wear` (the share of the median

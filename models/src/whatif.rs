@@ -10,8 +10,10 @@
 //! - the calibrated factors on the study's train, `f = max(1 + σ_rel z, 0.05)` with `z` standard normal, for the
 //!   head curve (shut-off and rated head), the rotor unbalance and the frame-to-ambient thermal resistance (fan
 //!   and still), as [`crate::calibration::Calibrator::apply_to`] applies them;
-//! - a constant ambient offset (σ in K) and a bearing defect severity `clamp(μ + σ z, 0, 1)` held until the
-//!   bearing is replaced (a new bearing has none);
+//! - a constant ambient offset (σ in K) and a bearing defect severity `clamp(μ + σ z, 0, 1)` at the fork, which
+//!   then grows ([`crate::degradation`]: `ds/dt = λ g s`) at a rate λ drawn log-normal around the study's median
+//!   (the twin's estimate for this bearing, or the fleet's), until the bearing fails at the failure threshold or is
+//!   replaced (a new bearing has none);
 //! - the failure damage of the bearing in service, from the ISO 281 Weibull life conditional on survival to the
 //!   present damage `D0` (in L10 units, slope `e`): `S(D) = exp(ln 0.9 D^e)`, so
 //!   `D_fail^e = D0^e + ln(U)/ln(0.9)`, `U` uniform on (0, 1]. Each later bearing (after a planned replacement
@@ -258,6 +260,12 @@ pub struct Uncertainty {
     pub defect_severity_mean: f64,
     /// Standard deviation of that severity, dimensionless (the draw is clamped to 0..1).
     pub defect_severity_std: f64,
+    /// Median growth rate of the defect at the rated point, 1/h (0: the fleet's, see [`crate::degradation`]).
+    #[serde(default)]
+    pub defect_growth_rate_per_h: f64,
+    /// Log standard deviation of the growth rate (used with `defect_growth_rate_per_h`).
+    #[serde(default)]
+    pub defect_growth_sigma_ln: f64,
 }
 
 impl Uncertainty {
@@ -280,6 +288,8 @@ impl Uncertainty {
             ("uncertainty.frame_ambient_rel_std", self.frame_ambient_rel_std),
             ("uncertainty.ambient_std_k", self.ambient_std_k),
             ("uncertainty.defect_severity_std", self.defect_severity_std),
+            ("uncertainty.defect_growth_rate_per_h", self.defect_growth_rate_per_h),
+            ("uncertainty.defect_growth_sigma_ln", self.defect_growth_sigma_ln),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 out.push((f.into(), format!("must be finite and >= 0 (got {v})")));
@@ -685,6 +695,8 @@ struct Draws {
     frame_ambient: f64,
     ambient_offset_k: f64,
     defect_severity: f64,
+    /// Growth rate of the defect in the bearing in service at the rated point, 1/h.
+    growth_rate_per_h: f64,
     /// Failure damage of the bearing in service at the fork, L10 units.
     d_fail0: f64,
     /// Stream of fresh lives for later bearings.
@@ -700,7 +712,15 @@ fn draw(seed: u64, index: usize, u: &Uncertainty, d0: f64, slope: f64) -> Draws 
     let z = [normal(), normal(), normal(), normal(), normal()];
     let factor = |rel: f64, z: f64| (1.0 + rel * z).max(MIN_FACTOR);
     let uniform: f64 = 1.0 - rng.random::<f64>();
+    // Drawn after the others, so that a study without a defect draws exactly what it always did.
+    let z_growth: f64 = StandardNormal.sample(&mut rng);
+    let growth_rate_per_h = if u.defect_growth_rate_per_h > 0.0 {
+        u.defect_growth_rate_per_h * (u.defect_growth_sigma_ln * z_growth).exp()
+    } else {
+        crate::degradation::fleet_rate(z_growth)
+    };
     Draws {
+        growth_rate_per_h,
         head: factor(u.head_rel_std, z[0]),
         unbalance: factor(u.unbalance_rel_std, z[1]),
         frame_ambient: factor(u.frame_ambient_rel_std, z[2]),
@@ -778,6 +798,7 @@ fn simulate(train: &PumpTrain, ctx: &Ctx, plan: &Plan, d: &Draws, wear: &mut [f6
     let mut failed = false;
     let mut first_failure: Option<f64> = None;
     let mut last_rate = 0.0;
+    let mut last_growth = 0.0;
     let mut peak = st.winding_temp_c;
     let mut zone_d = false;
     let mut cavitation_s = 0.0;
@@ -839,8 +860,20 @@ fn simulate(train: &PumpTrain, ctx: &Ctx, plan: &Plan, d: &Draws, wear: &mut [f6
         let out = train.step(&mut st, &inputs, h);
         let d_b = st.bearing_damage_l10;
         let running = out.speed_rpm > RUNNING_RPM;
-        // Failure instant within the step (damage is linear in time within a step).
-        let t_fail = (!failed && d_b >= d_fail && d_b > d_a).then(|| t + h * ((d_fail - d_a) / (d_b - d_a)).max(0.0));
+        // Failure instant within the step: the fatigue life is used up (damage is linear in time within a step),
+        // or a defect grows to the failure threshold (its log-severity is linear in time within a step).
+        let mut t_fail =
+            (!failed && d_b >= d_fail && d_b > d_a).then(|| t + h * ((d_fail - d_a) / (d_b - d_a)).max(0.0));
+        if !failed && severity > 0.0 && running {
+            last_growth = d.growth_rate_per_h * train.defect_growth_factor(&out);
+            let grown = severity * (last_growth * h / 3600.0).exp();
+            if grown >= crate::degradation::FAILURE_SEVERITY {
+                let ln_to_fail = (crate::degradation::FAILURE_SEVERITY / severity).ln();
+                let tf = t + h * (ln_to_fail / (last_growth * h / 3600.0)).clamp(0.0, 1.0);
+                t_fail = Some(t_fail.map_or(tf, |x: f64| x.min(tf)));
+            }
+            severity = grown.min(crate::degradation::FAILURE_SEVERITY);
+        }
         // Wear band at the grid times within (t, next].
         while gk < ctx.grid.len() && ctx.grid[gk] <= next {
             let tg = ctx.grid[gk];
@@ -878,10 +911,16 @@ fn simulate(train: &PumpTrain, ctx: &Ctx, plan: &Plan, d: &Draws, wear: &mut [f6
     }
     let rul_h = match first_failure {
         Some(tf) => tf / 3600.0,
-        None if last_rate > 0.0 => {
-            (h_end / 3600.0 + (d_fail - st.bearing_damage_l10).max(0.0) / last_rate).min(RUL_CAP_H)
+        None => {
+            let fatigue =
+                if last_rate > 0.0 { (d_fail - st.bearing_damage_l10).max(0.0) / last_rate } else { RUL_CAP_H };
+            let growth = if severity > 0.0 && last_growth > 0.0 {
+                (crate::degradation::FAILURE_SEVERITY / severity).ln() / last_growth
+            } else {
+                RUL_CAP_H
+            };
+            (h_end / 3600.0 + fatigue.min(growth)).min(RUL_CAP_H)
         }
-        None => RUL_CAP_H,
     };
     SampleResult {
         failed_at_s: first_failure,
@@ -1067,7 +1106,61 @@ mod tests {
             ambient_std_k: 3.0,
             defect_severity_mean: 0.2,
             defect_severity_std: 0.1,
+            ..Uncertainty::default()
         }
+    }
+
+    /// A present defect grows to the failure threshold (stage 2): at a constant operating point each sample fails
+    /// after `ln(1/s) / (λ g)`, so with the rate log-normal the RUL percentiles are the analytic ones and at the
+    /// horizon equal to the median time half the samples have failed. The fatigue life of the example's bearing is
+    /// decades: every failure here is the defect's.
+    #[test]
+    fn a_present_defect_grows_to_failure_at_the_sampled_rate() {
+        let train = example().clone();
+        let (state, out) = steady(&train, RATED, 0.0);
+        let g = train.defect_growth_factor(&out);
+        assert!((g - 1.0).abs() < 0.05, "about the rated point: g = {g}");
+        let (s0, median, sigma) = (0.1, 0.01, 0.4);
+        let t50_h = (1.0f64 / s0).ln() / (median * g);
+        let mut s = study(train, state, constant(RATED), constant(RATED));
+        s.uncertainty = Uncertainty {
+            defect_severity_mean: s0,
+            defect_growth_rate_per_h: median,
+            defect_growth_sigma_ln: sigma,
+            ..Uncertainty::default()
+        };
+        s.horizon_s = t50_h * 3600.0;
+        s.samples = 4000;
+        let a = run(&s).unwrap();
+        let mc = (0.25f64 / 4000.0).sqrt();
+        assert!((a.baseline.p_failure - 0.5).abs() < 3.0 * mc + 0.01, "{}", a.baseline.p_failure);
+        let z90 = 1.2816;
+        for (got, z) in [(a.baseline.rul_h.p10, z90), (a.baseline.rul_h.p50, 0.0), (a.baseline.rul_h.p90, -z90)] {
+            let want = t50_h * (-sigma * z).exp();
+            assert!((got / want - 1.0).abs() < 0.04, "{got} h vs {want} h");
+        }
+    }
+
+    /// The worked example's question with a defect found: deferring the replacement from 1 to 8 days lets the
+    /// fastest-growing defects reach failure first, a material rise in risk (the fleet's rates: about 9 % of the
+    /// samples grow from 0.1 to failure within 8 days).
+    #[test]
+    fn deferring_the_replacement_of_a_bearing_with_a_growing_defect_is_materially_riskier() {
+        let train = example().clone();
+        let (state, _) = steady(&train, RATED, 0.0);
+        let mut s = study(
+            train,
+            state,
+            constant(RATED).with_maintenance_at(DAY),
+            constant(RATED).with_maintenance_at(8.0 * DAY),
+        );
+        s.uncertainty = Uncertainty { defect_severity_mean: 0.1, ..Uncertainty::default() };
+        s.horizon_s = 14.0 * DAY;
+        s.samples = 2000;
+        let a = run(&s).unwrap();
+        assert!(a.baseline.p_failure < 0.005, "{}", a.baseline.p_failure);
+        assert!((0.05..0.15).contains(&a.change.p_failure), "{}", a.change.p_failure);
+        assert!(a.p_failure_delta > 5.0 * a.p_failure_delta_std, "{} ± {}", a.p_failure_delta, a.p_failure_delta_std);
     }
 
     /// Zero parameter uncertainty at a constant operating point: the failure probability is the analytic

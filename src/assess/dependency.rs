@@ -79,7 +79,7 @@ fn duration_words(s: f64) -> String {
 }
 
 /// Updates every tank's level trend, then every pump's upstream risk.
-fn assess_upstream(
+pub fn assess_upstream(
     clock: Res<SimClock>,
     a: Res<Assimilation>,
     mut tanks: Query<(&TankLevel, &mut LevelTrend)>,

@@ -1,8 +1,9 @@
 //! The Assess stage's knowledge beyond the state estimate: each asset's configuration and firmware against the
-//! scenario, and the risk a pump's upstream assets put on it; and the run's report of synchronization and
-//! assessment together.
+//! scenario, the risk a pump's upstream assets put on it, and a bearing defect's growth (stage 2 of its
+//! degradation); and the run's report of synchronization and assessment together.
 
 pub mod config;
+pub mod defect;
 pub mod dependency;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,9 @@ pub struct Report {
     pub config_events: Vec<config::ConfigEvent>,
     /// What each pump's upstream assets put on it at the end, by pump id.
     pub dependencies: BTreeMap<String, dependency::UpstreamRisk>,
+    /// The bearing defects detected, by pump id, at the end (absent when none was).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub defects: BTreeMap<String, defect::TrackedDefect>,
     /// Model performance over the run (series and alarm scores; filled by the headless runner).
     pub performance: Performance,
 }
@@ -45,6 +49,7 @@ impl Report {
                 .iter()
                 .filter_map(|(name, e)| Some((name.clone(), world.get::<dependency::UpstreamRisk>(*e)?.clone())))
                 .collect(),
+            defects: defect::report(world),
             performance: Performance::default(),
         }
     }

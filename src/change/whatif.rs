@@ -16,8 +16,6 @@ use crate::twin::tank::TankLevel;
 use crate::twin::{AssetIndex, LoadedScenario, SimClock};
 use crate::units::Quantity;
 
-/// Crest-factor ratio (measured / model) under which no defect is inferred (the ratio's noise).
-pub const DEFECT_CREST_THRESHOLD: f64 = 1.05;
 /// Standard deviation given to an inferred defect severity.
 pub const DEFECT_SEVERITY_STD: f64 = 0.1;
 
@@ -30,14 +28,8 @@ pub struct ChangeSet {
     pub defer_maintenance_s: f64,
 }
 
-/// The defect severity the measured crest factor implies: the model raises the peak by `1 + 2s` and the RMS by
-/// `1 + 0.1s`, so a crest ratio `r` (measured / model without defect) gives `s = (r - 1) / (2 - 0.1 r)`.
-pub fn defect_from_crest(measured: f64, model: f64) -> Option<f64> {
-    let r = measured / model;
-    use twin_models::pump_train::{DEFECT_PEAK_GAIN, DEFECT_RMS_GAIN};
-    (r.is_finite() && r > DEFECT_CREST_THRESHOLD)
-        .then(|| ((r - 1.0) / (DEFECT_PEAK_GAIN - DEFECT_RMS_GAIN * r)).clamp(0.0, 1.0))
-}
+/// The defect severity the measured crest factor implies (see [`twin_models::degradation::severity_from_crest`]).
+pub use twin_models::degradation::severity_from_crest as defect_from_crest;
 
 /// Forks the present estimate of pump `pump` into a study whose baseline and change plans both keep the present
 /// set-point and planned maintenance; `horizon_s`, `samples` and `seed` as given.
@@ -68,6 +60,13 @@ pub fn fork(world: &World, pump: &str, horizon_s: f64, samples: usize, seed: u64
     if let Some(s) = crest.and_then(|m| defect_from_crest(m.value, readings.0.crest_factor)) {
         uncertainty.defect_severity_mean = s;
         uncertainty.defect_severity_std = DEFECT_SEVERITY_STD;
+    }
+    // A defect the twin has been following: its severity and growth rate as learnt (the fleet's rate otherwise).
+    if let Some(d) = world.get::<crate::assess::defect::DefectTracker>(e).and_then(|t| t.defect.as_ref()) {
+        let (ln_s, sd) = d.estimator.ln_severity(d.tau_h);
+        uncertainty.defect_severity_mean = ln_s.exp().clamp(0.0, 1.0);
+        uncertainty.defect_severity_std = (ln_s.exp() * sd).min(DEFECT_SEVERITY_STD);
+        (uncertainty.defect_growth_rate_per_h, uncertainty.defect_growth_sigma_ln) = d.estimator.rate_lognormal();
     }
     let speed = state.0.speed_rpm.max(readings.0.speed_rpm);
     let live = world
@@ -186,6 +185,16 @@ pub fn table(w: &WhatIf) -> String {
         t += &format!(
             "bearing defect inferred from the crest factor: severity {:.2} ± {:.2}\n",
             w.uncertainty.defect_severity_mean, w.uncertainty.defect_severity_std
+        );
+        let (median, sigma) = match w.uncertainty.defect_growth_rate_per_h {
+            r if r > 0.0 => (r, w.uncertainty.defect_growth_sigma_ln),
+            _ => (twin_models::degradation::GROWTH_RATE_MEDIAN_PER_H, twin_models::degradation::GROWTH_RATE_SIGMA_LN),
+        };
+        let days = twin_models::degradation::hours_to_failure(w.uncertainty.defect_severity_mean, median, 1.0) / 24.0;
+        t += &format!(
+            "its growth rate at the rated point: median {median:.4} /h (×/÷ {:.2}): at that rate it fails in {days:.1} d \
+             at the rated point\n",
+            sigma.exp(),
         );
     }
     t += &format!("{:<38} {:>12} {:>12}\n", "", "baseline", "change");

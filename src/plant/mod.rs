@@ -46,8 +46,12 @@
 //! [`edge`](self::edge)); a vibration signal reads the last complete window.
 //!
 //! # Faults
-//! - `BearingDefect`: from `onset`, the severity enters the pump model (damage rate ×(1 + 9 s²), crest rise) and the
-//!   synthesised vibration gets outer-race impacts scaled by the severity.
+//! - `BearingDefect`: from `onset`, a defect of the given severity enters the pump model (damage rate ×(1 + 9 s²),
+//!   crest rise) and the synthesised vibration gets outer-race impacts scaled by the severity. The defect then
+//!   grows (`twin_models::degradation`: `ds/dt = λ g s`, faster under load and at speed) at the pump's own hidden
+//!   rate λ, drawn once per pump from the fleet's log-normal; when it reaches the failure threshold the bearing has
+//!   failed and the pump trips (stops, whatever its set-point says), and the truth records when. A defect in the
+//!   asset's history is there from the start.
 //! - `CavitationEpisode`: during `[start, start + duration)` the level the pump sees at its suction is its tank's
 //!   level minus `level_drop_m` (a vortex or a blocked strainer); the tank itself and its level sensor are unaffected.
 //! - `StuckSensor`: from `at`, the signal repeats its last reading before `at`.
@@ -104,6 +108,8 @@ mod tests;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use twin_models::degradation;
 use twin_models::loadmap::LoadMap;
 use twin_models::params::{MotorParams, PumpParams, TankParams};
 use twin_models::tank::TankState;
@@ -161,6 +167,8 @@ const STREAM_PARAMS: u64 = 0;
 const STREAM_SITE: u64 = 1;
 /// Random stream of the shared vibration noise table.
 const STREAM_TABLES: u64 = 2;
+/// Stream of the pumps' hidden defect growth rates.
+const STREAM_GROWTH: u64 = 3;
 /// First random stream of the pumps' edge boxes (one per pump).
 const STREAM_EDGE: u64 = 1 << 16;
 /// First random stream of the sensors (one per signal).
@@ -191,8 +199,12 @@ struct PlantPump {
     command_rpm: f64,
     /// Drive ramp, rpm/s (infinite without a set-point).
     ramp_rpm_per_s: f64,
-    /// Bearing defects: (onset s, severity).
+    /// Bearing defects: (onset s, severity at onset).
     defects: Vec<(f64, f64)>,
+    /// The defect's hidden growth rate at the rated point, 1/h.
+    growth_rate_per_h: f64,
+    /// When the bearing failed (the defect reached the threshold), s.
+    failed_at_s: Option<f64>,
     /// Cavitation episodes: (start s, end s, level drop m).
     cavitation: Vec<(f64, f64, f64)>,
     severity: f64,
@@ -318,7 +330,9 @@ impl Station for PlantStation<'_> {
 
     fn step_pump(&mut self, pump: usize, feed_level_m: Option<f64>, dt_s: f64) -> f64 {
         let (p, t0) = (&mut self.pumps[pump], self.t0_s);
-        p.severity = p.defects.iter().filter(|(on, _)| t0 >= on - EPS_S).fold(0.0, |m, (_, s)| s.max(m));
+        // A defect appears at its onset (or a worse one is injected), then grows.
+        let appeared = p.defects.iter().filter(|(on, _)| t0 >= on - EPS_S).fold(0.0, |m, (_, s)| s.max(m));
+        p.severity = p.severity.max(appeared);
         let drop = p
             .cavitation
             .iter()
@@ -327,12 +341,20 @@ impl Station for PlantStation<'_> {
         let max_change = p.ramp_rpm_per_s * dt_s;
         p.command_rpm += (p.target_rpm - p.command_rpm).clamp(-max_change, max_change);
         let inputs = PumpTrainInputs {
-            speed_setpoint_rpm: p.command_rpm,
+            // A failed bearing has tripped the pump.
+            speed_setpoint_rpm: if p.failed_at_s.is_some() { 0.0 } else { p.command_rpm },
             tank_level_m: feed_level_m.unwrap_or(0.0) - drop,
             ambient_c: self.ambient_c,
             bearing_defect_severity: p.severity,
         };
         p.outputs = p.train.step(&mut p.state, &inputs, dt_s);
+        if p.severity > 0.0 && p.failed_at_s.is_none() {
+            let g = p.train.defect_growth_factor(&p.outputs);
+            p.severity = degradation::grow(p.severity, p.growth_rate_per_h, g, dt_s / 3600.0);
+            if p.severity >= degradation::FAILURE_SEVERITY {
+                p.failed_at_s = Some(t0 + dt_s);
+            }
+        }
         p.edge.run(self.tables, &p.outputs, p.severity, self.n_samples);
         p.outputs.flow_m3h
     }
@@ -385,6 +407,7 @@ impl VirtualPlant {
         let tank_index = |id: &str| tanks.iter().position(|t| t.id == id);
 
         let mut param_rng = stream(seed, STREAM_PARAMS);
+        let mut growth_rng = stream(seed, STREAM_GROWTH);
         let mut maps: Vec<(PumpParams, MotorParams, LoadMap)> = Vec::new();
         let mut pumps = Vec::new();
         for a in &scenario.assets {
@@ -451,6 +474,8 @@ impl VirtualPlant {
                 command_rpm: speed,
                 ramp_rpm_per_s: if ramp > 0.0 { ramp } else { f64::INFINITY },
                 defects: a.history.bearing_defect_severity.map(|s| (0.0, s.clamp(0.0, 1.0))).into_iter().collect(),
+                growth_rate_per_h: degradation::fleet_rate(StandardNormal.sample(&mut growth_rng)),
+                failed_at_s: None,
                 cavitation: Vec::new(),
                 severity: 0.0,
                 edge,
@@ -732,6 +757,8 @@ impl VirtualPlant {
                     state: p.state,
                     outputs: p.outputs,
                     defect_severity: p.severity,
+                    defect_growth_rate_per_h: p.growth_rate_per_h,
+                    failed_at_s: p.failed_at_s,
                     speed_command_rpm: p.command_rpm,
                 })
                 .collect(),

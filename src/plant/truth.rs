@@ -100,6 +100,10 @@ pub struct PumpTruth {
     pub outputs: PumpTrainOutputs,
     /// Bearing defect severity in effect, 0..1.
     pub defect_severity: f64,
+    /// The hidden growth rate of a defect in this pump's bearing at the rated point, 1/h.
+    pub defect_growth_rate_per_h: f64,
+    /// When the bearing failed (its defect reached the failure threshold and the pump tripped), s.
+    pub failed_at_s: Option<f64>,
     /// Speed the drive is commanded to now (after the drive's ramp), rpm.
     pub speed_command_rpm: f64,
 }

@@ -509,8 +509,12 @@ pub enum FaultSpec {
 pub enum Index {
     /// Bearing wear index, 0..1 (1 = expected failure). Pumps.
     BearingWear,
-    /// Remaining useful life at the present operating point, h. Pumps.
+    /// Remaining useful life at the present operating point, h (the median, once a defect grows). Pumps.
     RemainingLifeHours,
+    /// The remaining useful life's 10th percentile, h. Pumps.
+    RemainingLifeP10Hours,
+    /// The remaining useful life's 90th percentile, h. Pumps.
+    RemainingLifeP90Hours,
     /// Cavitation risk, 0..1. Pumps.
     CavitationRisk,
     /// Cavitation risk an hour ahead through the pump's feed (a falling or untrusted tank level), 0..1. Pumps.
@@ -529,9 +533,11 @@ pub enum Index {
 
 impl Index {
     /// Every index, in report order.
-    pub const ALL: [Index; 9] = [
+    pub const ALL: [Index; 11] = [
         Index::BearingWear,
         Index::RemainingLifeHours,
+        Index::RemainingLifeP10Hours,
+        Index::RemainingLifeP90Hours,
         Index::CavitationRisk,
         Index::CavitationRiskAhead,
         Index::VibrationRms,
@@ -546,6 +552,8 @@ impl Index {
         match self {
             Index::BearingWear
             | Index::RemainingLifeHours
+            | Index::RemainingLifeP10Hours
+            | Index::RemainingLifeP90Hours
             | Index::CavitationRisk
             | Index::CavitationRiskAhead
             | Index::VibrationRms
@@ -560,6 +568,8 @@ impl Index {
         match self {
             Index::BearingWear => "bearing_wear",
             Index::RemainingLifeHours => "remaining_life_h",
+            Index::RemainingLifeP10Hours => "remaining_life_p10_h",
+            Index::RemainingLifeP90Hours => "remaining_life_p90_h",
             Index::CavitationRisk => "cavitation_risk",
             Index::CavitationRiskAhead => "cavitation_risk_ahead",
             Index::VibrationRms => "vibration_rms_mm_s",

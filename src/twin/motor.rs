@@ -48,7 +48,7 @@ fn insert(world: &mut World, entity: Entity, spec: &AssetSpec, scenario: &Scenar
 }
 
 /// Copies the motor's side of each pump train into the motor entity.
-fn update_motor_readings(
+pub fn update_motor_readings(
     mut motors: Query<(&DrivenPump, &mut MotorReadings)>,
     pumps: Query<(&PumpState, &PumpReadings)>,
 ) {

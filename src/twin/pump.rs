@@ -85,6 +85,8 @@ pub fn output_index(o: &PumpTrainOutputs, index: Index) -> Option<f64> {
     Some(match index {
         Index::BearingWear => o.health.bearing_wear,
         Index::RemainingLifeHours => o.health.rul_h,
+        Index::RemainingLifeP10Hours => o.health.rul_p10_p90().0,
+        Index::RemainingLifeP90Hours => o.health.rul_p10_p90().1,
         Index::CavitationRisk => o.health.cavitation_risk,
         Index::VibrationRms => o.vib_rms_mm_s,
         Index::Flow => o.flow_m3h,

@@ -155,9 +155,9 @@ fn plot_writes_a_png_chart_per_asset_with_its_indices_drawn() {
         std::fs::read_dir(&plots).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     files.sort();
     assert_eq!(files, ["M-101.png", "P-101.png", "T-1.png"]);
-    // Six pump indices in three rows of two panels; a motor's two in one row; a tank's one.
+    // Eight pump indices in four rows of two panels; a motor's two in one row; a tank's one.
     for (file, panels, size) in
-        [("P-101.png", 6, (1200, 900)), ("M-101.png", 2, (1200, 300)), ("T-1.png", 1, (1200, 300))]
+        [("P-101.png", 8, (1200, 1200)), ("M-101.png", 2, (1200, 300)), ("T-1.png", 1, (1200, 300))]
     {
         assert_eq!(twin::headless::plot::chart_size(panels), size);
         let (w, h, rgb) = decode(&plots.join(file));

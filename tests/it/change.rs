@@ -344,7 +344,7 @@ fn twin_change_writes_an_audit_log_whose_tampering_twin_audit_verify_finds() {
 
 #[test]
 fn the_worked_examples_question_is_answered_deferring_the_bearing_replacement_by_seven_days() {
-    // 40 h in, the bearing defect (from 36 h, severity 0.6) shows in the crest factor; the replacement is
+    // 40 h in, the bearing defect (from 36 h, severity 0.1, growing) shows in the crest factor; the replacement is
     // planned at 3 d.
     let out = twin(&[
         "whatif",
@@ -364,10 +364,16 @@ fn the_worked_examples_question_is_answered_deferring_the_bearing_replacement_by
     let (b, c) = (w["maintenance_at_s"][0].as_f64().unwrap(), w["maintenance_at_s"][1].as_f64().unwrap());
     assert!((b - (72.0 - 40.0) * 3600.0).abs() < 1.0 && (c - b - 7.0 * 86_400.0).abs() < 1.0, "{b} {c}");
     let severity = w["uncertainty"]["defect_severity_mean"].as_f64().unwrap();
-    assert!((0.4..0.8).contains(&severity), "the defect's severity is inferred from the crest factor: {severity}");
+    // 0.1 at 36 h has grown by a few per cent in 4 h (the fleet's median rate: 2.5 %).
+    assert!((0.08..0.14).contains(&severity), "the defect's severity is inferred from the crest factor: {severity}");
     let a = &w["answer"];
     let (pb, pc) = (a["baseline"]["p_failure"].as_f64().unwrap(), a["change"]["p_failure"].as_f64().unwrap());
-    assert!(pc >= pb, "a later replacement cannot lower the risk: {pb} vs {pc}");
+    // Replaced in 32 h, no plausible rate takes the defect to failure (0.1 to 1 needs λ > 0.07 /h: 5 σ above the
+    // fleet's median); deferred to 8.3 d, the fastest tenth or so of the rates do (λ > 0.011 /h, 1.1 σ).
+    assert!(pb < 0.01, "{pb}");
+    assert!((0.05..0.25).contains(&pc), "{pc}");
+    let delta_std = a["p_failure_delta_std"].as_f64().unwrap();
+    assert!(pc - pb > 4.0 * delta_std, "a material difference: {pb} vs {pc} (± {delta_std})");
     assert!(a["change"]["rul_h"]["p50"].as_f64().unwrap() > 0.0);
     // The same question as a table for people.
     let out = twin(&[

@@ -135,3 +135,53 @@ fn wear_is_faster_with_more_unbalance_as_iso_281_predicts() {
     let ratio = wu / wb;
     assert!((ratio / expected - 1.0).abs() < 0.05, "wear ratio {ratio} vs ISO 281 P^3 ratio {expected}");
 }
+
+#[test]
+fn the_twin_detects_a_growing_defect_learns_its_rate_and_moves_its_prediction() {
+    use twin::assess::defect::DefectTracker;
+    use twin::plant::inprocess::PlantRunner;
+    use twin::twin::pump::PumpReadings;
+    let mut s = bundled();
+    let onset_s = 3600.0;
+    s.faults = vec![twin::scenario::FaultSpec::BearingDefect {
+        asset: "P-101".into(),
+        onset: twin::scenario::Dur::from_secs(onset_s),
+        severity: 0.1,
+    }];
+    let s = Arc::new(s);
+    let mut app = twin::app::headless_app(s.clone(), 11);
+    twin::plant::inprocess::add_inprocess_plant(&mut app, &s, 11, None).unwrap();
+    app.update();
+    twin::change::cli::run_for(&mut app, 48.0 * 3600.0);
+    let pump = app.world().resource::<twin::twin::AssetIndex>().0["P-101"];
+    let tracker = app.world().get::<DefectTracker>(pump).unwrap();
+    let d = tracker.defect.as_ref().expect("the defect was detected");
+    assert!(d.detected_at_s > onset_s && d.detected_at_s < onset_s + 1800.0, "detected at {} s", d.detected_at_s);
+    assert!((d.wear_at_detection - 0.596).abs() < 0.01, "{}", d.wear_at_detection);
+    // The plant's hidden rate, learnt from 47 h of crest readings: within three posterior standard deviations.
+    let truth = app.world().resource::<PlantRunner>().plant.truth();
+    let t = truth.pump("P-101").unwrap();
+    let (mean, std) = d.growth_rate_per_h;
+    eprintln!(
+        "rate {mean} ± {std} /h, true {} /h; severity {} (true {})",
+        t.defect_growth_rate_per_h, d.severity, t.defect_severity
+    );
+    assert!(
+        (mean - t.defect_growth_rate_per_h).abs() < 3.0 * std,
+        "rate {mean} ± {std} vs true {}",
+        t.defect_growth_rate_per_h
+    );
+    assert!(
+        (d.severity / t.defect_severity - 1.0).abs() < 0.3,
+        "severity {} vs true {}",
+        d.severity,
+        t.defect_severity
+    );
+    // The prediction moved: the wear index is past its value at detection, the remaining life is the defect's
+    // (weeks, not the fatigue life's years), and it comes as a band.
+    let h = app.world().get::<PumpReadings>(pump).unwrap().0.health;
+    assert!(h.bearing_wear > d.wear_at_detection, "{}", h.bearing_wear);
+    assert!(h.rul_h < 2000.0, "RUL {} h", h.rul_h);
+    let (p10, p90) = h.rul_p10_p90();
+    assert!(p10 < h.rul_h && h.rul_h < p90, "{p10} < {} < {p90}", h.rul_h);
+}
