@@ -29,6 +29,7 @@ impl Plugin for TwinPlugins {
             crate::assess::config::ConfigPlugin,
             crate::assess::dependency::DependencyPlugin,
             crate::assess::defect::DefectPlugin,
+            crate::assess::service::ServicePlugin,
         ));
         app.add_plugins(crate::ingest::IngestPlugin {
             scenario: self.scenario.clone(),

@@ -35,6 +35,10 @@ pub const GROWTH_RATE_SIGMA_LN: f64 = 0.5;
 /// Standard deviation of one log-severity reading (the crest factor's noise, seen through
 /// `s = (r - 1) / (2 - 0.1 r)`, at a minute's average).
 pub const LN_SEVERITY_NOISE: f64 = 0.15;
+/// Readings the estimator remembers: older ones fade by `exp(-1/MEMORY_READINGS)` per new one (12 h of minute
+/// readings), so that the belief follows a growth that is not exactly exponential in the readings (the crest
+/// factor's relation to the severity is the model's, not the bearing's) instead of growing overconfident.
+pub const MEMORY_READINGS: f64 = 720.0;
 /// Samples drawn from the posterior for the remaining-life percentiles.
 const RUL_SAMPLES: usize = 400;
 /// Remaining life reported when the defect is not growing (or the rate is not positive), h.
@@ -104,9 +108,13 @@ pub struct RulBand {
 /// a standard deviation of 1.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GrowthEstimator {
-    /// Posterior precision matrix (symmetric: [a, b; b, d]).
+    /// Prior precision matrix (symmetric: [a, b; b, d]).
+    prior_precision: [f64; 3],
+    /// Prior precision-weighted mean, `Λ₀ μ₀`.
+    prior_eta: [f64; 2],
+    /// The readings' precision, faded (see [`MEMORY_READINGS`]).
     precision: [f64; 3],
-    /// Precision-weighted mean, `Λ μ`.
+    /// The readings' precision-weighted sum, faded.
     eta: [f64; 2],
     /// Readings taken.
     pub readings: u64,
@@ -117,7 +125,13 @@ impl GrowthEstimator {
     /// and standard deviation (per hour).
     pub fn new(ln_s0: f64, rate_mean_per_h: f64, rate_std_per_h: f64) -> Self {
         let (pa, pd) = (1.0, 1.0 / rate_std_per_h.max(1e-9).powi(2));
-        Self { precision: [pa, 0.0, pd], eta: [pa * ln_s0, pd * rate_mean_per_h], readings: 0 }
+        Self {
+            prior_precision: [pa, 0.0, pd],
+            prior_eta: [pa * ln_s0, pd * rate_mean_per_h],
+            precision: [0.0; 3],
+            eta: [0.0; 2],
+            readings: 0,
+        }
     }
 
     /// The fleet's prior (the log-normal's mean and standard deviation), detected at log-severity `ln_s0`.
@@ -134,6 +148,13 @@ impl GrowthEstimator {
             return;
         }
         let w = 1.0 / (LN_SEVERITY_NOISE * LN_SEVERITY_NOISE);
+        let fade = (-1.0 / MEMORY_READINGS).exp();
+        for p in &mut self.precision {
+            *p *= fade;
+        }
+        for e in &mut self.eta {
+            *e *= fade;
+        }
         self.precision[0] += w;
         self.precision[1] += w * tau_h;
         self.precision[2] += w * tau_h * tau_h;
@@ -144,10 +165,11 @@ impl GrowthEstimator {
 
     /// Posterior mean and covariance `([θ₀, λ], [var θ₀, cov, var λ])`.
     pub fn posterior(&self) -> ([f64; 2], [f64; 3]) {
-        let [a, b, d] = self.precision;
+        let [a, b, d] = [0, 1, 2].map(|i| self.prior_precision[i] + self.precision[i]);
+        let eta = [self.prior_eta[0] + self.eta[0], self.prior_eta[1] + self.eta[1]];
         let det = (a * d - b * b).max(1e-300);
         let cov = [d / det, -b / det, a / det];
-        let mean = [cov[0] * self.eta[0] + cov[1] * self.eta[1], cov[1] * self.eta[0] + cov[2] * self.eta[1]];
+        let mean = [cov[0] * eta[0] + cov[1] * eta[1], cov[1] * eta[0] + cov[2] * eta[1]];
         (mean, cov)
     }
 
@@ -178,6 +200,19 @@ impl GrowthEstimator {
     /// posterior (drawn with a fixed seed, so equal beliefs give equal bands). A drawn rate at or below zero
     /// counts as a defect that does not grow (the cap).
     pub fn rul_h(&self, tau_h: f64, g: f64) -> RulBand {
+        let v = self.rul_samples(tau_h, g);
+        let q = |p: f64| quantile(&v, p);
+        RulBand { p10: q(0.1), p50: q(0.5), p90: q(0.9) }
+    }
+
+    /// The remaining life's `q`-quantile at load-weighted time `tau_h` and growth factor `g` (see [`Self::rul_h`]):
+    /// the time by which the bearing has failed with probability `q`, h.
+    pub fn rul_quantile_h(&self, tau_h: f64, g: f64, q: f64) -> f64 {
+        quantile(&self.rul_samples(tau_h, g), q)
+    }
+
+    /// Remaining lives drawn from the posterior, sorted, h.
+    fn rul_samples(&self, tau_h: f64, g: f64) -> Vec<f64> {
         let (m, c) = self.posterior();
         // Cholesky of the 2x2 covariance.
         let l00 = c[0].max(0.0).sqrt();
@@ -201,9 +236,14 @@ impl GrowthEstimator {
             })
             .collect();
         v.sort_by(f64::total_cmp);
-        let q = |p: f64| v[((p * (RUL_SAMPLES - 1) as f64).round() as usize).min(RUL_SAMPLES - 1)];
-        RulBand { p10: q(0.1), p50: q(0.5), p90: q(0.9) }
+        v
     }
+}
+
+/// The `p`-quantile of sorted samples (nearest rank).
+fn quantile(sorted: &[f64], p: f64) -> f64 {
+    let n = sorted.len();
+    sorted[((p.clamp(0.0, 1.0) * (n - 1) as f64).round() as usize).min(n - 1)]
 }
 
 #[cfg(test)]
@@ -254,7 +294,7 @@ mod tests {
     }
 
     #[test]
-    fn the_posterior_rate_converges_on_the_true_rate_and_is_calibrated_over_seeds() {
+    fn the_posterior_rate_converges_on_the_true_rate_and_its_interval_is_at_least_nominal_over_seeds() {
         // A bearing twice as fast as the fleet's median: after 48 h of readings the posterior has moved to it.
         let truth = 2.0 * GROWTH_RATE_MEDIAN_PER_H;
         let mut inside = 0;
@@ -269,9 +309,10 @@ mod tests {
             assert!((m / truth - 1.0).abs() < 0.15, "seed {seed}: {m} vs {truth}");
             inside += u32::from((m - truth).abs() <= 1.2816 * sd);
         }
-        // An 80 % interval holds the truth in about 80 % of the seeds.
+        // An 80 % interval holds the truth in at least about 80 % of the seeds: more, since the readings fade
+        // (MEMORY_READINGS) as if the growth might not be exactly exponential, and here it is.
         let share = f64::from(inside) / f64::from(seeds as u32);
-        assert!((0.7..=0.9).contains(&share), "{share}");
+        assert!((0.75..=1.0).contains(&share), "{share}");
     }
 
     #[test]

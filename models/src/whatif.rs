@@ -610,14 +610,14 @@ pub struct Advice {
 /// `req.target_s` at or below `req.max_p_failure`, by bisection over the speed grid with common random
 /// numbers (the study's samples and seed at every speed, so the failure probability is monotone in speed).
 ///
-/// Each candidate runs `study.baseline` (tank, ambient, maintenance) with its speed schedule replaced by the
-/// constant candidate speed, over a horizon of `req.target_s` (the study's own horizon and change plan are
-/// not used).
+/// Each candidate runs `study.change` (tank, ambient, and maintenance as the change set leaves it: a deferred
+/// replacement is deferred) with its speed schedule replaced by the constant candidate speed, over a horizon of
+/// `req.target_s` (the study's own horizon and the baseline are not used).
 pub fn advise(study: &Study, req: &AdviceRequest) -> Result<Advice, WhatIfError> {
     let mut issues = Vec::new();
     study.validate_common(&mut issues);
     study.validate_horizon("request.target_s", req.target_s, &mut issues);
-    study.baseline.validate("baseline", &mut issues);
+    study.change.validate("change", &mut issues);
     let p = req.max_p_failure;
     if !(0.0..=1.0).contains(&p) {
         issues.push(("request.max_p_failure".into(), format!("must be in [0, 1] (got {p})")));
@@ -646,7 +646,7 @@ pub fn advise(study: &Study, req: &AdviceRequest) -> Result<Advice, WhatIfError>
     let mut evaluations = 0;
     let mut eval = |rpm: f64| {
         evaluations += 1;
-        let plan = Plan { speed_schedule: vec![(0.0, rpm)], ..study.baseline.clone() };
+        let plan = Plan { speed_schedule: vec![(0.0, rpm)], ..study.change.clone() };
         let runs = simulate_all(study, &[&plan], req.target_s);
         let o = summarize(&runs, 0, 1, study.samples, None);
         (o.p_failure, o.throughput_m3)

@@ -52,7 +52,7 @@ pub struct DefectTracker {
 
 /// Takes a severity reading once a minute and, in stage 2, makes the pump's wear index and remaining life the
 /// defect's.
-fn track_defects(
+pub fn track_defects(
     clock: Res<SimClock>,
     mut pumps: Query<(&PumpModel, &mut PumpReadings, &Measurements, &mut DefectTracker)>,
 ) {

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod defect;
 pub mod dependency;
+pub mod service;
 
 use std::collections::BTreeMap;
 
@@ -29,6 +30,9 @@ pub struct Report {
     /// The bearing defects detected, by pump id, at the end (absent when none was).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub defects: BTreeMap<String, defect::TrackedDefect>,
+    /// The service windows recommended, one per alert crossing, in order (absent when none was).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub service_windows: Vec<service::ServiceNotification>,
     /// Model performance over the run (series and alarm scores; filled by the headless runner).
     pub performance: Performance,
 }
@@ -50,6 +54,10 @@ impl Report {
                 .filter_map(|(name, e)| Some((name.clone(), world.get::<dependency::UpstreamRisk>(*e)?.clone())))
                 .collect(),
             defects: defect::report(world),
+            service_windows: world
+                .get_resource::<service::ServiceLog>()
+                .map(|l| l.notifications.clone())
+                .unwrap_or_default(),
             performance: Performance::default(),
         }
     }

@@ -319,6 +319,29 @@ fn judge(
                 None => (Some(0.0), Some(deadline.min(end_s)), String::new()),
             }
         }
+        Expectation::ServiceWindowBefore { asset, before } => {
+            let log = world.get_resource::<crate::assess::service::ServiceLog>();
+            let first = log.and_then(|l| l.notifications.iter().find(|n| n.asset == *asset));
+            match first {
+                Some(n) if n.raised_at_s <= before.secs() => {
+                    (Some(n.window_latest_s), Some(n.raised_at_s), String::new())
+                }
+                Some(n) => (
+                    Some(n.window_latest_s),
+                    Some(n.raised_at_s),
+                    format!(
+                        "the first service window for {asset} was recommended at {}, after {before}",
+                        fmt_t(n.raised_at_s)
+                    ),
+                ),
+                None if before.secs() > end_s => (
+                    None,
+                    Some(end_s),
+                    format!("no service window for {asset} by the end of the run at {}, before {before}", fmt_t(end_s)),
+                ),
+                None => (None, Some(before.secs()), format!("no service window recommended for {asset} by {before}")),
+            }
+        }
         Expectation::DriftDetected { fault, within } => {
             let Some(score) = crate::sync::performance::score_fault(alarms, scenario, *fault, end_s) else {
                 return (None, None, format!("faults[{fault}] is not a fault a drift monitor sees"));
@@ -424,6 +447,9 @@ fn describe(e: &Expectation, s: &Scenario) -> String {
             layer.map(|l| format!(" by {l:?}")).unwrap_or_default()
         ),
         Expectation::NoSampleDropped => "no sample dropped during the run".to_owned(),
+        Expectation::ServiceWindowBefore { asset, before } => {
+            format!("service window recommended for {asset} by {before}")
+        }
     }
 }
 

@@ -50,6 +50,9 @@ pub struct Scenario {
     /// Planned maintenance (what-if questions defer or advance it).
     #[serde(default)]
     pub maintenance: Vec<Maintenance>,
+    /// Alert and alarm thresholds, service windows and maintenance notifications.
+    #[serde(default, skip_serializing_if = "MaintenancePolicy::is_default")]
+    pub maintenance_policy: MaintenancePolicy,
     /// Run the scenario once per value of one parameter (`twin run` reports each case).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<super::sweep::Sweep>,
@@ -152,6 +155,92 @@ pub enum Requirement {
 pub enum Maintenance {
     /// A pump's bearing is replaced at `at` (from the start of the run).
     BearingReplacement { asset: String, at: Dur },
+}
+
+/// Alert and alarm thresholds of an index (the workbench's colours, and the crossings that raise maintenance
+/// notifications).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexThresholds {
+    /// The index.
+    pub index: Index,
+    /// Alert threshold, in the index's unit.
+    pub alert: f64,
+    /// Alarm threshold, in the index's unit (beyond the alert: above it where higher is worse, below it where
+    /// lower is worse, as for a remaining life).
+    pub alarm: f64,
+}
+
+impl IndexThresholds {
+    /// Whether a higher value is worse (the alarm lies above the alert).
+    pub fn higher_is_worse(&self) -> bool {
+        self.alarm >= self.alert
+    }
+
+    /// Whether `v` is at or beyond the alert threshold.
+    pub fn alerted(&self, v: f64) -> bool {
+        if self.higher_is_worse() { v >= self.alert } else { v <= self.alert }
+    }
+}
+
+/// When to recommend service and whom to tell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenancePolicy {
+    /// Thresholds per index; an index not listed keeps the built-in ones (see the README).
+    #[serde(default)]
+    pub thresholds: Vec<IndexThresholds>,
+    /// Highest acceptable probability of a bearing failure before its service: the recommended window closes when
+    /// the probability of failing before then reaches it.
+    #[serde(default = "default_max_failure_probability")]
+    pub max_failure_probability: f64,
+    /// Planned shutdowns (from the start of the run) a service can be done in, besides the bearing replacements in
+    /// `maintenance`.
+    #[serde(default)]
+    pub planned_shutdowns: Vec<Dur>,
+    /// JSON Lines file that each maintenance notification is appended to (none: not written to a file).
+    #[serde(default)]
+    pub notify_file: Option<String>,
+    /// MQTT topic each notification is published to when a broker is connected (QoS 1).
+    #[serde(default)]
+    pub notify_topic: Option<String>,
+}
+
+fn default_max_failure_probability() -> f64 {
+    0.05
+}
+
+impl Default for MaintenancePolicy {
+    fn default() -> Self {
+        Self {
+            thresholds: Vec::new(),
+            max_failure_probability: default_max_failure_probability(),
+            planned_shutdowns: Vec::new(),
+            notify_file: None,
+            notify_topic: None,
+        }
+    }
+}
+
+impl MaintenancePolicy {
+    /// Whether this is the default policy (written out of a saved scenario).
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The thresholds of `index`: the scenario's, or the built-in ones (None for an index without).
+    pub fn thresholds(&self, index: Index) -> Option<IndexThresholds> {
+        self.thresholds.iter().find(|t| t.index == index).copied().or_else(|| {
+            let (alert, alarm) = match index {
+                Index::BearingWear => (0.5, 0.8),
+                Index::RemainingLifeHours => (720.0, 168.0),
+                Index::CavitationRisk | Index::CavitationRiskAhead => (0.2, 0.6),
+                Index::InsulationHealth => (0.5, 0.2),
+                _ => return None,
+            };
+            Some(IndexThresholds { index, alert, alarm })
+        })
+    }
 }
 
 /// Synchronization settings.
@@ -658,6 +747,9 @@ pub enum Expectation {
     /// No telemetry sample is lost on its way to the twin during the run. See `src/headless/expect.rs` for
     /// what counts as dropped.
     NoSampleDropped,
+    /// A service window is recommended for pump `asset` (one of its bearing indices crossed its alert) by
+    /// `before`.
+    ServiceWindowBefore { asset: String, before: Dur },
 }
 
 impl Expectation {

@@ -87,7 +87,7 @@ pub(super) const FAULT_MARKERS: [&str; 7] = [
     "ConfigChange",
 ];
 
-pub(super) const EXPECT_MARKERS: [&str; 9] = [
+pub(super) const EXPECT_MARKERS: [&str; 10] = [
     "IndexBelow",
     "IndexAbove",
     "RulBetween",
@@ -97,6 +97,7 @@ pub(super) const EXPECT_MARKERS: [&str; 9] = [
     "DraftAccepted",
     "DraftRejected",
     "NoSampleDropped",
+    "ServiceWindowBefore",
 ];
 
 /// Markers written without parentheses (unit variants).

@@ -343,6 +343,25 @@ fn check_maintenance(c: &mut Collector<'_>, s: &Scenario, k: &Known<'_>) {
         let Maintenance::BearingReplacement { asset, .. } = m;
         check_pump_ref(c, "maintenance", i, asset, assets, asset_ids);
     }
+    let policy = &s.maintenance_policy;
+    let p = policy.max_failure_probability;
+    if !(p > 0.0 && p < 1.0) {
+        c.top("maintenance_policy", format!("max_failure_probability must be between 0 and 1 (not {p})"));
+    }
+    for t in &policy.thresholds {
+        if !(t.alert.is_finite() && t.alarm.is_finite()) || t.alert == t.alarm {
+            c.top(
+                "maintenance_policy",
+                format!(
+                    "thresholds of {:?}: alert {} and alarm {} must be finite and differ",
+                    t.index, t.alert, t.alarm
+                ),
+            );
+        }
+    }
+    if let Some(d) = policy.planned_shutdowns.iter().find(|d| d.secs() < 0.0) {
+        c.top("maintenance_policy", format!("a planned shutdown at {d} is before the start"));
+    }
 }
 
 /// Each expectation's references (asset, index, set-point, fault), bounds and durations.
@@ -428,6 +447,10 @@ fn check_expectations(c: &mut Collector<'_>, s: &Scenario, assets: &HashMap<&str
                 if let Some(b) = before {
                     positive(c, i, "before", b);
                 }
+            }
+            Expectation::ServiceWindowBefore { asset, before } => {
+                check_pump_ref(c, "expect", i, asset, assets, asset_ids);
+                positive(c, i, "before", before);
             }
             Expectation::DriftDetected { fault, within } => {
                 match s.faults.get(*fault) {
