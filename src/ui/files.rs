@@ -179,7 +179,7 @@ pub fn export_report(world: &World) -> String {
         .iter()
         .filter_map(|(id, &e)| {
             let e = world.get_entity(e).ok()?;
-            let m = super::health::metrics(&e);
+            let m = super::health::metrics(&e, &world.resource::<LoadedScenario>().0.maintenance_policy);
             let metrics: serde_json::Map<String, serde_json::Value> = m
                 .iter()
                 .map(|x| (x.name.to_owned(), json!({"value": x.value, "unit": x.unit, "score": x.score})))

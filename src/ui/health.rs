@@ -1,6 +1,7 @@
 //! Health at a glance: every asset's health metrics graded against alert thresholds (defined once, here, for the
 //! 3D tint, the asset tree's badges and the plots' threshold lines), and the green–amber–red colour of a score.
 
+use crate::scenario::{Index, MaintenancePolicy};
 use bevy::prelude::*;
 
 use crate::assess::dependency::UpstreamRisk;
@@ -98,17 +99,30 @@ pub struct Metric {
     pub score: f64,
 }
 
-/// Every graded metric of an asset, from its components.
-pub fn metrics(e: &EntityRef<'_>) -> Vec<Metric> {
+/// The thresholds of `index` under the scenario's maintenance policy (its own, or the built-in ones), or
+/// `fallback` for an index the policy has none for.
+pub fn policy_thresholds(policy: &MaintenancePolicy, index: Index, fallback: Thresholds) -> Thresholds {
+    policy.thresholds(index).map_or(fallback, |t| Thresholds {
+        alert: t.alert,
+        alarm: t.alarm,
+        higher_is_worse: t.higher_is_worse(),
+    })
+}
+
+/// Every graded metric of an asset, from its components, graded by the scenario's maintenance policy.
+pub fn metrics(e: &EntityRef<'_>, policy: &MaintenancePolicy) -> Vec<Metric> {
     let mut m = Vec::new();
     let mut push = |name, value: f64, unit, score| m.push(Metric { name, value, unit, score });
+    let t = |index, fallback| policy_thresholds(policy, index, fallback);
     if let Some(r) = e.get::<PumpReadings>() {
         let h = &r.0.health;
-        push("bearing wear", h.bearing_wear, "", BEARING_WEAR.score(h.bearing_wear));
-        push("remaining life", h.rul_h, "h", RUL_H.score(h.rul_h));
-        push("cavitation risk", h.cavitation_risk, "", CAVITATION.score(h.cavitation_risk));
+        push("bearing wear", h.bearing_wear, "", t(Index::BearingWear, BEARING_WEAR).score(h.bearing_wear));
+        push("remaining life", h.rul_h, "h", t(Index::RemainingLifeHours, RUL_H).score(h.rul_h));
+        let cavitation = t(Index::CavitationRisk, CAVITATION);
+        push("cavitation risk", h.cavitation_risk, "", cavitation.score(h.cavitation_risk));
         if let Some(u) = e.get::<UpstreamRisk>() {
-            push("cavitation risk ahead", u.cavitation_risk, "", CAVITATION.score(u.cavitation_risk));
+            let ahead = t(Index::CavitationRiskAhead, CAVITATION);
+            push("cavitation risk ahead", u.cavitation_risk, "", ahead.score(u.cavitation_risk));
         }
         let zone = match r.0.zone {
             Zone::A => 0.0,
@@ -119,7 +133,8 @@ pub fn metrics(e: &EntityRef<'_>) -> Vec<Metric> {
         push("vibration (ISO 10816 zone)", r.0.vib_rms_mm_s, "mm/s", zone);
     }
     if let Some(r) = e.get::<MotorReadings>() {
-        push("insulation health", r.insulation_health, "", INSULATION.score(r.insulation_health));
+        let insulation = t(Index::InsulationHealth, INSULATION);
+        push("insulation health", r.insulation_health, "", insulation.score(r.insulation_health));
         if let Some(limit) = e.get::<MotorNameplate>().map(|n| n.0.insulation_class.rated_temp_c()) {
             let t = Thresholds { alert: limit - WINDING_MARGIN_K, alarm: limit, higher_is_worse: true };
             push("winding temperature", r.winding_temp_c, "°C", t.score(r.winding_temp_c));

@@ -26,7 +26,7 @@ pub(super) fn inspector_ui(ui: &mut Ui, world: &World, selected: Option<&str>) {
         return;
     };
     let kind = e.get::<Asset>().map_or("?", |a| a.kind);
-    let metrics = health::metrics(&e);
+    let metrics = health::metrics(&e, &world.resource::<crate::twin::LoadedScenario>().0.maintenance_policy);
     let worst = health::worst_score(&metrics);
     ui.horizontal(|ui| {
         ui.heading(id);
@@ -47,6 +47,45 @@ pub(super) fn inspector_ui(ui: &mut Ui, world: &World, selected: Option<&str>) {
             }
         });
     });
+
+    if let Some(d) = e.get::<crate::assess::defect::DefectTracker>().and_then(|t| t.defect.as_ref()) {
+        section(ui, "Bearing defect", |ui| {
+            ui.label(format!(
+                "detected at {} (wear then {:.2}); severity now {:.2} of the failure threshold",
+                super::widgets::format_sim_time(d.detected_at_s),
+                d.wear_at_detection,
+                d.severity
+            ));
+            ui.label(format!(
+                "growth rate {:.4} ± {:.4} /h at the rated point; remaining life p10 {:.0} h · p50 {:.0} h · p90 {:.0} h",
+                d.growth_rate_per_h.0, d.growth_rate_per_h.1, d.rul_h.p10, d.rul_h.p50, d.rul_h.p90
+            ));
+        });
+    }
+    if let Some(w) = e.get::<crate::assess::service::ServiceWatch>().and_then(|s| s.window.as_ref()) {
+        section(ui, "Service window", |ui| {
+            let fmt_t = super::widgets::format_sim_time;
+            ui.colored_label(
+                egui::Color32::from_rgb(240, 160, 40),
+                format!(
+                    "service before {} (P(failure before then) {:.0} %)",
+                    fmt_t(w.window_latest_s),
+                    100.0 * w.max_failure_probability
+                ),
+            );
+            ui.label(match w.planned_shutdown_s {
+                Some(s) => format!("at the planned shutdown at {}", fmt_t(s)),
+                None => "no planned shutdown in the window: it needs one of its own".to_owned(),
+            });
+            ui.small(format!(
+                "recommended at {}: {} {:.2} crossed its alert {}",
+                fmt_t(w.raised_at_s),
+                w.index,
+                w.value,
+                w.alert
+            ));
+        });
+    }
 
     section(ui, "Live values", |ui| {
         let telemetry = world.resource::<crate::ingest::Telemetry>();

@@ -108,6 +108,7 @@ pub(super) fn tree_rows(world: &World) -> Vec<TreeRow> {
         .get_resource::<crate::sync::Assimilation>()
         .map(|a| a.alarms.iter().filter(|x| x.cleared_s.is_none()).map(|x| x.asset.as_str()).collect())
         .unwrap_or_default();
+    let policy = &world.resource::<crate::twin::LoadedScenario>().0.maintenance_policy;
     world
         .resource::<AssetIndex>()
         .0
@@ -115,7 +116,7 @@ pub(super) fn tree_rows(world: &World) -> Vec<TreeRow> {
         .filter_map(|(id, &e)| {
             let e = world.get_entity(e).ok()?;
             let asset = e.get::<Asset>()?;
-            let score = health::worst_score(&health::metrics(&e));
+            let score = health::worst_score(&health::metrics(&e, policy));
             let flagged = health::any_stale(&e) || alarms.contains(&id.as_str());
             Some(TreeRow { id: id.clone(), kind: asset.kind, score, flagged })
         })

@@ -52,6 +52,7 @@ pub(super) fn train_of(world: &World, selected: Option<&str>) -> (Option<String>
 /// Draws the plot row.
 pub(super) fn plots_ui(ui: &mut Ui, world: &World, bench: &mut Workbench, desk: Option<&ChangeDesk>) {
     let now = world.resource::<SimClock>().now_s;
+    let policy = &world.resource::<crate::twin::LoadedScenario>().0.maintenance_policy;
     let (pump, motor) = train_of(world, bench.selected.as_deref());
     ui.horizontal(|ui| {
         ui.strong(match (&pump, &motor) {
@@ -102,30 +103,36 @@ pub(super) fn plots_ui(ui: &mut Ui, world: &World, bench: &mut Workbench, desk: 
         let m = motor.as_deref().unwrap_or("");
         // Bearing wear, with the what-if's bands when one was asked of this pump.
         let wear_end = forecast.map_or(x1, |f| x1.max(f.forked_at_s + f.answer.horizon_s));
-        chart(ui, "Bearing wear", &Frame { x1: wear_end, ..ctx }, Some(health::BEARING_WEAR), |pu| {
-            pu.line(line("wear", history.get(p, Trace::Index(Index::BearingWear)), 1.0, Color32::LIGHT_BLUE));
-            if let Some(f) = forecast {
-                let xs: Vec<f64> = f.answer.baseline.wear.t_s.iter().map(|t| f.forked_at_s + t).collect();
-                for (name, o, c) in [
-                    ("baseline", &f.answer.baseline, Color32::from_rgb(170, 170, 170)),
-                    ("change", &f.answer.change, Color32::from_rgb(80, 160, 255)),
-                ] {
-                    let b = &o.wear;
-                    if b.p10.len() == xs.len() && b.p90.len() == xs.len() && b.p50.len() == xs.len() {
-                        pu.add(
-                            FilledArea::new(format!("{name} p10–p90"), &xs, &b.p10, &b.p90)
-                                .fill_color(c.gamma_multiply(0.25)),
-                        );
-                        let pts: Vec<[f64; 2]> = xs.iter().zip(&b.p50).map(|(x, y)| [*x, *y]).collect();
-                        pu.line(
-                            Line::new(format!("{name} median"), PlotPoints::new(pts))
-                                .color(c)
-                                .style(LineStyle::dashed_loose()),
-                        );
+        chart(
+            ui,
+            "Bearing wear",
+            &Frame { x1: wear_end, ..ctx },
+            Some(health::policy_thresholds(policy, Index::BearingWear, health::BEARING_WEAR)),
+            |pu| {
+                pu.line(line("wear", history.get(p, Trace::Index(Index::BearingWear)), 1.0, Color32::LIGHT_BLUE));
+                if let Some(f) = forecast {
+                    let xs: Vec<f64> = f.answer.baseline.wear.t_s.iter().map(|t| f.forked_at_s + t).collect();
+                    for (name, o, c) in [
+                        ("baseline", &f.answer.baseline, Color32::from_rgb(170, 170, 170)),
+                        ("change", &f.answer.change, Color32::from_rgb(80, 160, 255)),
+                    ] {
+                        let b = &o.wear;
+                        if b.p10.len() == xs.len() && b.p90.len() == xs.len() && b.p50.len() == xs.len() {
+                            pu.add(
+                                FilledArea::new(format!("{name} p10–p90"), &xs, &b.p10, &b.p90)
+                                    .fill_color(c.gamma_multiply(0.25)),
+                            );
+                            let pts: Vec<[f64; 2]> = xs.iter().zip(&b.p50).map(|(x, y)| [*x, *y]).collect();
+                            pu.line(
+                                Line::new(format!("{name} median"), PlotPoints::new(pts))
+                                    .color(c)
+                                    .style(LineStyle::dashed_loose()),
+                            );
+                        }
                     }
                 }
-            }
-        });
+            },
+        );
         chart(
             ui,
             "Remaining life, d",
@@ -140,28 +147,40 @@ pub(super) fn plots_ui(ui: &mut Ui, world: &World, bench: &mut Workbench, desk: 
                 pu.line(Line::new("RUL (capped at 10 y)", PlotPoints::new(pts)).color(Color32::LIGHT_GREEN));
             },
         );
-        chart(ui, "Cavitation risk", &ctx, Some(health::CAVITATION), |pu| {
-            pu.line(line(
-                "now",
-                history.get(p, Trace::Index(Index::CavitationRisk)),
-                1.0,
-                Color32::from_rgb(255, 150, 60),
-            ));
-            pu.line(line(
-                "1 h ahead",
-                history.get(p, Trace::Index(Index::CavitationRiskAhead)),
-                1.0,
-                Color32::from_rgb(230, 90, 200),
-            ));
-        });
-        chart(ui, "Insulation health", &ctx, Some(health::INSULATION), |pu| {
-            pu.line(line(
-                "insulation",
-                history.get(m, Trace::Index(Index::InsulationHealth)),
-                1.0,
-                Color32::from_rgb(250, 210, 80),
-            ));
-        });
+        chart(
+            ui,
+            "Cavitation risk",
+            &ctx,
+            Some(health::policy_thresholds(policy, Index::CavitationRisk, health::CAVITATION)),
+            |pu| {
+                pu.line(line(
+                    "now",
+                    history.get(p, Trace::Index(Index::CavitationRisk)),
+                    1.0,
+                    Color32::from_rgb(255, 150, 60),
+                ));
+                pu.line(line(
+                    "1 h ahead",
+                    history.get(p, Trace::Index(Index::CavitationRiskAhead)),
+                    1.0,
+                    Color32::from_rgb(230, 90, 200),
+                ));
+            },
+        );
+        chart(
+            ui,
+            "Insulation health",
+            &ctx,
+            Some(health::policy_thresholds(policy, Index::InsulationHealth, health::INSULATION)),
+            |pu| {
+                pu.line(line(
+                    "insulation",
+                    history.get(m, Trace::Index(Index::InsulationHealth)),
+                    1.0,
+                    Color32::from_rgb(250, 210, 80),
+                ));
+            },
+        );
         let temp_limits =
             class_c.map(|c| Thresholds { alert: c - health::WINDING_MARGIN_K, alarm: c, higher_is_worse: true });
         let q = Quantity::WindingTemperature;
