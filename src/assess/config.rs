@@ -138,7 +138,7 @@ impl Plugin for ConfigPlugin {
 }
 
 /// Applies this tick's identity reports; logs each status change (a mismatch as a warning).
-fn apply_identities(
+pub fn apply_identities(
     mut telemetry: ResMut<Telemetry>,
     index: Res<AssetIndex>,
     mut assets: Query<&mut Configuration>,

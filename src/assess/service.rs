@@ -185,7 +185,8 @@ impl Plugin for ServicePlugin {
             watch_service
                 .in_set(TwinSystems::Assess)
                 .after(super::defect::track_defects)
-                .after(super::dependency::assess_upstream),
+                .after(super::dependency::assess_upstream)
+                .after(super::config::apply_identities),
         );
     }
 }

@@ -507,14 +507,16 @@ mod tests {
                 DraftAccepted(setpoint: "P-101.speed", value: 1300.0, at: "1h"),
                 DraftRejected(setpoint: "P-101.speed", value: 1600.0, at: "1h", layer: Envelope),
                 DraftRejected(setpoint: "P-101.speed", value: 1600.0, at: "1h"),
-                NoSampleDropped,"#,
+                NoSampleDropped,
+                ServiceWindowBefore(asset: "P-101", before: "1d"),"#,
             1,
         );
         let s = crate::scenario::parse(&text, &path).unwrap();
-        assert_eq!(s.expect.len(), 16);
+        assert_eq!(s.expect.len(), 17);
         let names: Vec<&str> = s.expect.iter().map(Expectation::name).collect();
         assert_eq!(names[..4], ["RulBetween", "AlarmRaised", "AlarmRaised", "NoAlarm"]);
         assert_eq!(s.expect[9], Expectation::NoSampleDropped);
+        assert_eq!(s.expect[10].name(), "ServiceWindowBefore");
         assert_eq!(crate::scenario::parse(&s.to_ron(), &path).unwrap(), s);
     }
 

@@ -248,7 +248,9 @@ mod tests {
     fn alarms_are_scored_against_the_injected_faults() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/pump_station.ron");
         let mut s = crate::scenario::load(&path).expect("bundled scenario");
-        // The bundled defect at 36 h, plus a stuck winding sensor at 10 h that is never detected.
+        // A bearing defect at 36 h, plus a stuck winding sensor at 10 h that is never detected.
+        s.faults =
+            vec![FaultSpec::BearingDefect { asset: "P-101".into(), onset: "36h".parse().unwrap(), severity: 0.4 }];
         s.faults.push(FaultSpec::StuckSensor { signal: "M-101.winding_temp".into(), at: "10h".parse().unwrap() });
         let alarms = vec![
             // Before the defect's onset: nothing explains it.

@@ -331,9 +331,9 @@ fn a_stale_tank_level_is_shown_on_the_pumps_it_feeds_and_widens_their_risk() {
 fn the_report_scores_the_drift_alarms_against_the_plants_faults_and_tracks_performance_over_time() {
     let dir = artifacts("sync-performance");
     let report = dir.join("report.json");
-    // The bundled station: a bearing defect at 36 h.
+    // The bundled station: a bearing defect at 12 h.
     let out =
-        twin(&["run", "scenes/pump_station.ron", "--duration", "37h", "--report", report.to_str().unwrap(), "-q"]);
+        twin(&["run", "scenes/pump_station.ron", "--duration", "13h", "--report", report.to_str().unwrap(), "-q"]);
     assert!(out.status.code().is_some_and(|c| c <= 1), "{}", stderr(&out));
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let perf = &r["sync"]["performance"];

@@ -193,6 +193,10 @@ fn a_detected_defect_crosses_the_wear_alert_and_one_service_window_is_recommende
     let _ = std::fs::remove_file(&file);
     let mut s = bundled();
     s.maintenance_policy.notify_file = Some(file.to_str().unwrap().to_owned());
+    s.expect.push(twin::scenario::Expectation::ServiceWindowBefore {
+        asset: "P-101".into(),
+        before: twin::scenario::Dur::from_secs(13.0 * 3600.0),
+    });
     let opts = RunOptions { plant: true, ..RunOptions::new(24.0 * 3600.0, 1) };
     let r = headless::run(Arc::new(s.clone()), Path::new("scenes/pump_station.ron"), &opts).expect("24 h run");
     // The defect injected at 12 h is detected within minutes; the stage-2 wear index jumps past the 0.65 alert.
