@@ -6,7 +6,7 @@
 
 use bevy::prelude::*;
 use bevy_egui::egui::{self, Color32, Ui};
-use egui_plot::{FilledArea, HLine, Legend, Line, LineStyle, Plot, PlotPoints, Span};
+use egui_plot::{FilledArea, HLine, Legend, Line, LineStyle, Plot, PlotPoints, Span, VLine};
 
 use super::desk::ChangeDesk;
 use super::health::{self, Thresholds};
@@ -101,14 +101,34 @@ pub(super) fn plots_ui(ui: &mut Ui, world: &World, bench: &mut Workbench, desk: 
     ui.horizontal(|ui| {
         let p = pump.as_deref().unwrap_or("");
         let m = motor.as_deref().unwrap_or("");
-        // Bearing wear, with the what-if's bands when one was asked of this pump.
+        // Bearing wear, with the what-if's bands when one was asked of this pump, and the recommended service
+        // window's end and planned shutdown (the chart reaches out to them).
+        let window = world
+            .resource::<AssetIndex>()
+            .0
+            .get(p)
+            .and_then(|&e| world.get::<crate::assess::service::ServiceWatch>(e))
+            .and_then(|w| w.window.clone());
         let wear_end = forecast.map_or(x1, |f| x1.max(f.forked_at_s + f.answer.horizon_s));
+        let wear_end = window.as_ref().map_or(wear_end, |w| wear_end.max(w.window_latest_s * 1.02));
         chart(
             ui,
             "Bearing wear",
             &Frame { x1: wear_end, ..ctx },
             Some(health::policy_thresholds(policy, Index::BearingWear, health::BEARING_WEAR)),
             |pu| {
+                if let Some(w) = &window {
+                    pu.vline(
+                        VLine::new("service by", w.window_latest_s).color(Color32::from_rgb(240, 160, 40)).width(1.5),
+                    );
+                    if let Some(at) = w.planned_shutdown_s {
+                        pu.vline(
+                            VLine::new("planned shutdown", at)
+                                .color(Color32::from_rgb(120, 180, 255))
+                                .style(LineStyle::dashed_loose()),
+                        );
+                    }
+                }
                 pu.line(line("wear", history.get(p, Trace::Index(Index::BearingWear)), 1.0, Color32::LIGHT_BLUE));
                 if let Some(f) = forecast {
                     let xs: Vec<f64> = f.answer.baseline.wear.t_s.iter().map(|t| f.forked_at_s + t).collect();
@@ -137,8 +157,24 @@ pub(super) fn plots_ui(ui: &mut Ui, world: &World, bench: &mut Workbench, desk: 
             ui,
             "Remaining life, d",
             &ctx,
-            Some(Thresholds { alert: 30.0, alarm: 7.0, higher_is_worse: false }),
+            Some({
+                let t = health::policy_thresholds(policy, Index::RemainingLifeHours, health::RUL_H);
+                Thresholds { alert: t.alert / 24.0, alarm: t.alarm / 24.0, ..t }
+            }),
             |pu| {
+                // The p10-p90 band (the fatigue life's, or a growing defect's once one is tracked).
+                let (lo, hi) = (
+                    history.get(p, Trace::Index(Index::RemainingLifeP10Hours)),
+                    history.get(p, Trace::Index(Index::RemainingLifeP90Hours)),
+                );
+                if !lo.is_empty() && lo.len() == hi.len() {
+                    let xs: Vec<f64> = lo.iter().map(|q| q[0]).collect();
+                    let day = |v: &[f64; 2]| (v[1] / 24.0).min(RUL_CAP_D);
+                    let (l, h): (Vec<f64>, Vec<f64>) = (lo.iter().map(day).collect(), hi.iter().map(day).collect());
+                    pu.add(
+                        FilledArea::new("p10–p90", &xs, &l, &h).fill_color(Color32::LIGHT_GREEN.gamma_multiply(0.25)),
+                    );
+                }
                 let pts: Vec<[f64; 2]> = history
                     .get(p, Trace::Index(Index::RemainingLifeHours))
                     .iter()
