@@ -78,6 +78,7 @@ fn bench_whatif(train: &PumpTrain) {
         ambient_std_k: 2.0,
         defect_severity_mean: 0.3,
         defect_severity_std: 0.1,
+        ..Uncertainty::default()
     };
     let mut answer = None;
     let d = median(7, || {
