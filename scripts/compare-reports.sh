@@ -19,6 +19,12 @@ trap 'git worktree remove --force "$out/base-src" 2>/dev/null || true' EXIT
 # Both builds share this tree's target directory (the dependencies are built once; the workspace crates of each
 # source tree are kept apart by their paths). The headless build: the reports do not depend on the GUI.
 build() {
+    # Both trees share one target directory, and cargo names a workspace crate's outputs by its path relative to
+    # its workspace, so the two trees' crates share file names and the other tree's output can pass for fresh:
+    # the workspace's own crates are cleaned before each build (the dependencies stay built).
+    for pkg in twin twin-models twin-mqtt twin-modbus; do
+        (cd "$1" && cargo clean -q -p "$pkg" --target-dir "$root/target" 2>/dev/null) || true
+    done
     (cd "$1" && cargo build -q --no-default-features --bin twin --target-dir "$root/target")
     cp "$root/target/debug/twin" "$2"
 }

@@ -47,7 +47,12 @@ pub const RUL_CAP_H: f64 = crate::health::RUL_CAP_H;
 /// The growth-rate multiplier `g = (n / n_r) (P / P_r)^p` at speed ratio `n/n_r` and load ratio `P/P_r` with life
 /// exponent `p` (0 when stopped).
 pub fn growth_factor(speed_ratio: f64, load_ratio: f64, exponent: f64) -> f64 {
-    if speed_ratio > 0.0 && load_ratio > 0.0 { speed_ratio * load_ratio.powf(exponent) } else { 0.0 }
+    if !(speed_ratio > 0.0 && load_ratio > 0.0) {
+        return 0.0;
+    }
+    // A ball bearing's exponent 3 as products (this runs at every step of every what-if sample).
+    let load = if exponent == 3.0 { load_ratio * load_ratio * load_ratio } else { load_ratio.powf(exponent) };
+    speed_ratio * load
 }
 
 /// Severity after `dt_h` hours at growth factor `g` and rate `rate_per_h`: `s exp(λ g dt)`, capped at failure.
