@@ -16,19 +16,12 @@ shift $(($# < 3 ? $# : 3))
 [ "${1:-}" = "--" ] && shift
 flags=("$@")
 out=$root/target/compare-bench
-mkdir -p "$out"
-git worktree remove --force "$out/base-src" 2>/dev/null || true
-git worktree add --detach "$out/base-src" "$rev" >/dev/null
-trap 'git worktree remove --force "$out/base-src" 2>/dev/null || true' EXIT
+. scripts/compare-common.sh
+base_worktree "$rev"
 
 # The bench executable of the tree in $1, copied to $2.
 build() {
-    # Both trees share one target directory, and cargo names a workspace crate's outputs by its path relative to
-    # its workspace, so the two trees' crates share file names and the other tree's output can pass for fresh:
-    # the workspace's own crates are cleaned before each build (the dependencies stay built).
-    for pkg in twin twin-models twin-mqtt twin-modbus; do
-        (cd "$1" && cargo clean -q --release -p "$pkg" --target-dir "$root/target" 2>/dev/null) || true
-    done
+    clean_workspace_crates "$1" --release
     local exe
     exe=$(cd "$1" && cargo bench --no-run --bench "$bench" "${flags[@]}" --target-dir "$root/target" \
         --message-format=json 2>/dev/null |

@@ -11,20 +11,13 @@ root=$PWD
 rev=${1:?usage: scripts/compare-reports.sh REV}
 out=$root/target/compare-reports
 rm -rf "$out"
-mkdir -p "$out"
-git worktree remove --force "$out/base-src" 2>/dev/null || true
-git worktree add --detach "$out/base-src" "$rev" >/dev/null
-trap 'git worktree remove --force "$out/base-src" 2>/dev/null || true' EXIT
+. scripts/compare-common.sh
+base_worktree "$rev"
 
-# Both builds share this tree's target directory (the dependencies are built once; the workspace crates of each
-# source tree are kept apart by their paths). The headless build: the reports do not depend on the GUI.
+# Both builds share this tree's target directory (the dependencies are built once; each tree's own crates are
+# rebuilt, see compare-common.sh). The headless build: the reports do not depend on the GUI.
 build() {
-    # Both trees share one target directory, and cargo names a workspace crate's outputs by its path relative to
-    # its workspace, so the two trees' crates share file names and the other tree's output can pass for fresh:
-    # the workspace's own crates are cleaned before each build (the dependencies stay built).
-    for pkg in twin twin-models twin-mqtt twin-modbus; do
-        (cd "$1" && cargo clean -q -p "$pkg" --target-dir "$root/target" 2>/dev/null) || true
-    done
+    clean_workspace_crates "$1"
     (cd "$1" && cargo build -q --no-default-features --bin twin --target-dir "$root/target")
     cp "$root/target/debug/twin" "$2"
 }

@@ -9,17 +9,10 @@ root=$PWD
 rev=${1:?usage: scripts/compare-speed.sh REV [N]}
 n=${2:-5}
 out=$root/target/compare-speed
-mkdir -p "$out"
-git worktree remove --force "$out/base-src" 2>/dev/null || true
-git worktree add --detach "$out/base-src" "$rev" >/dev/null
-trap 'git worktree remove --force "$out/base-src" 2>/dev/null || true' EXIT
+. scripts/compare-common.sh
+base_worktree "$rev"
 build() {
-    # Both trees share one target directory, and cargo names a workspace crate's outputs by its path relative to
-    # its workspace, so the two trees' crates share file names and the other tree's output can pass for fresh:
-    # the workspace's own crates are cleaned before each build (the dependencies stay built).
-    for pkg in twin twin-models twin-mqtt twin-modbus; do
-        (cd "$1" && cargo clean -q --release -p "$pkg" --target-dir "$root/target" 2>/dev/null) || true
-    done
+    clean_workspace_crates "$1" --release
     (cd "$1" && cargo build -q --release --no-default-features --bin twin --target-dir "$root/target")
     cp "$root/target/release/twin" "$2"
 }

@@ -226,30 +226,3 @@ fn a_detected_defect_crosses_the_wear_alert_and_one_service_window_is_recommende
     let r = headless::run(Arc::new(healthy), Path::new("scenes/pump_station.ron"), &opts).expect("24 h run");
     assert!(r.sync.service_windows.is_empty(), "{:?}", r.sync.service_windows);
 }
-
-#[test]
-#[ignore = "diagnostic: the twin's defect severity against the plant's over two weeks"]
-fn diagnose_defect_tracking() {
-    use twin::assess::defect::DefectTracker;
-    use twin::plant::inprocess::PlantRunner;
-    let s = Arc::new(bundled());
-    let mut app = twin::app::headless_app(s.clone(), 1);
-    twin::plant::inprocess::add_inprocess_plant(&mut app, &s, 1, None).unwrap();
-    app.update();
-    let pump = app.world().resource::<twin::twin::AssetIndex>().0["P-101"];
-    for day in 0..28 {
-        twin::change::cli::run_for(&mut app, 12.0 * 3600.0);
-        let truth = app.world().resource::<PlantRunner>().plant.truth();
-        let t = truth.pump("P-101").unwrap();
-        let d = app.world().get::<DefectTracker>(pump).unwrap().defect.clone();
-        eprintln!(
-            "{:.1} d: true s {:.3} rate {:.5} failed {:?} speed {:.0}; twin {:?}",
-            (day + 1) as f64 / 2.0,
-            t.defect_severity,
-            t.defect_growth_rate_per_h,
-            t.failed_at_s,
-            t.outputs.speed_rpm,
-            d.map(|d| (d.severity, d.growth_rate_per_h, d.rul_h.p50))
-        );
-    }
-}
