@@ -325,8 +325,8 @@ impl ChangeSession {
         Ok(())
     }
 
-    /// Why a push cannot start now (`None`: it can); `user_allows` is the user's writes switch.
-    pub fn push_blocker(&self, scenario: &Scenario, user_allows: bool) -> Option<String> {
+    /// Why the drafts are not ready to push (a push running, a layer not passed, approvals missing).
+    fn not_ready(&self, scenario: &Scenario) -> Option<String> {
         if self.push_job.is_some() {
             return Some("a push is running".into());
         }
@@ -334,25 +334,20 @@ impl ChangeSession {
             return Some("validate the drafts first: every layer must pass".into());
         }
         let need = usize::from(scenario.change.approvals);
-        if self.approvals.len() < need {
-            return Some(format!("{} of {need} approval(s)", self.approvals.len()));
-        }
-        writes_refusal(scenario, user_allows, self.target.as_ref())
+        (self.approvals.len() < need).then(|| format!("{} of {need} approval(s)", self.approvals.len()))
+    }
+
+    /// Why a push cannot start now (`None`: it can); `user_allows` is the user's writes switch.
+    pub fn push_blocker(&self, scenario: &Scenario, user_allows: bool) -> Option<String> {
+        self.not_ready(scenario).or_else(|| writes_refusal(scenario, user_allows, self.target.as_ref()))
     }
 
     /// Everything a push needs, checked, with its start recorded. A refusal by the writes gate, or because the
     /// inputs the validation was made on are no longer fresh, is recorded and is [`ChangeError::Refused`].
     fn begin_push(&mut self, world: &World, author: &str, user_allows: bool) -> Result<PushPlan, ChangeError> {
         let scenario = world.resource::<LoadedScenario>().0.clone();
-        if self.push_job.is_some() {
-            return Err(ChangeError::Invalid("a push is running".into()));
-        }
-        if !self.all_passed() {
-            return Err(ChangeError::Invalid("validate the drafts first: every layer must pass".into()));
-        }
-        let need = usize::from(scenario.change.approvals);
-        if self.approvals.len() < need {
-            return Err(ChangeError::Invalid(format!("{} of {need} approval(s)", self.approvals.len())));
+        if let Some(why) = self.not_ready(&scenario) {
+            return Err(ChangeError::Invalid(why));
         }
         let refusal = writes_refusal(&scenario, user_allows, self.target.as_ref()).or_else(|| {
             // A validation is only as good as the inputs it was made on: they must still be fresh now.
