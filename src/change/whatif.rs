@@ -219,13 +219,18 @@ pub fn table(w: &WhatIf) -> String {
         100.0 * w.answer.p_failure_delta_std
     );
     if let Some(a) = &w.advice {
+        // A negative cost is a gain: at the present speed the bearing fails in enough samples to lose more.
+        let cost = if a.throughput_cost_m3 >= 0.0 {
+            format!("throughput cost {:.0} m³", a.throughput_cost_m3)
+        } else {
+            format!("throughput {:.0} m³ more (the present speed's failures stop the pump)", -a.throughput_cost_m3)
+        };
         t += &format!(
-            "advice: {:?}: run at {:.0} rpm, P(failure) {} (at the present speed {}), throughput cost {:.0} m³\n",
+            "advice: {:?}: run at {:.0} rpm, P(failure) {} (at the present speed {}), {cost}\n",
             a.verdict,
             a.speed_rpm,
             pct(a.p_failure),
             pct(a.p_failure_current),
-            a.throughput_cost_m3
         );
     }
     t

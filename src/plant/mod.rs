@@ -450,7 +450,7 @@ impl VirtualPlant {
             }
             // The hidden truth is as old as the asset's history says: the true bearing, at its true load, has
             // consumed what those hours consume.
-            let bearing_h = a.history.bearing_operating_h.unwrap_or(0.0);
+            let bearing_h = scenario.bearing_hours(a);
             let mut state = train.aged_state(ambient0, bearing_h, insulation_h);
             state.speed_rpm = speed;
             let level = tank.map_or(0.0, |t| tanks[t].state.level_m);

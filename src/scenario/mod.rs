@@ -102,6 +102,23 @@ impl Scenario {
         self.assets.iter().find(|a| a.id == id)
     }
 
+    /// The calendar time the run starts at, Unix s: `simulation.start`, else the time this process first asked
+    /// (so the twin and the virtual plant count a bearing's dated history to the same instant).
+    pub fn start_unix_s(&self) -> f64 {
+        static LOADED: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+        let now =
+            || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        match self.simulation.start.as_deref().map(model::parse_date) {
+            Some(Ok(t)) => t,
+            _ => *LOADED.get_or_init(now),
+        }
+    }
+
+    /// The bearing operating hours of `asset`'s history when the run starts (0: new).
+    pub fn bearing_hours(&self, asset: &AssetSpec) -> f64 {
+        asset.history.bearing_hours(self.start_unix_s())
+    }
+
     /// Serialises back to RON, in the form `load` reads.
     pub fn to_ron(&self) -> String {
         let config = ron::ser::PrettyConfig::new().struct_names(false).extensions(
@@ -137,6 +154,54 @@ mod tests {
         let s = load_str(MINIMAL).unwrap();
         let again = load_str(&s.to_ron()).unwrap();
         assert_eq!(s, again);
+    }
+
+    /// The small fixture with `history` on its pump and `simulation` (e.g. `(start: "2026-01-15")`) when given.
+    fn with_history(history: &str, simulation: Option<&str>) -> Result<Scenario, ScenarioError> {
+        let text = include_str!("../../tests/fixtures/valid_small.ron")
+            .replace(r#"depends_on: ["M-1", "T-1"],"#, &format!(r#"depends_on: ["M-1", "T-1"], history: {history},"#));
+        let text = match simulation {
+            Some(sim) => text.replace(r#"name: "Fixture","#, &format!(r#"name: "Fixture", simulation: {sim},"#)),
+            None => text,
+        };
+        load_str(&text)
+    }
+
+    #[test]
+    fn a_bearings_install_date_counts_its_operating_hours_to_the_runs_start_at_its_duty() {
+        let s =
+            with_history(r#"(bearing_installed: "2026-01-05", bearing_duty: 0.5)"#, Some(r#"(start: "2026-01-15")"#))
+                .unwrap();
+        // Ten calendar days at half duty: 120 operating hours.
+        assert_eq!(s.bearing_hours(s.asset("P-1").unwrap()), 120.0);
+        let s =
+            with_history(r#"(bearing_installed: "2026-01-14T12:00:00Z")"#, Some(r#"(start: "2026-01-15")"#)).unwrap();
+        assert_eq!(s.bearing_hours(s.asset("P-1").unwrap()), 12.0);
+        // Without a start, it counts to now: a bearing installed in 2020 has run more than six years by 2026-12.
+        let s = with_history(r#"(bearing_installed: "2020-01-01")"#, None).unwrap();
+        assert!(s.bearing_hours(s.asset("P-1").unwrap()) > 6.0 * 8760.0);
+        // Hours, when given, are taken as they are; no history is new.
+        let s = with_history("(bearing_operating_h: 64000.0)", None).unwrap();
+        assert_eq!(s.bearing_hours(s.asset("P-1").unwrap()), 64_000.0);
+        let s = with_history("()", None).unwrap();
+        assert_eq!(s.bearing_hours(s.asset("P-1").unwrap()), 0.0);
+    }
+
+    #[test]
+    fn an_install_date_in_the_future_or_next_to_operating_hours_or_a_bad_start_is_a_located_error() {
+        let e = with_history(r#"(bearing_installed: "2999-01-01")"#, None).unwrap_err().to_string();
+        assert!(
+            e.contains("assets[2].history.bearing_installed: the install date 2999-01-01 is in the future: after the run's start (now)"),
+            "{e}"
+        );
+        let e = with_history(r#"(bearing_installed: "2020-01-01", bearing_operating_h: 100.0)"#, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("give the bearing's operating hours or its install date, not both"), "{e}");
+        let e = with_history("(bearing_duty: 0.5)", None).unwrap_err().to_string();
+        assert!(e.contains("a duty goes with an install date"), "{e}");
+        let e = with_history("()", Some(r#"(start: "yesterday")"#)).unwrap_err().to_string();
+        assert!(e.contains(r#"simulation.start: "yesterday" is not a date"#), "{e}");
     }
 
     #[test]

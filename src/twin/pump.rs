@@ -138,7 +138,7 @@ fn insert(world: &mut World, entity: Entity, spec: &AssetSpec, scenario: &Scenar
         .unwrap_or(params.rated_speed_rpm);
     // The twin mirrors a running plant: pumps start at their set-point speed, machines at ambient temperature, the
     // bearing and the insulation as old as the asset's history says (new without one).
-    let bearing_h = spec.history.bearing_operating_h.unwrap_or(0.0);
+    let bearing_h = scenario.bearing_hours(spec);
     let insulation_h = motor_spec.history.insulation_age_h.unwrap_or(0.0);
     let mut state = train.aged_state(scenario.simulation.ambient.mean_c, bearing_h, insulation_h);
     state.speed_rpm = speed;

@@ -154,12 +154,19 @@ pub(super) fn inspector_ui(ui: &mut Ui, world: &World, selected: Option<&str>) {
                 row(ui, "shaft power", format!("{:.1} kW", o.shaft_power_kw));
                 row(ui, "NPSH available / required", format!("{:.2} / {:.2} m", o.npsha_m, o.npshr_m));
                 row(ui, "bearing load", format!("{:.2} kN", o.bearing_load_kn));
-                row(
-                    ui,
-                    "bearing life left (p10–p90)",
-                    format!("{}–{} h", fmt(life.rul_percentile_hours(0.1)), fmt(life.rul_percentile_hours(0.9))),
-                );
-                row(ui, "failure probability, 7 d", format!("{:.3} %", life.prob_failure_within(168.0) * 100.0));
+                // The fatigue (stage 1) life; once a defect grows, its own life (the section above) is the life.
+                let defect = e.get::<crate::assess::defect::DefectTracker>().is_some_and(|t| t.defect.is_some());
+                if defect {
+                    row(ui, "fatigue life (stage 1)", "superseded: a defect grows (Bearing defect)".into());
+                } else {
+                    row(
+                        ui,
+                        "fatigue life left (p10–p90)",
+                        format!("{}–{} h", fmt(life.rul_percentile_hours(0.1)), fmt(life.rul_percentile_hours(0.9))),
+                    );
+                    let p = life.prob_failure_within(168.0) * 100.0;
+                    row(ui, "fatigue failure probability, 7 d", format!("{p:.3} %"));
+                }
             }
             if let (Some(l), Some(a)) = (e.get::<TankLevel>(), assimilation) {
                 let sd = a.level_std_m(e.id()).map_or("—".into(), |s| format!("± {:.3}", s));

@@ -102,13 +102,15 @@ fn spawn_egui_camera(mut commands: Commands, mut settings: ResMut<EguiGlobalSett
     ));
 }
 
-/// The tree's rows: every asset with its worst health and whether it is flagged (stale signal, drift alarm).
+/// The tree's rows: every asset with its worst health, whether it is flagged (stale signal, drift alarm) and the
+/// time left in its recommended service window.
 pub(super) fn tree_rows(world: &World) -> Vec<TreeRow> {
     let alarms: Vec<&str> = world
         .get_resource::<crate::sync::Assimilation>()
         .map(|a| a.alarms.iter().filter(|x| x.cleared_s.is_none()).map(|x| x.asset.as_str()).collect())
         .unwrap_or_default();
     let policy = &world.resource::<crate::twin::LoadedScenario>().0.maintenance_policy;
+    let now = world.resource::<crate::twin::SimClock>().now_s;
     world
         .resource::<AssetIndex>()
         .0
@@ -118,7 +120,9 @@ pub(super) fn tree_rows(world: &World) -> Vec<TreeRow> {
             let asset = e.get::<Asset>()?;
             let score = health::worst_score(&health::metrics(&e, policy));
             let flagged = health::any_stale(&e) || alarms.contains(&id.as_str());
-            Some(TreeRow { id: id.clone(), kind: asset.kind, score, flagged })
+            let window = e.get::<crate::assess::service::ServiceWatch>().and_then(|w| w.window.as_ref());
+            let service_within_h = window.map(|w| (w.window_latest_s - now) / 3600.0);
+            Some(TreeRow { id: id.clone(), kind: asset.kind, score, flagged, service_within_h })
         })
         .collect()
 }

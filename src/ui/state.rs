@@ -98,6 +98,8 @@ pub struct TreeRow {
     pub score: f64,
     /// A signal stale or a drift alarm active.
     pub flagged: bool,
+    /// Time left in the recommended service window, h (none: no window recommended).
+    pub service_within_h: Option<f64>,
 }
 
 /// The rows matching `filter`, grouped by kind (kinds in name order, assets in id order within each).
@@ -178,7 +180,7 @@ mod tests {
     use super::*;
 
     fn row(id: &str, kind: &'static str) -> TreeRow {
-        TreeRow { id: id.into(), kind, score: 0.0, flagged: false }
+        TreeRow { id: id.into(), kind, score: 0.0, flagged: false, service_within_h: None }
     }
 
     #[test]

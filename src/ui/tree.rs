@@ -1,11 +1,15 @@
-//! The asset tree (left panel): assets grouped by kind, each with its health badge and a flag when a signal is
-//! stale or a drift alarm is active; a filter by name or kind; a click selects. Long lists are virtualised.
+//! The asset tree (left panel): assets grouped by kind, each with its health badge, a flag when a signal is stale
+//! or a drift alarm is active, and the time left in a recommended service window; a filter by name or kind; a
+//! click selects. Long lists are virtualised.
 
 use bevy_egui::egui::{self, Ui};
 
 use super::panel::Action;
 use super::state::{TreeRow, Workbench, tree_groups};
 use super::widgets::badge;
+
+/// The colour of a recommended service window (the health scale's alert orange).
+const SERVICE: egui::Color32 = egui::Color32::from_rgb(240, 150, 40);
 
 /// Rows drawn per kind before the list scrolls on its own.
 const ROW_H: f32 = 20.0;
@@ -47,6 +51,12 @@ pub(super) fn tree_ui(ui: &mut Ui, bench: &mut Workbench, rows: &[TreeRow], acti
                             };
                             if ui.selectable_label(selected, text).clicked() {
                                 actions.push(Action::Select(r.id.clone()));
+                            }
+                            if let Some(h) = r.service_within_h {
+                                let left = if h >= 48.0 { format!("{:.1} d", h / 24.0) } else { format!("{h:.0} h") };
+                                let why = "a service window is recommended: service the bearing before it closes";
+                                ui.small(egui::RichText::new(format!("service ≤ {left}")).color(SERVICE))
+                                    .on_hover_text(why);
                             }
                         });
                     }

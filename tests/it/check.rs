@@ -61,9 +61,12 @@ const BAD: &[(&str, &[&str])] = &[
     (
         "bad_history",
         &[
-            "tests/fixtures/bad/bad_history.ron:17:13: assets[1].history.bearing_defect_severity: asset \"M-1\" is a Motor: history.bearing_defect_severity is the history of a CentrifugalPump's bearing",
-            "tests/fixtures/bad/bad_history.ron:30:13: assets[2].history.bearing_operating_h: the operating hours must be a finite number, 0 or more (not -500)",
-            "tests/fixtures/bad/bad_history.ron:30:13: assets[2].history.bearing_defect_severity: a defect's severity is 0 (none) to 1 (severe), not 1.5",
+            "tests/fixtures/bad/bad_history.ron:19:13: assets[1].history.bearing_defect_severity: asset \"M-1\" is a Motor: history.bearing_defect_severity is the history of a CentrifugalPump's bearing",
+            "tests/fixtures/bad/bad_history.ron:32:13: assets[2].history.bearing_operating_h: the operating hours must be a finite number, 0 or more (not -500)",
+            "tests/fixtures/bad/bad_history.ron:32:13: assets[2].history.bearing_defect_severity: a defect's severity is 0 (none) to 1 (severe), not 1.5",
+            "tests/fixtures/bad/bad_history.ron:45:42: assets[3].history.bearing_installed: the install date 2026-03-01 is in the future: after the run's start (2026-01-15)",
+            "tests/fixtures/bad/bad_history.ron:45:13: assets[3].history.bearing_duty: a duty is the share of time the pump runs, more than 0 to 1, not 1.5",
+            "tests/fixtures/bad/bad_history.ron:58:42: assets[4].history.bearing_installed: \"spring 2019\" is not a date: write \"2019-06-01\" or \"2019-06-01T08:00:00Z\"",
         ],
     ),
     (

@@ -102,6 +102,73 @@ impl Drop for Mosquitto {
     }
 }
 
+/// A `mosquitto_sub -v` (line-buffered through coreutils' `stdbuf`) on a topic filter, subscribed before [`MosquittoSub::start`] returns (it waits for the
+/// broker's SUBACK in the client's debug output); killed on drop.
+pub struct MosquittoSub {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl MosquittoSub {
+    /// Subscribes to `filter` at QoS 1 on the broker at 127.0.0.1:`port`.
+    pub fn start(port: u16, filter: &str) -> Self {
+        use std::io::BufRead;
+        // stdbuf: mosquitto_sub's standard output is block-buffered into a pipe; line by line here.
+        let mut child = Command::new("stdbuf")
+            .args(["-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", &port.to_string(), "-t", filter, "-q", "1"])
+            .args(["-v", "-d"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto_sub must be installed (Debian: mosquitto-clients)");
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(l) if l.contains("SUBACK") => break,
+                Ok(_) => {}
+                Err(_) => panic!("mosquitto_sub did not subscribe to {filter} within 10 s"),
+            }
+        }
+        Self { child, lines }
+    }
+
+    /// The next `n` messages as (topic, payload), waiting at most `timeout` in all (fewer if it passes). The
+    /// client's debug lines are skipped; a payload holds no line break.
+    pub fn messages(&self, n: usize, timeout: Duration) -> Vec<(String, String)> {
+        let deadline = Instant::now() + timeout;
+        let mut out = Vec::new();
+        while out.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(l) = self.lines.recv_timeout(left) else { break };
+            if l.starts_with("Client ") || l.starts_with("Subscribed ") {
+                continue;
+            }
+            if let Some((topic, payload)) = l.split_once(' ') {
+                out.push((topic.to_owned(), payload.to_owned()));
+            }
+        }
+        out
+    }
+}
+
+impl Drop for MosquittoSub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// `mosquitto_pub -m` once.
 pub fn mosquitto_pub(port: u16, topic: &str, payload: &str, qos: u8) {
     let st = Command::new("mosquitto_pub")

@@ -61,10 +61,18 @@ fn check_top(c: &mut Collector<'_>, s: &Scenario) {
     if s.assets.is_empty() {
         c.top("assets", "a scenario needs at least one asset".into());
     }
+    if let Some(Err(e)) = s.simulation.start.as_deref().map(parse_date) {
+        c.top("start", format!("simulation.start: {e}"));
+    }
 }
 
 /// Each asset's dependencies, kind and identity topic, and that the dependencies form no cycle.
 fn check_assets(c: &mut Collector<'_>, s: &Scenario, k: &Known<'_>) {
+    // The run's start, for dated history: the scenario's (when it parses; check_top reports it otherwise), or now.
+    let start = match s.simulation.start.as_deref() {
+        Some(text) => parse_date(text).ok().map(|t| (t, text)),
+        None => Some((s.start_unix_s(), "now")),
+    };
     let assets = &k.assets;
     let asset_ids = k.asset_ids.as_str();
     for (i, a) in s.assets.iter().enumerate() {
@@ -78,7 +86,7 @@ fn check_assets(c: &mut Collector<'_>, s: &Scenario, k: &Known<'_>) {
             }
         }
         check_kind(c, i, a, assets);
-        check_history(c, i, a);
+        check_history(c, i, a, start);
     }
     let mut identity_topics: HashMap<&str, usize> = HashMap::new();
     for (i, a) in s.assets.iter().enumerate() {
@@ -107,8 +115,9 @@ fn check_assets(c: &mut Collector<'_>, s: &Scenario, k: &Known<'_>) {
     check_cycles(c, s);
 }
 
-/// An asset's history: each field on the kind it belongs to, hours finite and not negative, a severity in 0..1.
-fn check_history(c: &mut Collector<'_>, i: usize, a: &AssetSpec) {
+/// An asset's history: each field on the kind it belongs to, hours finite and not negative, a severity in 0..1,
+/// an install date that parses and is not after the run's start (`start`, Unix s; none where it does not parse).
+fn check_history(c: &mut Collector<'_>, i: usize, a: &AssetSpec, start: Option<(f64, &str)>) {
     let h = &a.history;
     let kind = a.kind.name();
     let pump = matches!(a.kind, AssetKind::CentrifugalPump(_));
@@ -118,6 +127,37 @@ fn check_history(c: &mut Collector<'_>, i: usize, a: &AssetSpec) {
         ("history.bearing_defect_severity", h.bearing_defect_severity, pump, "severity", "a CentrifugalPump's bearing"),
         ("history.insulation_age_h", h.insulation_age_h, motor, "thermal age in hours", "a Motor's insulation"),
     ];
+    let (installed, duty) = (h.bearing_installed.as_deref(), h.bearing_duty);
+    if let Some(text) = installed {
+        let field = "history.bearing_installed";
+        let message = if !pump {
+            Some(format!("asset \"{}\" is a {kind}: {field} is the history of a CentrifugalPump's bearing", a.id))
+        } else if h.bearing_operating_h.is_some() {
+            Some("give the bearing's operating hours or its install date, not both".to_owned())
+        } else {
+            match (parse_date(text), start) {
+                (Err(e), _) => Some(e),
+                (Ok(t), Some((start, when))) if t > start => {
+                    Some(format!("the install date {text} is in the future: after the run's start ({when})"))
+                }
+                _ => None,
+            }
+        };
+        if let Some(m) = message {
+            c.at(at_value("assets", i, field, text), m);
+        }
+    }
+    if let Some(d) = duty {
+        let field = "history.bearing_duty";
+        if installed.is_none() {
+            c.at(at("assets", i, field), "a duty goes with an install date (history.bearing_installed)".into());
+        } else if !(d > 0.0 && d <= 1.0) {
+            c.at(
+                at("assets", i, field),
+                format!("a duty is the share of time the pump runs, more than 0 to 1, not {d}"),
+            );
+        }
+    }
     for (field, value, fits, what, belongs) in fields {
         let Some(v) = value else { continue };
         let message = if !fits {
