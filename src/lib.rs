@@ -8,6 +8,7 @@ pub mod headless;
 pub mod ingest;
 pub mod plant;
 pub mod scenario;
+pub mod store;
 pub mod sync;
 pub mod twin;
 #[cfg(feature = "gui")]

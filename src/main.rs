@@ -97,6 +97,19 @@ enum Command {
         /// ingestion instead of running the virtual plant.
         #[arg(long, value_name = "FILE", conflicts_with = "no_plant")]
         replay: Option<PathBuf>,
+        /// Write the twin's history (accepted samples, indices, alarms, service windows) into this SQLite store,
+        /// created when absent (one scenario, not a batch).
+        #[arg(long, value_name = "FILE")]
+        store: Option<PathBuf>,
+        /// Keep raw samples in the store this long behind the newest, e.g. "30d"; older ones remain as 1-minute
+        /// and 1-hour roll-ups (default: keep all).
+        #[arg(long, value_name = "DUR", requires = "store")]
+        retain: Option<Dur>,
+    },
+    /// The history store's tools.
+    History {
+        #[command(subcommand)]
+        command: HistoryCommand,
     },
     /// Run the virtual plant alone, publishing its telemetry to an MQTT broker (the embedded one by default).
     Plant {
@@ -216,6 +229,36 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum HistoryCommand {
+    /// Export samples from a store as CSV (t_utc,t_unix_s,signal,asset,quantity,unit,value; canonical units).
+    Export {
+        /// The store (SQLite).
+        #[arg(long)]
+        store: PathBuf,
+        /// From this time: RFC 3339 ("2026-01-01T06:00:00Z", "2026-01-01") or Unix seconds (default: the start).
+        #[arg(long, value_parser = parse_time)]
+        from: Option<f64>,
+        /// Up to this time, inclusive (same forms; default: the end).
+        #[arg(long, value_parser = parse_time)]
+        to: Option<f64>,
+        /// Only this asset's signals.
+        #[arg(long, value_name = "ID")]
+        asset: Option<String>,
+        /// Output format.
+        #[arg(long, default_value = "csv", value_parser = ["csv"])]
+        format: String,
+        /// Write here instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// A time on the command line: RFC 3339 or Unix seconds.
+fn parse_time(text: &str) -> Result<f64, String> {
+    text.parse::<f64>().ok().filter(|t| t.is_finite()).map_or_else(|| scenario::parse_date(text), Ok)
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Verify an audit log's hash chain; exit 0 when intact, 1 naming the first broken or altered record.
     Verify {
@@ -242,6 +285,8 @@ fn main() -> ExitCode {
             no_plant,
             record,
             replay,
+            store,
+            retain,
         }) => {
             let opts = RunOptions {
                 speed,
@@ -253,9 +298,23 @@ fn main() -> ExitCode {
                 plant: !no_plant,
                 record,
                 replay,
+                store,
+                store_retain_s: retain.map(Dur::secs),
                 ..RunOptions::new(duration.secs(), seed)
             };
             run(&scenarios, opts, jobs.map_or(0, usize::from), quiet)
+        }
+        Some(Command::History { command: HistoryCommand::Export { store, from, to, asset, format: _, output } }) => {
+            match twin::store::export_csv(&store, from, to, asset.as_deref(), output.as_deref()) {
+                Ok(n) => {
+                    eprintln!("{n} samples exported");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
         }
         Some(Command::Plant { scenario, broker, duration, speed, seed, epoch }) => {
             let epoch = epoch.or_else(|| (speed == Speed::Paced(1.0)).then(unix_now));
@@ -383,8 +442,8 @@ fn run(paths: &[PathBuf], opts: RunOptions, jobs: usize, quiet: bool) -> ExitCod
             Ok(_) => {} // a sweep: its cases run as a batch
         }
     }
-    if opts.record.is_some() || opts.replay.is_some() {
-        eprintln!("error: --record and --replay run one scenario (without a sweep), not a batch");
+    if opts.record.is_some() || opts.replay.is_some() || opts.store.is_some() {
+        eprintln!("error: --record, --replay and --store run one scenario (without a sweep), not a batch");
         return ExitCode::from(2);
     }
     let batch = headless::batch::BatchOptions {

@@ -50,6 +50,10 @@ pub struct RunOptions {
     pub threads: usize,
     /// The sweep case this run is, written into the report.
     pub case: Option<crate::scenario::SweepCase>,
+    /// Write the twin's history (accepted samples, indices, alarms, service windows) into this store.
+    pub store: Option<PathBuf>,
+    /// Keep raw samples in the store this long behind the newest (older ones only as roll-ups), s (none: all).
+    pub store_retain_s: Option<f64>,
 }
 
 impl RunOptions {
@@ -68,6 +72,8 @@ impl RunOptions {
             plot: None,
             threads: 1,
             case: None,
+            store: None,
+            store_retain_s: None,
         }
     }
 }
@@ -85,6 +91,8 @@ pub enum RunError {
     RecordingWrite(String),
     #[error("{0}")]
     Plot(String),
+    #[error(transparent)]
+    Store(#[from] twin_store::StoreError),
     #[error("invalid duration {0} s: must be more than 0")]
     Duration(f64),
     #[error("cannot write {}: {source}", path.display())]
@@ -124,6 +132,9 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
     if let Some(record) = &opts.record {
         app.insert_resource(crate::ingest::recording::Recorder::create(record)?);
     }
+    if let Some(store) = &opts.store {
+        crate::store::add_store(&mut app, store, opts.store_retain_s)?;
+    }
     let step_s = app.world().resource::<SimClock>().step_s;
     let total_steps = (opts.duration_s / step_s).round().max(1.0) as u64;
     let record_every = total_steps.div_ceil(SERIES_POINTS).max(1);
@@ -160,6 +171,14 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
     bar.finish_and_clear();
 
     let results = checker.finish(app.world(), &scenario, total_steps);
+    if let Some(stats) = crate::store::finish_store(&mut app).transpose()? {
+        bevy::log::info!(
+            "history store: {} records in {} transactions, {} dropped",
+            stats.records,
+            stats.batches,
+            stats.dropped
+        );
+    }
     if let Some(mut rec) = app.world_mut().get_resource_mut::<crate::ingest::recording::Recorder>() {
         rec.finish().map_err(RunError::RecordingWrite)?;
     }

@@ -12,6 +12,7 @@ mod layers;
 mod live_change;
 mod replay;
 mod sparkplug;
+mod store;
 mod sync;
 mod telemetry;
 mod wear;

@@ -1,0 +1,115 @@
+//! The store's writer thread: the twin hands it batches through a bounded channel and never waits on the disk;
+//! a batch that finds the channel full is counted as dropped, never blocks a frame.
+
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Sender, TrySendError, bounded};
+
+use super::{Record, Store, StoreError};
+
+/// Raw samples this recent are not rolled up yet (late samples may still arrive within it), s.
+const ROLL_LAG_S: f64 = 120.0;
+
+/// What the writer did.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WriterStats {
+    /// Transactions committed, count.
+    pub batches: u64,
+    /// Records written, count.
+    pub records: u64,
+    /// Records dropped because the channel was full or the writer had stopped on an error, count.
+    pub dropped: u64,
+}
+
+/// The writer: [`Writer::send`] from the twin, [`Writer::finish`] to flush and close.
+pub struct Writer {
+    tx: Option<Sender<Vec<Record>>>,
+    thread: Option<JoinHandle<Result<WriterStats, StoreError>>>,
+    dropped: u64,
+}
+
+impl Writer {
+    /// Starts the thread owning `store`, with room for `capacity` batches in flight.
+    pub fn spawn(mut store: Store, capacity: usize) -> Self {
+        let (tx, rx) = bounded::<Vec<Record>>(capacity.max(1));
+        let thread = std::thread::Builder::new()
+            .name("twin-store".into())
+            .spawn(move || {
+                let mut stats = WriterStats::default();
+                // Raw samples are rolled up behind the newest event time, a whole minute at a time.
+                let mut rolled_to: Option<f64> = None;
+                let mut newest = f64::NEG_INFINITY;
+                for batch in rx {
+                    store.write(&batch)?;
+                    stats.batches += 1;
+                    stats.records += batch.len() as u64;
+                    for r in &batch {
+                        if let Record::Sample { t_unix_s, .. } = r {
+                            newest = newest.max(*t_unix_s);
+                            rolled_to.get_or_insert((t_unix_s / 60.0).floor() * 60.0);
+                        }
+                    }
+                    if let Some(from) = rolled_to {
+                        let to = ((newest - ROLL_LAG_S) / 60.0).floor() * 60.0;
+                        if to >= from + 60.0 {
+                            store.roll_up(from, to)?;
+                            rolled_to = Some(to);
+                        }
+                    }
+                }
+                // At the end, everything is rolled up.
+                if let Some(from) = rolled_to.filter(|_| newest.is_finite()) {
+                    store.roll_up(from, (newest / 60.0).floor() * 60.0 + 60.0)?;
+                }
+                Ok(stats)
+            })
+            .expect("spawning the store's writer thread");
+        Writer { tx: Some(tx), thread: Some(thread), dropped: 0 }
+    }
+
+    /// Hands a batch to the writer; counted as dropped when the channel is full or the writer stopped.
+    pub fn send(&mut self, batch: Vec<Record>) {
+        if batch.is_empty() {
+            return;
+        }
+        let Some(tx) = &self.tx else {
+            self.dropped += batch.len() as u64;
+            return;
+        };
+        match tx.try_send(batch) {
+            Ok(()) => {}
+            Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) => self.dropped += b.len() as u64,
+        }
+    }
+
+    /// Whether the writer stopped (on an error, which [`Writer::finish`] returns).
+    pub fn stopped(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Records dropped so far, count.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Writes what is queued, rolls everything up and closes the store.
+    pub fn finish(mut self) -> Result<WriterStats, StoreError> {
+        self.close()
+    }
+
+    fn close(&mut self) -> Result<WriterStats, StoreError> {
+        self.tx = None;
+        let Some(thread) = self.thread.take() else {
+            return Ok(WriterStats { dropped: self.dropped, ..Default::default() });
+        };
+        let mut stats = thread.join().expect("the store's writer thread panicked")?;
+        stats.dropped = self.dropped;
+        Ok(stats)
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
