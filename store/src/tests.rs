@@ -90,7 +90,8 @@ fn the_writer_thread_writes_every_batch_and_rolls_up_at_the_end() {
         w.send((0..60).map(|t| sample(id, (k * 60 + t) as f64, 1.0)).collect());
     }
     let stats = w.finish().unwrap();
-    assert_eq!((stats.batches, stats.records, stats.dropped), (10, 600, 0));
+    assert_eq!((stats.records, stats.dropped), (600, 0));
+    assert!((1..=10).contains(&stats.batches), "{stats:?}");
     let s = Store::open_read(&path).unwrap();
     assert_eq!(s.counts().unwrap().0, 600);
     let minutes: i64 = s.conn.query_row("SELECT COUNT(*) FROM rollups WHERE bucket_s = 60", [], |r| r.get(0)).unwrap();
