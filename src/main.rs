@@ -106,6 +106,30 @@ enum Command {
         #[arg(long, value_name = "DUR", requires = "store")]
         retain: Option<Dur>,
     },
+    /// Run the twin live without a window until SIGINT or SIGTERM: on the scenario's broker, or the embedded
+    /// broker with the virtual plant, paced to the wall clock, writing its history into the store.
+    Serve {
+        /// Scenario file (.ron).
+        scenario: PathBuf,
+        /// The history store (SQLite), created when absent [default: beside the scenario, NAME.twin.sqlite].
+        #[arg(long, value_name = "FILE")]
+        store: Option<PathBuf>,
+        /// Write no history store.
+        #[arg(long, conflicts_with = "store")]
+        no_store: bool,
+        /// Keep raw samples in the store this long behind the newest, e.g. "30d" (default: keep all).
+        #[arg(long, value_name = "DUR")]
+        retain: Option<Dur>,
+        /// "realtime", or a factor such as "60x" (the embedded virtual plant runs as fast).
+        #[arg(long, default_value = "realtime")]
+        speed: Speed,
+        /// Seed of the random processes (the virtual plant's too).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Time between two status lines in the log.
+        #[arg(long, default_value = "60s")]
+        status_every: Dur,
+    },
     /// The history store's tools.
     History {
         #[command(subcommand)]
@@ -303,6 +327,26 @@ fn main() -> ExitCode {
                 ..RunOptions::new(duration.secs(), seed)
             };
             run(&scenarios, opts, jobs.map_or(0, usize::from), quiet)
+        }
+        Some(Command::Serve { scenario, store, no_store, retain, speed, seed, status_every }) => {
+            let Speed::Paced(speed) = speed else {
+                eprintln!("error: --speed max is for `twin run`; serve follows the wall clock (realtime or a factor)");
+                return ExitCode::from(2);
+            };
+            let opts = headless::serve::ServeOptions {
+                speed,
+                seed,
+                store: if no_store { None } else { Some(store.unwrap_or_else(|| twin_store::beside(&scenario))) },
+                retain_s: retain.map(Dur::secs),
+                status_every: std::time::Duration::from_secs_f64(status_every.secs().max(0.1)),
+            };
+            match headless::serve::serve(&scenario, &opts) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
         }
         Some(Command::History { command: HistoryCommand::Export { store, from, to, asset, format: _, output } }) => {
             match twin::store::export_csv(&store, from, to, asset.as_deref(), output.as_deref()) {

@@ -3,8 +3,10 @@
 
 pub mod batch;
 mod expect;
+pub mod live;
 pub mod plot;
 mod report;
+pub mod serve;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

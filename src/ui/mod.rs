@@ -10,7 +10,6 @@ pub mod framestats;
 pub mod health;
 pub mod history;
 mod inspector;
-mod live;
 mod look;
 mod panel;
 mod plots;
@@ -97,7 +96,7 @@ pub fn run_gui(scenario: Arc<Scenario>, opts: GuiOptions) -> anyhow::Result<()> 
         look::LookPlugin,
         panel::PanelPlugin,
     ));
-    let target = live::connect_live(&mut app, &scenario_for_live, opts.seed)?;
+    let target = crate::headless::live::connect_live(&mut app, &scenario_for_live, opts.seed, "twin-workbench")?;
     app.insert_resource(desk::ChangeDesk::new(opts.audit.clone(), target, opts.seed));
     let mut bench = app.world_mut().resource_mut::<state::Workbench>();
     bench.selected = opts.select.clone();

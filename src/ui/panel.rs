@@ -275,7 +275,7 @@ fn connections_ui(ui: &mut Ui, world: &World, plc: Option<crate::change::PlcTarg
     let telemetry = world.resource::<crate::ingest::Telemetry>();
     let counters = telemetry.counters();
     let n = |k: &str| counters.get(k).copied().unwrap_or(0);
-    let link = world.get_resource::<super::live::LiveLink>();
+    let link = world.get_resource::<crate::headless::live::LiveLink>();
     let connected = telemetry.mqtt.as_ref().map(|c| c.stats().connected);
     // Painted, not a glyph: the default fonts have no filled circle.
     let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());

@@ -11,6 +11,7 @@ mod headless;
 mod layers;
 mod live_change;
 mod replay;
+mod serve;
 mod sparkplug;
 mod store;
 mod sync;

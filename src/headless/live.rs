@@ -1,6 +1,7 @@
-//! Connects the workbench's twin to live telemetry. With the scenario's default `broker: Embedded` it starts an
-//! in-process MQTT broker on loopback and the virtual plant publishing to it, so live data, faults and drift can
-//! be seen with nothing installed; with `Mqtt(url: ...)` it subscribes to that broker and runs no plant.
+//! Connects a live twin (the workbench's, `twin serve`'s) to telemetry. With the scenario's default
+//! `broker: Embedded` it starts an in-process MQTT broker on loopback and the virtual plant publishing to it, so
+//! live data, faults and drift can be seen with nothing installed; with `Mqtt(url: ...)` it subscribes to that
+//! broker, in a persistent session, and runs no plant.
 
 use anyhow::Context;
 use bevy::prelude::*;
@@ -14,7 +15,7 @@ use crate::scenario::{BrokerSpec, Scenario};
 /// Wall-clock budget for draining telemetry in one frame.
 const DRAIN_BUDGET: std::time::Duration = std::time::Duration::from_millis(2);
 
-/// What the workbench is connected to.
+/// What the live twin is connected to.
 #[derive(Resource)]
 pub struct LiveLink {
     /// The broker's URL, shown in the UI.
@@ -24,18 +25,24 @@ pub struct LiveLink {
     _broker: Option<EmbeddedBroker>,
 }
 
-/// Connects the twin in `app` to the scenario's broker (and starts the embedded broker and plant by default).
+/// Connects the twin in `app` to the scenario's broker as `client_id` (the scenario's client id wins for a real
+/// broker), and starts the embedded broker and plant by default.
 /// Returns the PLC that set-point changes are pushed to (see [`crate::change::plc_target`]); a PLC that cannot
 /// be resolved, or whose set-points cannot be read, is no target (a ramp from a guessed value could step past the
 /// rate limit) and the log says why.
-pub fn connect_live(app: &mut App, scenario: &Scenario, seed: u64) -> anyhow::Result<Option<PlcTarget>> {
+pub fn connect_live(
+    app: &mut App,
+    scenario: &Scenario,
+    seed: u64,
+    client_id: &str,
+) -> anyhow::Result<Option<PlcTarget>> {
     match &scenario.connections.broker {
         BrokerSpec::Embedded => {
             let broker = twin_mqtt::broker::start_embedded().context("starting the embedded MQTT broker")?;
             let url = broker.url();
             let mut telemetry = app.world_mut().resource_mut::<Telemetry>();
             telemetry.budget = Some(DRAIN_BUDGET);
-            telemetry.connect(MqttConfig::from_url(&url, "twin-workbench")?)?;
+            telemetry.connect(MqttConfig::from_url(&url, client_id)?)?;
             let mut plant_cfg = MqttConfig::from_url(&url, "twin-virtual-plant")?;
             plant_cfg.clean_session = true;
             // The plant answers the twin's Sparkplug rebirth requests.
@@ -45,7 +52,7 @@ pub fn connect_live(app: &mut App, scenario: &Scenario, seed: u64) -> anyhow::Re
             app.insert_resource(LiveLink { url, virtual_plant: true, _broker: Some(broker) });
         }
         BrokerSpec::Mqtt(spec) => {
-            let session = crate::ingest::Session::Persistent("twin-workbench");
+            let session = crate::ingest::Session::Persistent(client_id);
             crate::ingest::connect_broker(app.world_mut(), spec, session, Some(DRAIN_BUDGET))?;
             app.insert_resource(LiveLink { url: spec.url.clone(), virtual_plant: false, _broker: None });
         }
