@@ -7,6 +7,7 @@ pub mod change;
 pub mod headless;
 pub mod ingest;
 pub mod plant;
+pub mod publish;
 pub mod scenario;
 pub mod store;
 pub mod sync;

@@ -1,7 +1,8 @@
 //! Connects a live twin (the workbench's, `twin serve`'s) to telemetry. With the scenario's default
 //! `broker: Embedded` it starts an in-process MQTT broker on loopback and the virtual plant publishing to it, so
 //! live data, faults and drift can be seen with nothing installed; with `Mqtt(url: ...)` it subscribes to that
-//! broker, in a persistent session, and runs no plant.
+//! broker, in a persistent session, and runs no plant. Where the scenario asks, the twin publishes its knowledge
+//! there (`crate::publish`).
 
 use anyhow::Context;
 use bevy::prelude::*;
@@ -56,6 +57,9 @@ pub fn connect_live(
             crate::ingest::connect_broker(app.world_mut(), spec, session, Some(DRAIN_BUDGET))?;
             app.insert_resource(LiveLink { url: spec.url.clone(), virtual_plant: false, _broker: None });
         }
+    }
+    if scenario.publish.is_some() {
+        app.add_plugins(crate::publish::PublishPlugin);
     }
     match crate::change::plc_target(app, scenario) {
         Ok((target, _)) => Ok(target),

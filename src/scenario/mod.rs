@@ -205,6 +205,19 @@ mod tests {
     }
 
     #[test]
+    fn a_publish_prefix_must_be_concrete_topic_levels() {
+        let with = |prefix: &str| {
+            load_str(&MINIMAL.replace("name: \"t\",", &format!("name: \"t\", publish: (prefix: \"{prefix}\"),")))
+        };
+        let s = with("twin/station").unwrap();
+        assert_eq!(s.publish.map(|p| (p.prefix, p.every.secs())), Some(("twin/station".into(), 10.0)));
+        for bad in ["twin/#", "/twin", "twin/", "", "a/+/b"] {
+            let e = with(bad).unwrap_err().to_string();
+            assert!(e.contains(&format!("publish.prefix \"{bad}\" must be concrete topic levels")), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn wrong_version_is_named() {
         let e = load_str(&MINIMAL.replace("version: 1", "version: 7")).unwrap_err().to_string();
         assert!(e.contains("t.ron:1:") && e.contains("version: unsupported scenario version 7"), "{e}");

@@ -56,6 +56,25 @@ pub struct Scenario {
     /// Run the scenario once per value of one parameter (`twin run` reports each case).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<super::sweep::Sweep>,
+    /// Publish the twin's knowledge on the broker (off when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish: Option<PublishSpec>,
+}
+
+/// The twin's knowledge published back on the broker: each asset's state as retained JSON on
+/// `{prefix}/{asset}/state` (QoS 1), when it changed and at most once per `every` of wall-clock time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishSpec {
+    /// Topic prefix, e.g. "twin/pump_station" (concrete topic levels: no wildcard, no leading or trailing '/').
+    pub prefix: String,
+    /// Shortest time between two publications of an asset's state, wall clock (default "10s").
+    #[serde(default = "default_publish_every")]
+    pub every: Dur,
+}
+
+fn default_publish_every() -> Dur {
+    Dur::from_secs(10.0)
 }
 
 /// How set-point changes are validated, approved and written.

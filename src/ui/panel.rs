@@ -270,7 +270,7 @@ fn top_bar(
 }
 
 /// The top bar's second row: the broker (connected or not, its URL, message rate, channel drops and rejected
-/// samples with their reasons on hover) and the PLC writes go to.
+/// samples with their reasons on hover), what the twin publishes, and the PLC writes go to.
 fn connections_ui(ui: &mut Ui, world: &World, plc: Option<crate::change::PlcTarget>) {
     let telemetry = world.resource::<crate::ingest::Telemetry>();
     let counters = telemetry.counters();
@@ -321,6 +321,16 @@ fn connections_ui(ui: &mut Ui, world: &World, plc: Option<crate::change::PlcTarg
     if !diagnostics.is_empty() {
         ui.colored_label(egui::Color32::from_rgb(230, 150, 40), format!("source problems {}", diagnostics.len()))
             .on_hover_text(diagnostics.join("\n\n"));
+    }
+    // What the twin publishes, and where (the scenario's `publish`).
+    let spec = world.resource::<crate::twin::LoadedScenario>().0.publish.clone();
+    if let (Some(spec), Some(p)) = (spec, world.get_resource::<crate::publish::Published>()) {
+        ui.separator();
+        ui.label(format!("publishing {}/<asset>/state", spec.prefix)).on_hover_text(format!(
+            "each asset's indices, drift alarms, service window and configuration as retained JSON, at most every {}: \
+             {} sent, {} refused",
+            spec.every, p.sent, p.refused
+        ));
     }
     ui.separator();
     ui.label(match plc {

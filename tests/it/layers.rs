@@ -5,8 +5,10 @@
 use std::path::Path;
 
 /// The layers from the bottom up; a module may use its own layer and those before it.
-const LAYERS: &[&str] =
-    &["units", "scenario", "twin", "ingest", "sync", "assess", "store", "app", "plant", "change", "headless", "ui"];
+const LAYERS: &[&str] = &[
+    "units", "scenario", "twin", "ingest", "sync", "assess", "store", "publish", "app", "plant", "change", "headless",
+    "ui",
+];
 
 /// Every `crate::NAME` a line of code names (comments and doc comments are not imports).
 fn crate_paths(line: &str) -> Vec<&str> {

@@ -94,3 +94,63 @@ fn twin_serve_with_a_store_of_another_scenario_stops_at_once_with_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("belongs to scenario \"Booster station"), "{}", stderr(&out));
 }
+
+#[test]
+fn twin_serve_publishes_each_assets_state_as_retained_json_that_mosquitto_sub_receives() {
+    use twin_mqtt::testkit::{Mosquitto, MosquittoSub};
+    let broker = Mosquitto::start(false, "");
+    let url = format!("mqtt://127.0.0.1:{}", broker.port);
+    // The pump station on Mosquitto, publishing its knowledge under twin/station every second.
+    let dir = artifacts("serve-publish");
+    let text = std::fs::read_to_string(root().join("scenes/pump_station.ron")).unwrap();
+    let text = text.replace(
+        "connections: (broker: Embedded, plc: VirtualPlc),",
+        &format!("connections: (broker: Mqtt(url: \"{url}\"), plc: VirtualPlc),\n    publish: (prefix: \"twin/station\", every: \"1s\"),"),
+    );
+    assert!(text.contains("twin/station"));
+    let scenario = dir.join("station_on_mosquitto.ron");
+    std::fs::write(&scenario, text).unwrap();
+    let spawn = |args: &[&str], log: &str| {
+        let out = std::fs::File::create(dir.join(log)).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_twin"))
+            .current_dir(root())
+            .args(args)
+            .stdout(Stdio::from(out.try_clone().unwrap()))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .unwrap()
+    };
+    let path = scenario.to_str().unwrap();
+    let mut plant = spawn(&["plant", path, "--broker", &url, "--speed", "realtime", "--duration", "1h"], "plant.log");
+    let mut serve = spawn(&["serve", path, "--no-store", "--status-every", "1s"], "serve.log");
+    let sub = MosquittoSub::start(broker.port, "twin/station/+/state");
+    let got = sub.messages(9, Duration::from_secs(30));
+    let _ = Command::new("kill").args(["-TERM", &serve.id().to_string()]).status();
+    let _ = plant.kill();
+    let code = serve.wait().unwrap().code();
+    let _ = plant.wait();
+    let log = plain(&std::fs::read_to_string(dir.join("serve.log")).unwrap());
+    assert!(got.len() >= 3, "mosquitto_sub received {got:?}\nserve log:\n{log}");
+    assert_eq!(code, Some(0), "{log}");
+    let states: Vec<serde_json::Value> = got.iter().map(|(_, p)| serde_json::from_str(p).unwrap()).collect();
+    for ((topic, _), s) in got.iter().zip(&states) {
+        assert_eq!(topic, &format!("twin/station/{}/state", s["asset"].as_str().unwrap()));
+        assert!(s["t_unix_s"].as_f64().unwrap() > 1.7e9, "{s}");
+    }
+    // The pump's state carries its indices from live telemetry (the bearing's wear from its history, its
+    // remaining life band), no alarm yet, and its configuration status from its identity topic.
+    let pump = states.iter().rev().find(|s| s["asset"] == "P-101").expect("P-101's state was published");
+    let wear = pump["indices"]["bearing_wear"].as_f64().unwrap();
+    assert!((wear - 0.596).abs() < 0.01, "{pump}");
+    let (p10, p90) =
+        (pump["indices"]["remaining_life_p10_h"].as_f64(), pump["indices"]["remaining_life_p90_h"].as_f64());
+    assert!(p10 < p90, "{pump}");
+    assert_eq!(pump["drift_alarms"], serde_json::json!([]));
+    assert_eq!(pump["configuration"], "match", "the plant reports the configuration the scenario expects: {pump}");
+    // Retained: a subscriber arriving later gets each asset's last state at once.
+    let late = MosquittoSub::start(broker.port, "twin/station/#");
+    let retained = late.messages(3, Duration::from_secs(5));
+    let mut assets: Vec<&str> = retained.iter().map(|(t, _)| t.split('/').nth(2).unwrap()).collect();
+    assets.sort_unstable();
+    assert_eq!(assets, ["M-101", "P-101", "T-1"], "{retained:?}");
+}

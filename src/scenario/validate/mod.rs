@@ -64,6 +64,26 @@ fn check_top(c: &mut Collector<'_>, s: &Scenario) {
     if let Some(Err(e)) = s.simulation.start.as_deref().map(parse_date) {
         c.top("start", format!("simulation.start: {e}"));
     }
+    if let Some(p) = &s.publish {
+        let levels_ok = !p.prefix.is_empty()
+            && !p.prefix.starts_with('/')
+            && !p.prefix.ends_with('/')
+            && !p.prefix.contains(['+', '#'])
+            && twin_mqtt::topic::validate_topic(&p.prefix).is_ok();
+        if !levels_ok {
+            c.top(
+                "prefix",
+                format!(
+                    "publish.prefix \"{}\" must be concrete topic levels, e.g. \"twin/pump_station\" (no + or #, no \
+                     leading or trailing /)",
+                    p.prefix
+                ),
+            );
+        }
+        if p.every.secs() <= 0.0 {
+            c.top("every", "publish.every must be longer than 0 s".into());
+        }
+    }
 }
 
 /// Each asset's dependencies, kind and identity topic, and that the dependencies form no cycle.
