@@ -1,6 +1,6 @@
 //! `twin serve`: the headless twin, live, as a long-running service. It follows the scenario's broker (or the
 //! embedded broker with the virtual plant), paced to the wall clock, writes its history into the store, logs its
-//! connection, rates, rejections and alarms, and shuts down cleanly on SIGINT or SIGTERM (the store flushed, the
+//! connection, rates, rejections, misbehaving sources and alarms, and shuts down cleanly on SIGINT or SIGTERM (the store flushed, the
 //! broker session closed).
 
 use std::path::{Path, PathBuf};
@@ -131,7 +131,8 @@ impl Status {
         }
     }
 
-    /// One status line: connection, message rate, samples accepted and rejected by reason, active alarms.
+    /// One status line: connection, message rate, samples accepted and rejected by reason, active alarms; then a
+    /// line per misbehaving source.
     fn log(&mut self, world: &World, url: &str) {
         let t = world.resource::<Telemetry>();
         let counters = t.counters();
@@ -158,5 +159,9 @@ impl Status {
             counters.get("accepted").copied().unwrap_or(0),
             if rejected.is_empty() { "none".to_owned() } else { rejected.join(", ") },
         );
+        // Sources that misbehave, by name (what "rejected" hides), with each status line while they do.
+        for d in t.ingestor.diagnostics() {
+            warn!("source problem: {d}");
+        }
     }
 }

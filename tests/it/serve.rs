@@ -154,3 +154,51 @@ fn twin_serve_publishes_each_assets_state_as_retained_json_that_mosquitto_sub_re
     assets.sort_unstable();
     assert_eq!(assets, ["M-101", "P-101", "T-1"], "{retained:?}");
 }
+
+#[test]
+fn twin_serve_names_a_sparkplug_node_that_never_sent_its_birth_in_its_log() {
+    use twin_mqtt::sparkplug::{Metric, MetricValue, Payload, encode};
+    use twin_mqtt::testkit::{Mosquitto, mosquitto_pub_file};
+    let broker = Mosquitto::start(false, "");
+    let url = format!("mqtt://127.0.0.1:{}", broker.port);
+    let dir = artifacts("serve-diagnostics");
+    let text = std::fs::read_to_string(root().join("scenes/booster_station.ron")).unwrap();
+    let (head, tail) = text.split_once("\n    name:").unwrap();
+    let text = format!("{head}\n    connections: (broker: Mqtt(url: \"{url}\")),\n    name:{tail}");
+    let scenario = dir.join("booster_on_mosquitto.ron");
+    std::fs::write(&scenario, text).unwrap();
+    let log = dir.join("serve.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_twin"))
+        .current_dir(root())
+        .args(["serve", scenario.to_str().unwrap(), "--no-store", "--status-every", "1s"])
+        .stdout(Stdio::from(out.try_clone().unwrap()))
+        .stderr(Stdio::from(out))
+        .spawn()
+        .unwrap();
+    let read = || plain(&std::fs::read_to_string(&log).unwrap_or_default());
+    let started = Instant::now();
+    while !read().contains("broker connected") {
+        assert!(started.elapsed() < Duration::from_secs(30), "not connected:\n{}", read());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Device data from an edge node that never sent its NBIRTH, encoded as any Sparkplug B edge would.
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let flow = Metric {
+        name: Some("Flow".into()),
+        datatype: Some(10),
+        value: Some(MetricValue::DoubleValue(50.0)),
+        ..Default::default()
+    };
+    let ddata = Payload { timestamp: Some(ms), metrics: vec![flow], seq: Some(0), ..Default::default() };
+    let file = dir.join("ddata.bin");
+    std::fs::write(&file, encode(&ddata)).unwrap();
+    mosquitto_pub_file(broker.port, "spBv1.0/booster/DDATA/booster-edge-3/P-203", &file, 1);
+    let expected = "source problem: Sparkplug edge node booster/booster-edge-3 never sent its node birth (NBIRTH)";
+    while !read().contains(expected) {
+        assert!(started.elapsed() < Duration::from_secs(30), "no diagnostic:\n{}", read());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = Command::new("kill").args(["-TERM", &serve.id().to_string()]).status();
+    assert_eq!(serve.wait().unwrap().code(), Some(0), "{}", read());
+}
