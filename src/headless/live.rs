@@ -58,8 +58,18 @@ pub fn connect_live(
             app.insert_resource(LiveLink { url: spec.url.clone(), virtual_plant: false, _broker: None });
         }
     }
-    if scenario.publish.is_some() {
-        app.add_plugins(crate::publish::PublishPlugin);
+    if let Some(p) = &scenario.publish {
+        app.add_plugins(crate::publish::JsonPublishPlugin);
+        if let Some(sp) = &p.sparkplug {
+            let url = app.world().resource::<LiveLink>().url.clone();
+            let cfg = match &scenario.connections.broker {
+                BrokerSpec::Embedded => MqttConfig::from_url(&url, &sp.edge_node)?,
+                BrokerSpec::Mqtt(spec) => crate::ingest::broker_config(spec, &sp.edge_node)?,
+            };
+            let every = std::time::Duration::from_secs_f64(p.every.secs());
+            let node = crate::publish::sparkplug::EdgeNode::connect(cfg, sp, every)?;
+            app.insert_resource(node).add_plugins(crate::publish::sparkplug::SparkplugNodePlugin);
+        }
     }
     match crate::change::plc_target(app, scenario) {
         Ok((target, _)) => Ok(target),

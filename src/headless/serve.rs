@@ -87,6 +87,7 @@ pub fn serve(path: &Path, opts: &ServeOptions) -> Result<(), ServeError> {
 
     info!("shutting down: signal received");
     status.log(app.world(), &url);
+    crate::publish::sparkplug::shutdown(app.world_mut());
     if let Some(result) = crate::store::finish_store(&mut app) {
         match result {
             Ok(s) => info!(

@@ -232,20 +232,14 @@ pub fn connect_broker(
     session: Session<'_>,
     budget: Option<Duration>,
 ) -> Result<(), twin_mqtt::MqttError> {
-    let mut cfg = match session {
-        Session::Persistent(id) => twin_mqtt::MqttConfig::from_url(&spec.url, spec.client_id.as_deref().unwrap_or(id))?,
+    let cfg = match session {
+        Session::Persistent(id) => broker_config(spec, spec.client_id.as_deref().unwrap_or(id))?,
         Session::OneShot(id) => {
-            let mut cfg = twin_mqtt::MqttConfig::from_url(&spec.url, id)?;
+            let mut cfg = broker_config(spec, id)?;
             cfg.clean_session = true;
             cfg
         }
     };
-    let env = |name: &Option<String>| name.as_ref().and_then(|n| std::env::var(n).ok());
-    cfg.username = env(&spec.username_env);
-    cfg.password = env(&spec.password_env);
-    if let Some(ca) = &spec.ca_file {
-        cfg.tls = Some(twin_mqtt::TlsConfig { ca_file: ca.into(), client_cert_file: None, client_key_file: None });
-    }
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
     let mut telemetry = world.resource_mut::<Telemetry>();
     telemetry.budget = budget;
@@ -253,6 +247,22 @@ pub fn connect_broker(
     telemetry.connect(cfg)?;
     world.insert_resource(TelemetryOrigin::Broker(spec.url.clone()));
     Ok(())
+}
+
+/// The client configuration for the scenario's broker under `client_id`: its URL, the credentials from the
+/// environment variables it names, its CA file.
+pub fn broker_config(
+    spec: &crate::scenario::MqttSpec,
+    client_id: &str,
+) -> Result<twin_mqtt::MqttConfig, twin_mqtt::MqttError> {
+    let mut cfg = twin_mqtt::MqttConfig::from_url(&spec.url, client_id)?;
+    let env = |name: &Option<String>| name.as_ref().and_then(|n| std::env::var(n).ok());
+    cfg.username = env(&spec.username_env);
+    cfg.password = env(&spec.password_env);
+    if let Some(ca) = &spec.ca_file {
+        cfg.tls = Some(twin_mqtt::TlsConfig { ca_file: ca.into(), client_cert_file: None, client_key_file: None });
+    }
+    Ok(cfg)
 }
 
 /// The MQTT session [`connect_broker`] opens.

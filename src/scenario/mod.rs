@@ -210,7 +210,7 @@ mod tests {
             load_str(&MINIMAL.replace("name: \"t\",", &format!("name: \"t\", publish: (prefix: \"{prefix}\"),")))
         };
         let s = with("twin/station").unwrap();
-        assert_eq!(s.publish.map(|p| (p.prefix, p.every.secs())), Some(("twin/station".into(), 10.0)));
+        assert_eq!(s.publish.map(|p| (p.prefix, p.every.secs())), Some((Some("twin/station".into()), 10.0)));
         for bad in ["twin/#", "/twin", "twin/", "", "a/+/b"] {
             let e = with(bad).unwrap_err().to_string();
             assert!(e.contains(&format!("publish.prefix \"{bad}\" must be concrete topic levels")), "{bad}: {e}");

@@ -61,16 +61,32 @@ pub struct Scenario {
     pub publish: Option<PublishSpec>,
 }
 
-/// The twin's knowledge published back on the broker: each asset's state as retained JSON on
-/// `{prefix}/{asset}/state` (QoS 1), when it changed and at most once per `every` of wall-clock time.
+/// The twin's knowledge published back on the broker, when it changed and at most once per `every` of
+/// wall-clock time per asset: as retained JSON on `{prefix}/{asset}/state` (QoS 1) with a `prefix`, and as a
+/// Sparkplug B edge node of the twin's own with `sparkplug` (at least one of the two).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PublishSpec {
-    /// Topic prefix, e.g. "twin/pump_station" (concrete topic levels: no wildcard, no leading or trailing '/').
-    pub prefix: String,
+    /// Topic prefix of the JSON states, e.g. "twin/pump_station" (concrete topic levels: no wildcard, no leading
+    /// or trailing '/').
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// The twin's Sparkplug B edge node: each asset a device.
+    #[serde(default)]
+    pub sparkplug: Option<SparkplugNodeSpec>,
     /// Shortest time between two publications of an asset's state, wall clock (default "10s").
     #[serde(default = "default_publish_every")]
     pub every: Dur,
+}
+
+/// The twin's own Sparkplug B edge node (`spBv1.0/{group}/.../{edge_node}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SparkplugNodeSpec {
+    /// Sparkplug group id, e.g. "twin".
+    pub group: String,
+    /// Edge node id, e.g. "pump-station-twin".
+    pub edge_node: String,
 }
 
 fn default_publish_every() -> Dur {

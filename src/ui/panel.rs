@@ -325,11 +325,22 @@ fn connections_ui(ui: &mut Ui, world: &World, plc: Option<crate::change::PlcTarg
     // What the twin publishes, and where (the scenario's `publish`).
     let spec = world.resource::<crate::twin::LoadedScenario>().0.publish.clone();
     if let (Some(spec), Some(p)) = (spec, world.get_resource::<crate::publish::Published>()) {
+        let mut wheres = Vec::new();
+        if let Some(prefix) = &spec.prefix {
+            wheres.push(format!("{prefix}/<asset>/state"));
+        }
+        if let Some(sp) = &spec.sparkplug {
+            wheres.push(format!("Sparkplug {}/{}", sp.group, sp.edge_node));
+        }
+        let node = world.get_resource::<crate::publish::sparkplug::EdgeNode>();
         ui.separator();
-        ui.label(format!("publishing {}/<asset>/state", spec.prefix)).on_hover_text(format!(
-            "each asset's indices, drift alarms, service window and configuration as retained JSON, at most every {}: \
-             {} sent, {} refused",
-            spec.every, p.sent, p.refused
+        ui.label(format!("publishing {}", wheres.join(" and "))).on_hover_text(format!(
+            "each asset's indices, drift alarms, service window and configuration, at most every {}: JSON {} sent, \
+             {} refused{}",
+            spec.every,
+            p.sent,
+            p.refused,
+            node.map_or(String::new(), |n| format!("; Sparkplug {} births, {} data messages", n.births, n.data))
         ));
     }
     ui.separator();

@@ -202,3 +202,126 @@ fn twin_serve_names_a_sparkplug_node_that_never_sent_its_birth_in_its_log() {
     let _ = Command::new("kill").args(["-TERM", &serve.id().to_string()]).status();
     assert_eq!(serve.wait().unwrap().code(), Some(0), "{}", read());
 }
+
+/// The interpreter of the Python test peers' virtual environment (made by scripts/test.sh).
+fn peers_python() -> std::path::PathBuf {
+    let p = root().join("target/peers-venv/bin/python");
+    assert!(p.exists(), "{} is missing: run scripts/test.sh, which creates it", p.display());
+    p
+}
+
+#[test]
+fn the_twins_sparkplug_edge_node_is_decoded_by_pysparkplug_rebirths_on_command_and_dies_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use twin_mqtt::testkit::{Mosquitto, mosquitto_pub_file};
+    let broker = Mosquitto::start(false, "");
+    let url = format!("mqtt://127.0.0.1:{}", broker.port);
+    let dir = artifacts("serve-sparkplug");
+    let text = std::fs::read_to_string(root().join("scenes/pump_station.ron")).unwrap();
+    let publish = "publish: (sparkplug: (group: \"twin\", edge_node: \"station-twin\"), every: \"1s\"),";
+    let text = text.replace(
+        "connections: (broker: Embedded, plc: VirtualPlc),",
+        &format!("connections: (broker: Mqtt(url: \"{url}\"), plc: VirtualPlc),\n    {publish}"),
+    );
+    let scenario = dir.join("station_sparkplug.ron");
+    std::fs::write(&scenario, text).unwrap();
+    // pysparkplug listens to the group first.
+    let mut listener = Command::new(peers_python())
+        .arg(root().join("tests/peers/sparkplug_listen.py"))
+        .args(["127.0.0.1", &broker.port.to_string(), "twin", "60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(dir.join("listener.err")).unwrap()))
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let out = listener.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    assert_eq!(rx.recv_timeout(Duration::from_secs(20)).ok().as_deref(), Some("ready"), "the listener did not start");
+    let path = scenario.to_str().unwrap();
+    let log = std::fs::File::create(dir.join("serve.log")).unwrap();
+    let mut plant = Command::new(env!("CARGO_BIN_EXE_twin"))
+        .current_dir(root())
+        .args(["plant", path, "--broker", &url, "--speed", "realtime", "--duration", "1h"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_twin"))
+        .current_dir(root())
+        .args(["serve", path, "--no-store", "--status-every", "1s"])
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let mut messages: Vec<serde_json::Value> = Vec::new();
+    let mut next = |what: &str| -> serde_json::Value {
+        let l = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("no {what} decoded"));
+        let v: serde_json::Value = serde_json::from_str(&l).unwrap();
+        messages.push(v.clone());
+        v
+    };
+    // The births: NBIRTH with seq 0 and bdSeq, then a DBIRTH per asset with every metric.
+    let nbirth = next("NBIRTH");
+    assert_eq!((nbirth["type"].as_str(), nbirth["seq"].as_u64()), (Some("NBIRTH"), Some(0)), "{nbirth}");
+    let metric = |m: &serde_json::Value, name: &str| {
+        m["metrics"].as_array().unwrap().iter().find(|x| x["name"] == name).cloned()
+    };
+    let bd_seq = metric(&nbirth, "bdSeq").expect("bdSeq in the NBIRTH")["value"].clone();
+    assert_eq!(metric(&nbirth, "Node Control/Rebirth").unwrap()["value"], false);
+    let mut devices = Vec::new();
+    for k in 0..3 {
+        let d = next("DBIRTH");
+        assert_eq!((d["type"].as_str(), d["seq"].as_u64()), (Some("DBIRTH"), Some(k + 1)), "{d}");
+        devices.push(d["device"].as_str().unwrap().to_owned());
+        if d["device"] == "P-101" {
+            let wear = metric(&d, "Indices/bearing_wear").unwrap();
+            assert_eq!(wear["datatype"], "DOUBLE");
+            assert!((wear["value"].as_f64().unwrap() - 0.596).abs() < 0.01, "{wear}");
+            assert_eq!(metric(&d, "Service window/Latest").unwrap()["is_null"], true);
+            assert_eq!(metric(&d, "Drift alarms/Active").unwrap()["value"], 0);
+            assert!(metric(&d, "Configuration/Status").is_some());
+        }
+    }
+    devices.sort();
+    assert_eq!(devices, ["M-101", "P-101", "T-1"]);
+    // Data on change, the seq counting on.
+    let data = next("DDATA");
+    assert_eq!((data["type"].as_str(), data["seq"].as_u64()), (Some("DDATA"), Some(4)), "{data}");
+    // A rebirth command (NCMD, Node Control/Rebirth = true) brings the births again, from seq 0.
+    let (topic, payload) = twin_mqtt::sparkplug::rebirth_command("twin", "station-twin");
+    let file = dir.join("rebirth.bin");
+    std::fs::write(&file, payload).unwrap();
+    mosquitto_pub_file(broker.port, &topic, &file, 1);
+    let reborn = loop {
+        let m = next("a second NBIRTH");
+        if m["type"] == "NBIRTH" {
+            break m;
+        }
+    };
+    assert_eq!(reborn["seq"].as_u64(), Some(0));
+    // SIGTERM: the NDEATH with the births' bdSeq, and the service gone within a second.
+    let _ = Command::new("kill").args(["-TERM", &serve.id().to_string()]).status();
+    let signalled = Instant::now();
+    let code = serve.wait().unwrap().code();
+    let exit_s = signalled.elapsed().as_secs_f64();
+    let _ = plant.kill();
+    let _ = plant.wait();
+    let death = loop {
+        let m = next("NDEATH");
+        if m["type"] == "NDEATH" {
+            break m;
+        }
+    };
+    assert_eq!(metric(&death, "bdSeq").unwrap()["value"], bd_seq, "{death}");
+    assert_eq!(code, Some(0));
+    eprintln!("serve exited {exit_s:.3} s after SIGTERM");
+    assert!(exit_s < 5.0, "serve took {exit_s:.1} s to stop");
+    let _ = listener.kill();
+    let _ = listener.wait();
+    std::fs::write(dir.join("decoded.jsonl"), messages.iter().map(|m| m.to_string() + "\n").collect::<String>())
+        .unwrap();
+}

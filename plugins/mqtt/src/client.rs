@@ -132,6 +132,9 @@ impl MqttClient {
         if let Some(user) = &cfg.username {
             opts.set_credentials(user.clone(), cfg.password.clone().unwrap_or_default());
         }
+        if let Some(w) = &cfg.will {
+            opts.set_last_will(rumqttc::LastWill::new(&w.topic, w.payload.clone(), w.qos.to_rumqttc(), w.retain));
+        }
         if let Some(tls) = &cfg.tls {
             let rustls_cfg = crate::tls::client_config(tls)?;
             opts.set_transport(rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(rustls_cfg)));

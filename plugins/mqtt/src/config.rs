@@ -65,6 +65,18 @@ pub struct MqttConfig {
     /// 20 % random jitter.
     pub reconnect_min_ms: u64,
     pub reconnect_max_ms: u64,
+    /// The last will the broker publishes when this client's connection dies without a disconnect (a Sparkplug
+    /// edge node's NDEATH).
+    pub will: Option<Will>,
+}
+
+/// An MQTT last will.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Will {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub qos: Qos,
+    pub retain: bool,
 }
 
 impl std::fmt::Debug for MqttConfig {
@@ -83,6 +95,7 @@ impl std::fmt::Debug for MqttConfig {
             .field("channel_capacity", &self.channel_capacity)
             .field("reconnect_min_ms", &self.reconnect_min_ms)
             .field("reconnect_max_ms", &self.reconnect_max_ms)
+            .field("will", &self.will.as_ref().map(|w| &w.topic))
             .finish()
     }
 }
@@ -156,6 +169,7 @@ impl MqttConfig {
             channel_capacity: Self::DEFAULT_CHANNEL_CAPACITY,
             reconnect_min_ms: 250,
             reconnect_max_ms: 10_000,
+            will: None,
         })
     }
 

@@ -65,20 +65,34 @@ fn check_top(c: &mut Collector<'_>, s: &Scenario) {
         c.top("start", format!("simulation.start: {e}"));
     }
     if let Some(p) = &s.publish {
-        let levels_ok = !p.prefix.is_empty()
-            && !p.prefix.starts_with('/')
-            && !p.prefix.ends_with('/')
-            && !p.prefix.contains(['+', '#'])
-            && twin_mqtt::topic::validate_topic(&p.prefix).is_ok();
-        if !levels_ok {
-            c.top(
-                "prefix",
-                format!(
-                    "publish.prefix \"{}\" must be concrete topic levels, e.g. \"twin/pump_station\" (no + or #, no \
-                     leading or trailing /)",
-                    p.prefix
-                ),
-            );
+        if let Some(prefix) = &p.prefix {
+            let levels_ok = !prefix.is_empty()
+                && !prefix.starts_with('/')
+                && !prefix.ends_with('/')
+                && !prefix.contains(['+', '#'])
+                && twin_mqtt::topic::validate_topic(prefix).is_ok();
+            if !levels_ok {
+                c.top(
+                    "prefix",
+                    format!(
+                        "publish.prefix \"{prefix}\" must be concrete topic levels, e.g. \"twin/pump_station\" (no + or \
+                         #, no leading or trailing /)"
+                    ),
+                );
+            }
+        }
+        if let Some(sp) = &p.sparkplug {
+            for (field, id) in [("group", &sp.group), ("edge_node", &sp.edge_node)] {
+                if id.is_empty() || id.contains(['/', '+', '#']) {
+                    c.top(
+                        field,
+                        format!("publish.sparkplug.{field} \"{id}\" must be one topic level (not empty, no /, + or #)"),
+                    );
+                }
+            }
+        }
+        if p.prefix.is_none() && p.sparkplug.is_none() {
+            c.top("publish", "publish needs a prefix (JSON), a sparkplug node, or both".into());
         }
         if p.every.secs() <= 0.0 {
             c.top("every", "publish.every must be longer than 0 s".into());
