@@ -25,6 +25,31 @@ fn plain(text: &str) -> String {
     out
 }
 
+/// Starts `twin ARGS` from the repository root, its standard output and error into `log`.
+fn spawn_twin(args: &[&str], log: &std::path::Path) -> std::process::Child {
+    let out = std::fs::File::create(log).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_twin"))
+        .current_dir(root())
+        .args(args)
+        .stdout(Stdio::from(out.try_clone().unwrap()))
+        .stderr(Stdio::from(out))
+        .spawn()
+        .unwrap()
+}
+
+/// The pump station on the broker at `url`, with `publish` (a scenario line), written into `dir` as `name`.
+fn station_on(url: &str, publish: &str, dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(root().join("scenes/pump_station.ron")).unwrap();
+    let text = text.replace(
+        "connections: (broker: Embedded, plc: VirtualPlc),",
+        &format!("connections: (broker: Mqtt(url: \"{url}\"), plc: VirtualPlc),\n    {publish}"),
+    );
+    assert!(text.contains(publish));
+    let scenario = dir.join(name);
+    std::fs::write(&scenario, text).unwrap();
+    scenario
+}
+
 #[test]
 fn twin_serve_runs_until_sigterm_shuts_down_cleanly_and_its_store_holds_every_accepted_sample() {
     let dir = artifacts("serve");
@@ -33,15 +58,8 @@ fn twin_serve_runs_until_sigterm_shuts_down_cleanly_and_its_store_holds_every_ac
     for f in [&store, &log] {
         let _ = std::fs::remove_file(f);
     }
-    let out = std::fs::File::create(&log).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_twin"))
-        .current_dir(root())
-        .args(["serve", "scenes/pump_station.ron", "--speed", "60x", "--status-every", "1s", "--store"])
-        .arg(&store)
-        .stdout(Stdio::from(out.try_clone().unwrap()))
-        .stderr(Stdio::from(out))
-        .spawn()
-        .unwrap();
+    let args = ["serve", "scenes/pump_station.ron", "--speed", "60x", "--status-every", "1s", "--store"];
+    let mut child = spawn_twin(&[&args[..], &[store.to_str().unwrap()]].concat(), &log);
     // Three status lines: it is connected and the virtual plant's telemetry flows.
     let started = Instant::now();
     let read = || plain(&std::fs::read_to_string(&log).unwrap_or_default());
@@ -102,27 +120,12 @@ fn twin_serve_publishes_each_assets_state_as_retained_json_that_mosquitto_sub_re
     let url = format!("mqtt://127.0.0.1:{}", broker.port);
     // The pump station on Mosquitto, publishing its knowledge under twin/station every second.
     let dir = artifacts("serve-publish");
-    let text = std::fs::read_to_string(root().join("scenes/pump_station.ron")).unwrap();
-    let text = text.replace(
-        "connections: (broker: Embedded, plc: VirtualPlc),",
-        &format!("connections: (broker: Mqtt(url: \"{url}\"), plc: VirtualPlc),\n    publish: (prefix: \"twin/station\", every: \"1s\"),"),
-    );
-    assert!(text.contains("twin/station"));
-    let scenario = dir.join("station_on_mosquitto.ron");
-    std::fs::write(&scenario, text).unwrap();
-    let spawn = |args: &[&str], log: &str| {
-        let out = std::fs::File::create(dir.join(log)).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_twin"))
-            .current_dir(root())
-            .args(args)
-            .stdout(Stdio::from(out.try_clone().unwrap()))
-            .stderr(Stdio::from(out))
-            .spawn()
-            .unwrap()
-    };
+    let scenario =
+        station_on(&url, "publish: (prefix: \"twin/station\", every: \"1s\"),", &dir, "station_on_mosquitto.ron");
     let path = scenario.to_str().unwrap();
-    let mut plant = spawn(&["plant", path, "--broker", &url, "--speed", "realtime", "--duration", "1h"], "plant.log");
-    let mut serve = spawn(&["serve", path, "--no-store", "--status-every", "1s"], "serve.log");
+    let plant_args = ["plant", path, "--broker", &url, "--speed", "realtime", "--duration", "1h"];
+    let mut plant = spawn_twin(&plant_args, &dir.join("plant.log"));
+    let mut serve = spawn_twin(&["serve", path, "--no-store", "--status-every", "1s"], &dir.join("serve.log"));
     let sub = MosquittoSub::start(broker.port, "twin/station/+/state");
     let got = sub.messages(9, Duration::from_secs(30));
     let _ = Command::new("kill").args(["-TERM", &serve.id().to_string()]).status();
@@ -168,14 +171,7 @@ fn twin_serve_names_a_sparkplug_node_that_never_sent_its_birth_in_its_log() {
     let scenario = dir.join("booster_on_mosquitto.ron");
     std::fs::write(&scenario, text).unwrap();
     let log = dir.join("serve.log");
-    let out = std::fs::File::create(&log).unwrap();
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_twin"))
-        .current_dir(root())
-        .args(["serve", scenario.to_str().unwrap(), "--no-store", "--status-every", "1s"])
-        .stdout(Stdio::from(out.try_clone().unwrap()))
-        .stderr(Stdio::from(out))
-        .spawn()
-        .unwrap();
+    let mut serve = spawn_twin(&["serve", scenario.to_str().unwrap(), "--no-store", "--status-every", "1s"], &log);
     let read = || plain(&std::fs::read_to_string(&log).unwrap_or_default());
     let started = Instant::now();
     while !read().contains("broker connected") {
@@ -217,14 +213,8 @@ fn the_twins_sparkplug_edge_node_is_decoded_by_pysparkplug_rebirths_on_command_a
     let broker = Mosquitto::start(false, "");
     let url = format!("mqtt://127.0.0.1:{}", broker.port);
     let dir = artifacts("serve-sparkplug");
-    let text = std::fs::read_to_string(root().join("scenes/pump_station.ron")).unwrap();
     let publish = "publish: (sparkplug: (group: \"twin\", edge_node: \"station-twin\"), every: \"1s\"),";
-    let text = text.replace(
-        "connections: (broker: Embedded, plc: VirtualPlc),",
-        &format!("connections: (broker: Mqtt(url: \"{url}\"), plc: VirtualPlc),\n    {publish}"),
-    );
-    let scenario = dir.join("station_sparkplug.ron");
-    std::fs::write(&scenario, text).unwrap();
+    let scenario = station_on(&url, publish, &dir, "station_sparkplug.ron");
     // pysparkplug listens to the group first.
     let mut listener = Command::new(peers_python())
         .arg(root().join("tests/peers/sparkplug_listen.py"))
@@ -242,21 +232,9 @@ fn the_twins_sparkplug_edge_node_is_decoded_by_pysparkplug_rebirths_on_command_a
     });
     assert_eq!(rx.recv_timeout(Duration::from_secs(20)).ok().as_deref(), Some("ready"), "the listener did not start");
     let path = scenario.to_str().unwrap();
-    let log = std::fs::File::create(dir.join("serve.log")).unwrap();
-    let mut plant = Command::new(env!("CARGO_BIN_EXE_twin"))
-        .current_dir(root())
-        .args(["plant", path, "--broker", &url, "--speed", "realtime", "--duration", "1h"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_twin"))
-        .current_dir(root())
-        .args(["serve", path, "--no-store", "--status-every", "1s"])
-        .stdout(Stdio::from(log.try_clone().unwrap()))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap();
+    let plant_args = ["plant", path, "--broker", &url, "--speed", "realtime", "--duration", "1h"];
+    let mut plant = spawn_twin(&plant_args, &dir.join("plant.log"));
+    let mut serve = spawn_twin(&["serve", path, "--no-store", "--status-every", "1s"], &dir.join("serve.log"));
     let mut messages: Vec<serde_json::Value> = Vec::new();
     let mut next = |what: &str| -> serde_json::Value {
         let l = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("no {what} decoded"));
