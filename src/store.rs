@@ -61,9 +61,7 @@ impl HistoryStore {
         let indices = scenario
             .assets
             .iter()
-            .flat_map(|a| {
-                Index::ALL.into_iter().filter(move |i| i.kind_name() == a.kind.name()).map(move |i| (a.id.clone(), i))
-            })
+            .flat_map(|a| Index::of_kind(a.kind.name()).map(move |i| (a.id.clone(), i)))
             .collect();
         Ok(Self {
             writer: Writer::spawn(store, CHANNEL_BATCHES),

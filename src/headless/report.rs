@@ -91,12 +91,7 @@ impl Recorder {
         let keys: Vec<_> = s
             .assets
             .iter()
-            .flat_map(|a| {
-                Index::ALL
-                    .into_iter()
-                    .filter(move |i| i.kind_name() == a.kind.name())
-                    .map(move |i| (a.id.clone(), a.kind.name().to_owned(), i))
-            })
+            .flat_map(|a| Index::of_kind(a.kind.name()).map(move |i| (a.id.clone(), a.kind.name().to_owned(), i)))
             .collect();
         let values = vec![Vec::new(); keys.len()];
         Self { keys, t_s: Vec::new(), values }

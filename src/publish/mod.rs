@@ -21,7 +21,7 @@ pub use json::{JsonPublishPlugin, Published};
 /// The state of `asset` as published: indices, active alarms, service window, configuration.
 pub fn asset_state(world: &World, asset: &str, kind: &str) -> Value {
     let mut indices = serde_json::Map::new();
-    for index in Index::ALL.into_iter().filter(|i| i.kind_name() == kind) {
+    for index in Index::of_kind(kind) {
         if let Some(v) = read_index(world, asset, index).filter(|v| v.is_finite()) {
             // Rounded to what matters, so that noise in the last digits is not a change.
             indices.insert(index.key().to_owned(), json!((v * 1e4).round() / 1e4));

@@ -64,16 +64,20 @@ fn topic(group: &str, kind: &str, node: &str, device: Option<&str>) -> String {
     }
 }
 
-/// The NDEATH payload: `bdSeq` only, no seq.
-fn ndeath(t_ms: u64) -> Vec<u8> {
-    let bd = Metric {
+/// The session-number metric of NBIRTH and NDEATH.
+fn bd_seq_metric(t_ms: u64) -> Metric {
+    Metric {
         name: Some("bdSeq".into()),
         datatype: Some(datatype::INT64),
         timestamp: Some(t_ms),
         value: Some(MetricValue::LongValue(BD_SEQ)),
         ..Default::default()
-    };
-    sparkplug::encode(&Payload { timestamp: Some(t_ms), metrics: vec![bd], ..Default::default() })
+    }
+}
+
+/// The NDEATH payload: `bdSeq` only, no seq.
+fn ndeath(t_ms: u64) -> Vec<u8> {
+    sparkplug::encode(&Payload { timestamp: Some(t_ms), metrics: vec![bd_seq_metric(t_ms)], ..Default::default() })
 }
 
 impl EdgeNode {
@@ -153,9 +157,7 @@ fn unix_ms(t_unix_s: f64) -> u64 {
 /// An asset's metrics, from its published state.
 fn device_metrics(world: &World, asset: &str, kind: &str) -> Vec<(String, Value)> {
     let state = asset_state(world, asset, kind);
-    let mut out: Vec<(String, Value)> = Index::ALL
-        .into_iter()
-        .filter(|i| i.kind_name() == kind)
+    let mut out: Vec<(String, Value)> = Index::of_kind(kind)
         .map(|i| (format!("Indices/{}", i.key()), Value::Double(state["indices"][i.key()].as_f64())))
         .collect();
     let alarms = state["drift_alarms"].as_array().map_or(0, |a| a.len() as i32);
@@ -224,13 +226,7 @@ fn step_node(world: &World, scenario: &Scenario, node: &mut EdgeNode) {
     if node.birth_due {
         node.birth_due = false;
         node.seq = 0;
-        let bd = Metric {
-            name: Some("bdSeq".into()),
-            datatype: Some(datatype::INT64),
-            timestamp: Some(t_ms),
-            value: Some(MetricValue::LongValue(BD_SEQ)),
-            ..Default::default()
-        };
+        let bd = bd_seq_metric(t_ms);
         let rebirth = Metric {
             name: Some(REBIRTH.into()),
             datatype: Some(datatype::BOOLEAN),

@@ -705,6 +705,11 @@ impl Index {
         Index::TankLevel,
     ];
 
+    /// The indices an asset kind (its scenario name) carries, in report order.
+    pub fn of_kind(kind: &str) -> impl Iterator<Item = Index> + '_ {
+        Self::ALL.into_iter().filter(move |i| i.kind_name() == kind)
+    }
+
     /// The asset kind that carries this index.
     pub fn kind_name(self) -> &'static str {
         match self {

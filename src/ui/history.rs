@@ -118,7 +118,7 @@ fn record_history(world: &mut World) {
         }
         for (id, &e) in &world.resource::<AssetIndex>().0 {
             let Some(kind) = world.get::<Asset>(e).map(|a| a.kind) else { continue };
-            for i in Index::ALL.into_iter().filter(|i| i.kind_name() == kind) {
+            for i in Index::of_kind(kind) {
                 if let Some(v) = read_index(world, id, i) {
                     h.push(id, Trace::Index(i), now, v);
                 }

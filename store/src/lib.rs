@@ -166,6 +166,17 @@ impl Store {
         StoreError::Sql { path: self.path.clone(), what, source }
     }
 
+    /// Runs `f` in one transaction, committed when it succeeds; an error names `what` failed.
+    fn in_transaction(
+        &mut self,
+        what: &'static str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>,
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let done = self.conn.transaction().and_then(|tx| f(&tx).and_then(|_| tx.commit()));
+        done.map_err(|source| StoreError::Sql { path, what, source })
+    }
+
     /// The file is a store of this schema version (and of `scenario`, when given).
     fn check(&self, scenario: Option<&str>) -> Result<(), StoreError> {
         let has_meta: Option<String> = self
@@ -190,17 +201,12 @@ impl Store {
     }
 
     fn create(&mut self, scenario: &str) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().map_err(|e| StoreError::Sql {
-            path: self.path.clone(),
-            what: "cannot create the store",
-            source: e,
-        })?;
-        let created = tx.execute_batch(SCHEMA).and_then(|_| {
+        self.in_transaction("cannot create the store", |tx| {
+            tx.execute_batch(SCHEMA)?;
             tx.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?1)", [SCHEMA_VERSION.to_string()])?;
             tx.execute("INSERT INTO meta (key, value) VALUES ('scenario', ?1)", [scenario])?;
-            tx.commit()
-        });
-        created.map_err(|e| self.sql("cannot create the store", e))
+            Ok(())
+        })
     }
 
     /// A `meta` value.
@@ -268,12 +274,7 @@ impl Store {
     /// Writes `records` in one transaction. A sample whose signal and event time are stored already is ignored
     /// (the first one stays); an index row at a stored time replaces it; an identical event is ignored.
     pub fn write(&mut self, records: &[Record]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().map_err(|e| StoreError::Sql {
-            path: self.path.clone(),
-            what: "cannot write",
-            source: e,
-        })?;
-        let written = (|| -> rusqlite::Result<()> {
+        self.in_transaction("cannot write", |tx| {
             // Samples go in statements of SAMPLES_PER_INSERT rows: SQLite's per-statement work, not the B-tree,
             // is most of a single-row insert's cost.
             let mut samples: Vec<&Record> = Vec::with_capacity(records.len());
@@ -302,8 +303,14 @@ impl Store {
             };
             let full = insert(SAMPLES_PER_INSERT);
             for chunk in samples.chunks(SAMPLES_PER_INSERT) {
-                let sql = if chunk.len() == SAMPLES_PER_INSERT { full.clone() } else { insert(chunk.len()) };
-                let mut st = tx.prepare_cached(&sql)?;
+                let short;
+                let sql = if chunk.len() == SAMPLES_PER_INSERT {
+                    &full
+                } else {
+                    short = insert(chunk.len());
+                    &short
+                };
+                let mut st = tx.prepare_cached(sql)?;
                 let mut k = 1;
                 for r in chunk {
                     if let Record::Sample { signal, t_unix_s, received_unix_s, value, flags } = r {
@@ -318,25 +325,20 @@ impl Store {
                 st.raw_execute()?;
             }
             Ok(())
-        })();
-        written.and_then(|_| tx.commit()).map_err(|e| self.sql("cannot write", e))
+        })
     }
 
     /// Rolls the raw samples in `[from, to)` up into 1-minute buckets, and the minutes in whole hours of that range
     /// into 1-hour buckets; then deletes raw samples older than the retention behind `to` (rolled up already when
-    /// every range is rolled up in turn, as the writer does). `from` and `to` should be minute boundaries; buckets are replaced, so rolling a range twice gives the same rows.
+    /// every range is rolled up in turn, as the writer does). `from` and `to` should be minute boundaries; buckets
+    /// are replaced, so rolling a range twice gives the same rows.
     ///
     /// Every statement names the signals (`signal IN (...)`) so that SQLite walks the (signal, time) index
     /// instead of scanning the whole table: a scan per roll-up made a long run's writes quadratic.
     pub fn roll_up(&mut self, from: f64, to: f64) -> Result<(), StoreError> {
         let (h0, h1) = ((from / 3600.0).floor() * 3600.0, (to / 3600.0).floor() * 3600.0);
         let retain = self.retain_raw_s;
-        let tx = self.conn.transaction().map_err(|e| StoreError::Sql {
-            path: self.path.clone(),
-            what: "cannot roll up",
-            source: e,
-        })?;
-        let rolled = (|| -> rusqlite::Result<()> {
+        self.in_transaction("cannot roll up", |tx| {
             tx.execute(
                 "INSERT OR REPLACE INTO rollups (signal, bucket_s, t_unix_s, n, mean, min, max)
                  SELECT signal, 60, CAST(t_unix_s / 60 AS INTEGER) * 60.0, COUNT(*), AVG(value), MIN(value), MAX(value)
@@ -362,8 +364,7 @@ impl Store {
                 )?;
             }
             Ok(())
-        })();
-        rolled.and_then(|_| tx.commit()).map_err(|e| self.sql("cannot roll up", e))
+        })
     }
 
     /// The samples of signal `name` with event times in `[from, to]`, in time order: (Unix s, value).
