@@ -1,7 +1,7 @@
 //! The history store's speed (run with `cargo bench --no-default-features --bench store`): samples written per
 //! second through the writer thread, a 24 h `twin run` of the pump station with and without `--store` side by
-//! side, and the time to read one week of one 1 Hz signal back. Medians of `TWIN_STORE_REPS` repetitions
-//! (default 3).
+//! side, the time to read one week of one 1 Hz signal back, and the time to take and restore a checkpoint of the
+//! whole twin with its size per asset. Medians of `TWIN_STORE_REPS` repetitions (default 3).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -96,6 +96,10 @@ fn main() {
         b / a
     );
 
+    for path in ["scenes/pump_station.ron", "scenes/booster_station.ron"] {
+        checkpoints(path, reps);
+    }
+
     // One week of one 1 Hz signal read back from a store holding two weeks of 7 signals.
     let path = dir.path().join("weeks.twin.sqlite");
     write(&path, 7, 14 * 86_400);
@@ -113,5 +117,61 @@ fn main() {
         "one week of one 1 Hz signal (604,800 samples) from a 14-day, 7-signal store ({:.0} MB): median {:.0} ms",
         std::fs::metadata(&path).unwrap().len() as f64 / 1e6,
         median(times) * 1e3
+    );
+}
+
+/// A checkpoint of the scenario's twin after 14 simulated hours fed by its virtual plant: the time to take one and
+/// to decode and restore it into a new twin, and its size, per asset.
+fn checkpoints(path: &str, reps: usize) {
+    use twin::store::checkpoint;
+    let scenario = Arc::new(twin::scenario::load(Path::new(path)).unwrap());
+    let build = || {
+        let mut app = twin::app::headless_app(scenario.clone(), 1);
+        twin::plant::inprocess::add_inprocess_plant(&mut app, &scenario, 1, None).unwrap();
+        app
+    };
+    let mut app = build();
+    for _ in 0..14 * 60 {
+        app.world_mut().resource_mut::<twin::twin::SimClock>().pending_steps = 60;
+        app.update();
+    }
+    let n = reps.max(20);
+    let mut take = Vec::new();
+    let mut taken = None;
+    for _ in 0..n {
+        let t = Instant::now();
+        taken = Some(checkpoint::take(app.world()).unwrap());
+        take.push(t.elapsed().as_secs_f64());
+    }
+    let taken = taken.unwrap();
+    let row = twin_store::CheckpointRow {
+        id: 1,
+        t_unix_s: taken.t_unix_s,
+        written_unix_s: 0.0,
+        format: checkpoint::FORMAT,
+        twin_version: String::new(),
+        scenario_digest: checkpoint::digest(&scenario),
+        messages: taken.messages as i64,
+        state: taken.state.clone(),
+    };
+    let mut restore = Vec::new();
+    for _ in 0..n {
+        let mut fresh = build();
+        let t = Instant::now();
+        let decoded = checkpoint::decode("bench", &row, &scenario).unwrap();
+        checkpoint::restore(fresh.world_mut(), "bench", decoded).unwrap();
+        restore.push(t.elapsed().as_secs_f64());
+    }
+    let assets = scenario.assets.len();
+    let (take, restore) = (median(take), median(restore));
+    println!(
+        "checkpoint of {} ({assets} assets) after 14 h: {:.1} kB ({:.1} kB per asset); take median {:.2} ms \
+         ({:.3} ms per asset), decode and restore median {:.2} ms",
+        scenario.name,
+        taken.state.len() as f64 / 1e3,
+        taken.state.len() as f64 / 1e3 / assets as f64,
+        take * 1e3,
+        take * 1e3 / assets as f64,
+        restore * 1e3
     );
 }

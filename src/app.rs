@@ -10,7 +10,9 @@ use bevy::prelude::*;
 use crate::scenario::Scenario;
 use crate::twin::TwinPlugin;
 
-/// Every plugin of the twin of a scenario, from the core to the assessment.
+/// Every plugin of the twin of a scenario, from the core to the assessment. Added first to an app (before Bevy's
+/// own plugins), so that its assets are the same entities in every app built from the scenario: a checkpoint
+/// taken by `twin serve` restores into the workbench and back (entities are numbered as they are spawned).
 pub struct TwinPlugins {
     pub scenario: Arc<Scenario>,
     /// Seed of every random process in the run (ambient and inflow fluctuations).
@@ -66,11 +68,11 @@ pub fn headless_app_threaded(scenario: Arc<Scenario>, seed: u64, threads: usize)
         };
         let task_pool_options =
             TaskPoolOptions { io: fixed(1), async_compute: fixed(1), compute: fixed(threads), ..Default::default() };
-        app.add_plugins(MinimalPlugins.set(TaskPoolPlugin { task_pool_options }))
-            .add_plugins(TwinPlugins { scenario, seed });
+        app.add_plugins(TwinPlugins { scenario, seed })
+            .add_plugins(MinimalPlugins.set(TaskPoolPlugin { task_pool_options }));
         return app;
     }
-    app.add_plugins(MinimalPlugins).add_plugins(TwinPlugins { scenario, seed });
+    app.add_plugins(TwinPlugins { scenario, seed }).add_plugins(MinimalPlugins);
     fn single_threaded(s: &mut Schedule) {
         s.set_executor(bevy::ecs::schedule::SingleThreadedExecutor::new());
     }

@@ -49,6 +49,13 @@ struct GuiArgs {
     /// `--frames` frames, then exit (the GUI benchmark).
     #[arg(long, value_name = "JSON", conflicts_with = "screenshot")]
     frame_stats: Option<PathBuf>,
+    /// Keep the twin's history in this store (SQLite, created when absent), resume from its newest checkpoint, and
+    /// draw the plots' ranges from it at full resolution.
+    #[arg(long, value_name = "FILE")]
+    store: Option<PathBuf>,
+    /// With --store: start from the scenario, not from the store's newest checkpoint (the history is kept).
+    #[arg(long, requires = "store")]
+    fresh: bool,
 }
 
 #[derive(Subcommand)]
@@ -129,6 +136,13 @@ enum Command {
         /// Time between two status lines in the log.
         #[arg(long, default_value = "60s")]
         status_every: Dur,
+        /// Simulated time between two checkpoints of the twin's whole state in the store (one is also taken at
+        /// shutdown).
+        #[arg(long, default_value = "5m", value_name = "DUR")]
+        checkpoint_every: Dur,
+        /// Start from the scenario, not from the store's newest checkpoint (the history is kept).
+        #[arg(long, conflicts_with = "no_store")]
+        fresh: bool,
     },
     /// The history store's tools.
     History {
@@ -268,9 +282,9 @@ enum HistoryCommand {
         /// Only this asset's signals.
         #[arg(long, value_name = "ID")]
         asset: Option<String>,
-        /// Output format.
-        #[arg(long, default_value = "csv", value_parser = ["csv"])]
-        format: String,
+        /// Output format: csv, or parquet (needs --output).
+        #[arg(long, default_value = "csv")]
+        format: twin::store::export::ExportFormat,
         /// Write here instead of standard output.
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -328,7 +342,17 @@ fn main() -> ExitCode {
             };
             run(&scenarios, opts, jobs.map_or(0, usize::from), quiet)
         }
-        Some(Command::Serve { scenario, store, no_store, retain, speed, seed, status_every }) => {
+        Some(Command::Serve {
+            scenario,
+            store,
+            no_store,
+            retain,
+            speed,
+            seed,
+            status_every,
+            checkpoint_every,
+            fresh,
+        }) => {
             let Speed::Paced(speed) = speed else {
                 eprintln!("error: --speed max is for `twin run`; serve follows the wall clock (realtime or a factor)");
                 return ExitCode::from(2);
@@ -339,6 +363,8 @@ fn main() -> ExitCode {
                 store: if no_store { None } else { Some(store.unwrap_or_else(|| twin_store::beside(&scenario))) },
                 retain_s: retain.map(Dur::secs),
                 status_every: std::time::Duration::from_secs_f64(status_every.secs().max(0.1)),
+                checkpoint_every_s: checkpoint_every.secs().max(1.0),
+                fresh,
             };
             match headless::serve::serve(&scenario, &opts) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -348,8 +374,9 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Some(Command::History { command: HistoryCommand::Export { store, from, to, asset, format: _, output } }) => {
-            match twin::store::export_csv(&store, from, to, asset.as_deref(), output.as_deref()) {
+        Some(Command::History { command: HistoryCommand::Export { store, from, to, asset, format, output } }) => {
+            let range = twin::store::export::ExportRange { from, to, asset: asset.as_deref() };
+            match twin::store::export::export(&store, range, format, output.as_deref()) {
                 Ok(n) => {
                     eprintln!("{n} samples exported");
                     ExitCode::SUCCESS
@@ -584,6 +611,8 @@ fn gui(args: GuiArgs) -> ExitCode {
             _ => twin::ui::state::RightTab::Inspector,
         },
         frame_stats: args.frame_stats,
+        store: args.store,
+        fresh: args.fresh,
     };
     match twin::ui::run_gui(scenario, opts) {
         Ok(()) => ExitCode::SUCCESS,

@@ -88,7 +88,7 @@ pub fn temperature_life_factor(bearing_temp_c: f64) -> f64 {
 }
 
 /// Palmgren–Miner accumulator, `D = sum(n_i / N_i)` with N_i the life (revolutions) at load i.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MinerDamage {
     /// Accumulated damage, dimensionless (1 = the reference life consumed).
     pub damage: f64,

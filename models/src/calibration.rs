@@ -53,13 +53,17 @@ use crate::params::{MotorParams, PumpParams};
 use crate::pump_train::{DEFECT_RMS_GAIN, PumpTrain, PumpTrainInputs, PumpTrainOutputs, PumpTrainState};
 
 /// Recursive least squares with exponential forgetting over `N` parameters (see the module doc).
-#[derive(Debug, Clone, PartialEq)]
+#[serde_with::serde_as]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Rls<const N: usize> {
     /// Estimate θ.
+    #[serde_as(as = "[_; N]")]
     theta: [f64; N],
     /// Gain matrix P (covariance per unit noise variance, prior included).
+    #[serde_as(as = "[[_; N]; N]")]
     p: [[f64; N]; N],
     /// `S = Σ λ^(2(k-j)) φ_j φ_jᵀ`, for the sandwich covariance.
+    #[serde_as(as = "[[_; N]; N]")]
     s: [[f64; N]; N],
     /// Forgetting factor λ in (0, 1].
     lambda: f64,
@@ -323,7 +327,7 @@ pub fn head_factor_from_flow(pump: &PumpParams, speed_rpm: f64, flow_m3h: f64) -
 }
 
 /// Online calibrator of one pump train (see the module doc).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Calibrator {
     cfg: CalibrationConfig,
     pump: PumpParams,

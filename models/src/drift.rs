@@ -445,7 +445,7 @@ impl SignalKind {
 }
 
 /// One signal's monitor status, named, for [`classify`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SignalView<'a> {
     /// Display name, e.g. `"P-101 winding temperature"`.
     pub name: &'a str,

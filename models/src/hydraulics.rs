@@ -17,7 +17,7 @@ pub fn affinity_ratios(speed_ratio: f64) -> (f64, f64, f64) {
 /// Quadratic pump curve `H = H0 s² - k Q²` (Q in m³/h, H in m, `s = n/n_rated`). At rated speed this is
 /// `H = H0 - k Q²` with `k = (H0 - H_r)/Q_r²` from the rated point; at other speeds the affinity laws
 /// (`Q ∝ s`, `H ∝ s²`) map each point `(Q, H) -> (sQ, s²H)`, which leaves `k` unchanged and scales `H0` by `s²`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PumpCurve {
     /// Shutoff head at rated speed, m.
     pub shutoff_head_m: f64,

@@ -25,7 +25,7 @@ pub const SWEEP_SPEED_RATIOS: [f64; 4] = [0.3, 0.6, 0.9, 1.2];
 pub const SWEEP_UNBALANCE_FACTORS: [f64; 3] = [0.0, 2.0, 8.0];
 
 /// Map output at one speed and unbalance.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LoadPoint {
     /// Static (non-rotating) radial load S, N.
     pub static_load_n: f64,
@@ -38,7 +38,8 @@ pub struct LoadPoint {
 }
 
 /// The fitted map; `Clone` and immutable, so pumps of the same design share one.
-#[derive(Debug, Clone, PartialEq)]
+#[serde_with::serde_as]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LoadMap {
     /// Rated speed, rad/s.
     pub rated_speed_rad_s: f64,
@@ -53,8 +54,10 @@ pub struct LoadMap {
     /// Support stiffness k, N/m.
     pub support_stiffness_n_per_m: f64,
     /// `g` table over `u = R/(S+R)` in [0, 1].
+    #[serde_as(as = "[_; TABLE_N]")]
     load_table: [f64; TABLE_N],
     /// `h` table over `rho = 2F2/(F1+2F2)` in [0, 1].
+    #[serde_as(as = "[_; TABLE_N]")]
     peak_table: [f64; TABLE_N],
 }
 

@@ -75,7 +75,7 @@ pub struct ThermalStd {
 }
 
 /// Kalman filter on the motor's thermal states (see the module doc).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ThermalObserver {
     cfg: ObserverConfig,
     /// Covariance of [T_w, T_f, T_b, d], K².

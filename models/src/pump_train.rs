@@ -108,7 +108,7 @@ pub struct PumpTrainOutputs {
 }
 
 /// A motor-driven pump with its fitted load map and the constants its step needs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PumpTrain {
     /// Pump parameters.
     pub pump: PumpParams,
@@ -121,7 +121,7 @@ pub struct PumpTrain {
 }
 
 /// Everything `step` needs, precomputed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Consts {
     /// Pump rated speed, rpm.
     rated_rpm: f64,

@@ -36,7 +36,7 @@ pub const COUPLING_STIFFNESS_N_PER_M: f64 = 1.0e5;
 pub const DEFAULT_DT_S: f64 = 1.0e-3;
 
 /// Rigid-rotor parameters, derived from the scenario's pump and motor parameters.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RotorParams {
     /// Mass of the rotor carried by the bearing, kg.
     pub mass_kg: f64,
@@ -96,7 +96,7 @@ impl RotorParams {
 }
 
 /// One physics step's readings.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RotorSample {
     /// Simulated time since creation, s.
     pub time_s: f64,
@@ -113,7 +113,7 @@ pub struct RotorSample {
 }
 
 /// Steady-state response of the rotor at one speed and unbalance, measured over whole revolutions.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RotorResponse {
     /// Mean speed over the window, rad/s.
     pub speed_rad_s: f64,
@@ -309,7 +309,7 @@ impl RotorSim {
 
 /// Harmonic content of the vertical bearing reaction at a steady speed (least-squares fit of
 /// `F_y(θ) = m + a1 cos θ + b1 sin θ + a2 cos 2θ + b2 sin 2θ` over whole revolutions).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReactionHarmonics {
     /// Mean speed, rad/s.
     pub speed_rad_s: f64,

@@ -3,7 +3,7 @@
 use crate::params::TankParams;
 
 /// A tank's dynamic state.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TankState {
     /// Liquid level above the bottom, m.
     pub level_m: f64,
@@ -17,7 +17,7 @@ impl TankState {
 }
 
 /// Flows across the tank's boundary during a step.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TankInputs {
     /// Inflow, m³/h.
     pub inflow_m3h: f64,

@@ -23,7 +23,7 @@ pub fn copper_loss_w(current_a: f64, r_phase_ohm: f64) -> f64 {
 }
 
 /// One thermal node `C dT/dt = P - (T - T_amb)/R`, time constant `tau = R C`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SingleNode {
     /// Heat capacity, J/K.
     pub capacity_j_per_k: f64,
@@ -52,13 +52,17 @@ impl SingleNode {
 
 /// A small lumped network of N nodes: `C_i dT_i/dt = P_i - sum_j G_ij (T_i - T_j) - g_i (T_i - T_amb)`,
 /// i.e. `C dT/dt = P + g T_amb - L T` with `L` = the conductance Laplacian plus `diag(g)`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[serde_with::serde_as]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ThermalNetwork<const N: usize> {
     /// Heat capacity of each node, J/K.
+    #[serde_as(as = "[_; N]")]
     pub capacity_j_per_k: [f64; N],
     /// Symmetric node-to-node conductances, W/K (diagonal ignored).
+    #[serde_as(as = "[[_; N]; N]")]
     pub conductance_w_per_k: [[f64; N]; N],
     /// Conductance of each node to ambient, W/K.
+    #[serde_as(as = "[_; N]")]
     pub ambient_w_per_k: [f64; N],
 }
 
@@ -238,7 +242,7 @@ pub const BEARING_FRICTION_SHARE: f64 = 0.3;
 /// bearing housing cooled to ambient. The frame–ambient resistance falls with speed (shaft-mounted fan): it is
 /// interpolated linearly between its standstill and rated-speed values, `R(s) = R_0 + (R_r - R_0) min(s, 1)`.
 /// Integrated by backward Euler (stable for any dt; a closed-form tridiagonal solve, no allocation).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MotorThermal {
     /// Winding heat capacity, J/K.
     pub c_winding_j_per_k: f64,
@@ -259,7 +263,7 @@ pub struct MotorThermal {
 }
 
 /// Jacobians of one [`MotorThermal::step`], rows and columns ordered winding, frame, bearing housing.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ThermalStepJacobians {
     /// `dT'_i/dT_j`, dimensionless.
     pub state: [[f64; 3]; 3],

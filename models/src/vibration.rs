@@ -62,7 +62,7 @@ pub struct VibrationFeatures {
 
 /// Edge aggregator: accepts velocity samples at `sample_rate_hz` (1 kHz) and emits [`VibrationFeatures`] once per
 /// window of `sample_rate_hz / output_rate_hz` samples (1 Hz). No allocation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EdgeAggregator {
     /// Samples per output window, count.
     window: usize,

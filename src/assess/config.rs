@@ -12,7 +12,7 @@ use crate::scenario::AssetSpec;
 use crate::twin::{AssetIndex, LoadedScenario, TwinSystems};
 
 /// An asset's configuration and firmware: what the scenario expects and what the asset last reported.
-#[derive(Component, Debug, Clone, PartialEq, Serialize)]
+#[derive(Component, Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Configuration {
     /// Configuration version the scenario expects.
     pub expected_config: String,
@@ -29,7 +29,7 @@ pub struct Configuration {
 }
 
 /// Where an asset's reported identity stands against the scenario.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConfigStatus {
     /// The asset has no identity topic: nothing to compare.
@@ -75,7 +75,7 @@ impl Configuration {
 }
 
 /// One change of an asset's configuration status, for the log and the report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ConfigEvent {
     /// Asset id.
     pub asset: String,
@@ -86,7 +86,7 @@ pub struct ConfigEvent {
 }
 
 /// Every configuration status change, oldest first.
-#[derive(Resource, Debug, Default, Clone)]
+#[derive(Resource, Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ConfigLog(pub Vec<ConfigEvent>);
 
 /// One asset's configuration in a report.

@@ -20,7 +20,7 @@ pub const DETECT_MINUTES: u32 = 5;
 pub const READING_PERIOD_S: f64 = 60.0;
 
 /// A detected defect and what the twin believes about it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct TrackedDefect {
     /// Simulated time of detection, s.
     pub detected_at_s: f64,
@@ -29,7 +29,6 @@ pub struct TrackedDefect {
     /// Load-weighted operating hours since detection, `∫ g dt`, h.
     pub tau_h: f64,
     /// The belief about its log-severity and growth rate.
-    #[serde(skip)]
     pub estimator: GrowthEstimator,
     /// Its severity now (posterior mean), 0..1.
     pub severity: f64,
@@ -40,7 +39,7 @@ pub struct TrackedDefect {
 }
 
 /// A pump's defect watch.
-#[derive(Component, Debug, Clone, Default)]
+#[derive(Component, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct DefectTracker {
     /// Minutes running the crest factor has shown a defect (before detection).
     above_minutes: u32,

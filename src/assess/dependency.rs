@@ -25,7 +25,7 @@ pub const DRIFTING_LEVEL_STD_M: f64 = 0.1;
 
 /// The smoothed rate of change of a tank's level, as the twin knows it: an exponentially weighted mean of the
 /// level's rate over [`TREND_TAU_S`], normalised by its weight so that it is unbiased from the first tick.
-#[derive(Component, Debug, Clone, Copy, Default)]
+#[derive(Component, Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct LevelTrend {
     /// Last (time s, level m) seen.
     last: Option<(f64, f64)>,

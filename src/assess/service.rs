@@ -23,12 +23,12 @@ use crate::twin::{Asset, LoadedScenario, SimClock, TwinSystems};
 const SERVICE_INDICES: [Index; 2] = [Index::BearingWear, Index::RemainingLifeHours];
 
 /// A recommended service window, as notified.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ServiceNotification {
     /// The pump.
     pub asset: String,
     /// The index that crossed its alert (its report key).
-    pub index: &'static str,
+    pub index: String,
     /// Its value then.
     pub value: f64,
     /// Its alert threshold.
@@ -52,7 +52,7 @@ pub struct ServiceNotification {
 }
 
 /// Every maintenance notification so far, in order, and why any could not be delivered.
-#[derive(Resource, Debug, Default)]
+#[derive(Resource, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ServiceLog {
     pub notifications: Vec<ServiceNotification>,
     /// Notifications that could not be written to the file or published (the first reason is logged).
@@ -60,7 +60,7 @@ pub struct ServiceLog {
 }
 
 /// A pump's alert states and its latest recommendation.
-#[derive(Component, Debug, Clone, Default)]
+#[derive(Component, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ServiceWatch {
     alerted: BTreeMap<Index, bool>,
     /// The latest recommended window.
@@ -114,7 +114,7 @@ fn watch_service(
             let (p10, p90) = o.health.rul_p10_p90();
             let n = ServiceNotification {
                 asset: asset.id.clone(),
-                index: index.key(),
+                index: index.key().to_owned(),
                 value: v,
                 alert: t.alert,
                 raised_at_s: now,

@@ -4,6 +4,8 @@
 //! broker, in a persistent session, and runs no plant. Where the scenario asks, the twin publishes its knowledge
 //! there (`crate::publish`).
 
+use std::time::{Duration, Instant};
+
 use anyhow::Context;
 use bevy::prelude::*;
 use twin_mqtt::{MqttClient, MqttConfig, broker::EmbeddedBroker};
@@ -12,6 +14,7 @@ use crate::change::PlcTarget;
 use crate::ingest::Telemetry;
 use crate::plant::inprocess::add_inprocess_plant;
 use crate::scenario::{BrokerSpec, Scenario};
+use crate::twin::SimClock;
 
 /// Wall-clock budget for draining telemetry in one frame.
 const DRAIN_BUDGET: std::time::Duration = std::time::Duration::from_millis(2);
@@ -76,6 +79,70 @@ pub fn connect_live(
         Err(e) => {
             warn!("{e}: set-point changes cannot be pushed");
             Ok(None)
+        }
+    }
+}
+
+/// Opens the history store at `path` into `app` and, when `resume`, restores its newest checkpoint; before
+/// [`connect_live`]. The journal after the checkpoint is replayed at once when `replay_now` (`twin serve`: it
+/// runs no frames before connecting), else fed as the clock reaches each message (the workbench, whose first
+/// frames need its window). What was resumed, if anything; the log says.
+pub fn open_store(
+    app: &mut App,
+    path: &std::path::Path,
+    opts: crate::store::StoreOptions,
+    resume: bool,
+    replay_now: bool,
+) -> Result<Option<crate::store::Resumed>, crate::store::OpenError> {
+    let resumed = crate::store::add_store(app, path, opts, resume)?;
+    let Some(r) = resumed else { return Ok(None) };
+    let epoch = app.world().resource::<Telemetry>().epoch_unix_s;
+    let until = crate::scenario::Dur::from_secs(r.until_unix_s - epoch);
+    let at = crate::scenario::Dur::from_secs(r.checkpoint_s);
+    if replay_now {
+        let started = Instant::now();
+        crate::store::catch_up(app);
+        info!(
+            "resumed from the checkpoint at t = {at}, then replayed {} journaled messages to t = {until} in {:.1} s",
+            r.journaled,
+            started.elapsed().as_secs_f64()
+        );
+    } else {
+        info!("resumed from the checkpoint at t = {at}; {} journaled messages to t = {until} follow", r.journaled);
+    }
+    Ok(resumed)
+}
+
+/// After [`connect_live`] of a twin resumed from a store: runs the virtual plant forward to where the journal
+/// ends, waits for the messages the broker held for the session, and returns the simulated time the twin owes
+/// the wall clock at `speed` (a real plant's: the time it was down; 0 with the virtual plant, which waited).
+pub fn after_resume(app: &mut App, resumed: Option<&crate::store::Resumed>, speed: f64) -> f64 {
+    let Some(r) = resumed else { return 0.0 };
+    let epoch = app.world().resource::<Telemetry>().epoch_unix_s;
+    let now = app.world().resource::<SimClock>().now_s;
+    crate::plant::inprocess::fast_forward(app, now.max(r.until_unix_s - epoch));
+    // What the broker held for the session comes first, before the clock catches up and passes its times.
+    wait_for_backlog(app.world().resource::<Telemetry>());
+    if app.world().resource::<LiveLink>().virtual_plant {
+        return 0.0;
+    }
+    let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    (wall - epoch - now).max(0.0) * speed
+}
+
+/// Waits (up to a few seconds) until the live client is connected and the messages its session held have
+/// arrived: the channel stopped growing.
+fn wait_for_backlog(t: &Telemetry) {
+    let Some(c) = &t.mqtt else { return };
+    let started = Instant::now();
+    while !c.stats().connected && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut last = (c.receiver().len(), Instant::now());
+    while started.elapsed() < Duration::from_secs(10) && last.1.elapsed() < Duration::from_millis(300) {
+        std::thread::sleep(Duration::from_millis(20));
+        if c.receiver().len() != last.0 {
+            last = (c.receiver().len(), Instant::now());
         }
     }
 }

@@ -95,6 +95,8 @@ pub enum RunError {
     Plot(String),
     #[error(transparent)]
     Store(#[from] twin_store::StoreError),
+    #[error(transparent)]
+    Open(#[from] crate::store::OpenError),
     #[error("invalid duration {0} s: must be more than 0")]
     Duration(f64),
     #[error("cannot write {}: {source}", path.display())]
@@ -135,7 +137,8 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
         app.insert_resource(crate::ingest::recording::Recorder::create(record)?);
     }
     if let Some(store) = &opts.store {
-        crate::store::add_store(&mut app, store, opts.store_retain_s)?;
+        let store_opts = crate::store::StoreOptions { retain_s: opts.store_retain_s, checkpoint_every_s: None };
+        crate::store::add_store(&mut app, store, store_opts, false)?;
     }
     let step_s = app.world().resource::<SimClock>().step_s;
     let total_steps = (opts.duration_s / step_s).round().max(1.0) as u64;
@@ -173,7 +176,7 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
     bar.finish_and_clear();
 
     let results = checker.finish(app.world(), &scenario, total_steps);
-    if let Some(stats) = crate::store::finish_store(&mut app).transpose()? {
+    if let Some(stats) = crate::store::finish_store(app.world_mut()).transpose()? {
         bevy::log::info!(
             "history store: {} records in {} transactions, {} dropped",
             stats.records,

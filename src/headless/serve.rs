@@ -27,6 +27,10 @@ pub struct ServeOptions {
     pub retain_s: Option<f64>,
     /// Time between two status lines in the log.
     pub status_every: Duration,
+    /// Simulated time between two checkpoints, s.
+    pub checkpoint_every_s: f64,
+    /// Start from the scenario even when the store has a checkpoint.
+    pub fresh: bool,
 }
 
 /// Why the service could not start (exit 2).
@@ -38,6 +42,8 @@ pub enum ServeError {
     Model { file: PathBuf, errors: Vec<String> },
     #[error(transparent)]
     Store(#[from] twin_store::StoreError),
+    #[error(transparent)]
+    Open(#[from] crate::store::OpenError),
     #[error("{0:#}")]
     Connect(anyhow::Error),
     #[error("cannot install the SIGINT/SIGTERM handler: {0}")]
@@ -55,15 +61,19 @@ pub fn serve(path: &Path, opts: &ServeOptions) -> Result<(), ServeError> {
     {
         return Err(ServeError::Model { file: path.to_owned(), errors: errors.0.clone() });
     }
-    // The store first: a store that is refused stops the service before anything connects.
+    // The store first: a store (or its checkpoint) that is refused stops the service before anything connects.
+    let mut resumed = None;
     if let Some(store) = &opts.store {
-        crate::store::add_store(&mut app, store, opts.retain_s)?;
+        let store_opts =
+            crate::store::StoreOptions { retain_s: opts.retain_s, checkpoint_every_s: Some(opts.checkpoint_every_s) };
+        resumed = super::live::open_store(&mut app, store, store_opts, !opts.fresh, true)?;
     }
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))?;
     super::live::connect_live(&mut app, &scenario, opts.seed, "twin-serve").map_err(ServeError::Connect)?;
-    app.insert_resource(ClockPacing::Realtime { speed: opts.speed, owed_s: 0.0, paused: false });
+    let owed_s = super::live::after_resume(&mut app, resumed.as_ref(), opts.speed);
+    app.insert_resource(ClockPacing::Realtime { speed: opts.speed, owed_s, paused: false });
     let url = app.world().resource::<super::live::LiveLink>().url.clone();
     info!(
         "serving {} ({}) on {url} at {}x{}",
@@ -88,7 +98,7 @@ pub fn serve(path: &Path, opts: &ServeOptions) -> Result<(), ServeError> {
     info!("shutting down: signal received");
     status.log(app.world(), &url);
     crate::publish::sparkplug::shutdown(app.world_mut());
-    if let Some(result) = crate::store::finish_store(&mut app) {
+    if let Some(result) = crate::store::finish_store(app.world_mut()) {
         match result {
             Ok(s) => info!(
                 "history store closed: {} records in {} transactions, {} dropped",

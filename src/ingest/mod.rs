@@ -22,7 +22,7 @@ use crate::twin::{AssetIndex, SimClock, TwinSystems};
 use crate::units::Quantity;
 
 /// One measured value on an asset, with its quality.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Measured {
     /// Value in the quantity's canonical unit.
     pub value: f64,
@@ -59,7 +59,7 @@ pub struct SampleApplied {
 }
 
 /// The latest measured values of an asset, by quantity.
-#[derive(Component, Debug, Clone, Default)]
+#[derive(Component, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Measurements(pub BTreeMap<Quantity, Measured>);
 
 /// Telemetry state of the twin: the inbound channel, the ingestor and its counters.
@@ -88,6 +88,13 @@ pub struct Telemetry {
     /// How far behind the end of the tick being run the samples of the next drain may lie, s beyond the allowed
     /// lateness (see [`Telemetry::receive_lag_s`]).
     receive_lag_s: f64,
+    /// When the history store keeps a journal: the messages taken since it last collected them, numbered as
+    /// `drained` counts them.
+    pub journal: Option<Vec<(u64, RawMessage)>>,
+    /// Messages taken from the live client's receiver, count (what its [`twin_mqtt::AckGate`] counts).
+    pub mqtt_taken: u64,
+    /// The gate a live client connected from now on acknowledges by (the history store's commits move it).
+    pub ack_gate: Option<twin_mqtt::AckGate>,
 }
 
 /// The most the assimilated branch waits for live samples beyond the allowed lateness, s of simulated time: a
@@ -102,6 +109,7 @@ impl Telemetry {
     pub fn connect(&mut self, mut config: twin_mqtt::MqttConfig) -> Result<(), twin_mqtt::MqttError> {
         let topics = self.ingestor.subscriptions();
         config.subscriptions = topics.into_iter().map(|t| (t, twin_mqtt::Qos::AtLeastOnce)).collect();
+        config.ack_gate.clone_from(&self.ack_gate);
         self.mqtt = Some(twin_mqtt::MqttClient::start(config)?);
         Ok(())
     }
@@ -147,6 +155,9 @@ impl Telemetry {
         }
         self.ingestor.ingest(&msg);
         self.drained += 1;
+        if let Some(j) = &mut self.journal {
+            j.push((self.drained, msg));
+        }
     }
 
     /// A sender for producers (an MQTT bridge, the virtual plant, a replay) to feed the twin.
@@ -180,6 +191,11 @@ fn outcome_key(o: Outcome) -> String {
 pub struct TelemetrySender(Sender<RawMessage>, Arc<AtomicU64>);
 
 impl TelemetrySender {
+    /// Whether the channel has room for a message now.
+    pub fn has_room(&self) -> bool {
+        !self.0.is_full()
+    }
+
     /// Offers a message; `false` (and counted) when the channel was full.
     pub fn offer(&self, msg: RawMessage) -> bool {
         match self.0.try_send(msg) {
@@ -219,7 +235,7 @@ impl std::fmt::Display for TelemetryOrigin {
 }
 
 /// Connects the twin in `world` to the scenario's external broker `spec`, with the twin's t = 0 at the wall
-/// clock's now, so that live timestamps fit. Credentials come from the environment variables the scenario names.
+/// clock's now (unless its clock already ran: a resumed twin), so that live timestamps fit. Credentials come from the environment variables the scenario names.
 /// The telemetry's origin becomes the broker.
 ///
 /// With `Session::Persistent(id)` the client is `id` (or the scenario's `client_id`) with a persistent session:
@@ -241,9 +257,13 @@ pub fn connect_broker(
         }
     };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    // A twin resumed from a checkpoint keeps its time base (its clock then catches up with the wall clock).
+    let fresh = world.resource::<SimClock>().steps_done == 0;
     let mut telemetry = world.resource_mut::<Telemetry>();
     telemetry.budget = budget;
-    telemetry.epoch_unix_s = now;
+    if fresh {
+        telemetry.epoch_unix_s = now;
+    }
     telemetry.connect(cfg)?;
     world.insert_resource(TelemetryOrigin::Broker(spec.url.clone()));
     Ok(())
@@ -304,6 +324,9 @@ impl Plugin for IngestPlugin {
             live_since_s: None,
             live_seen: false,
             receive_lag_s: 0.0,
+            journal: None,
+            mqtt_taken: 0,
+            ack_gate: None,
         })
         .init_resource::<TelemetryOrigin>()
         .add_message::<SampleApplied>()
@@ -345,6 +368,7 @@ fn drain_telemetry(
         while let Ok(m) = client.receiver().try_recv() {
             t.live_seen = true;
             t.take(RawMessage { topic: m.topic, payload: m.payload, received_s: now_unix }, recorder.as_deref_mut());
+            t.mqtt_taken += 1;
             // Past the budget, a channel more than half full is still drained down to half: a message the client
             // cannot hand over is dropped (and redelivered only after a reconnect), which costs more than a slow
             // frame.

@@ -114,6 +114,20 @@ pub fn add_inprocess_plant(
     Ok(())
 }
 
+/// Runs the in-process plant forward to the twin's time `to_s` without publishing: a twin resumed from a
+/// checkpoint finds the virtual plant where reality would be (its set-points those of the scenario).
+pub fn fast_forward(app: &mut App, to_s: f64) {
+    let Some(mut runner) = app.world_mut().get_resource_mut::<PlantRunner>() else { return };
+    // An hour at a time: the publications of a long span are not all held at once.
+    while runner.plant.now_s() < to_s {
+        let (before, dt) = (runner.plant.now_s(), (to_s - runner.plant.now_s()).min(3600.0));
+        drop(runner.plant.advance(dt));
+        if runner.plant.now_s() <= before {
+            break;
+        }
+    }
+}
+
 /// Serves the in-process plant's set-points over Modbus TCP on `bind` (port 0: a free port); returns the address.
 /// Writes reach the plant at the start of the next tick.
 pub fn serve_plc(

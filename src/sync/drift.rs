@@ -4,7 +4,7 @@
 use super::*;
 
 /// How the model's predictions compare with the measurements, per signal (asset, quantity).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct PredictionError {
     /// Samples scored.
     pub samples: u64,
@@ -32,7 +32,7 @@ impl PredictionError {
 }
 
 /// One sample next to the model's prediction for it (before the correction), canonical unit.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Scored {
     /// Event time the sample was applied at, s.
     pub t_s: f64,
@@ -43,6 +43,7 @@ pub struct Scored {
 }
 
 /// The residual monitor of one signal (asset, quantity).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct Monitor {
     pub(super) monitor: ResidualMonitor,
     /// "asset quantity", for alarms.
@@ -54,7 +55,7 @@ pub(super) struct Monitor {
 }
 
 /// A drift alarm: a signal's residual changed (or its sensor is stuck), with the likely cause.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct DriftAlarm {
     /// The asset the signal belongs to.
     pub asset: String,

@@ -5,7 +5,7 @@ use super::*;
 
 /// Kalman filter of one tank's level: a random walk driven by the inflow's fluctuation, corrected by the level
 /// sensor.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct LevelFilter {
     /// Variance of the level estimate, m².
     pub(super) var_m2: f64,

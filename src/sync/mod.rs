@@ -50,7 +50,7 @@ use crate::units::Quantity;
 const RECALIBRATION_EVERY_STEPS: u64 = 3600;
 
 /// The assimilation: the event-time queue, the estimators and the scores.
-#[derive(Resource)]
+#[derive(Resource, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Assimilation {
     lateness_s: f64,
     /// How much longer live samples may take to be drained, s (set each tick from ingestion).
@@ -82,6 +82,7 @@ pub struct Assimilation {
     /// Every recalibration proposed or applied, in order.
     pub recalibrations: Vec<train::Recalibration>,
     /// New models waiting to replace a pump's (applied recalibrations).
+    #[serde(skip)]
     model_updates: Vec<(Entity, std::sync::Arc<twin_models::PumpTrain>)>,
 }
 

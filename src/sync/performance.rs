@@ -18,7 +18,7 @@ pub const DETECTION_ALLOWANCE_S: f64 = 1800.0;
 pub const TRANSIENT_GRACE_S: f64 = 3600.0;
 
 /// Collects the performance series at the report's record points.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub struct PerformanceRecorder {
     /// Per "asset.Quantity": (samples, sum of squared residuals) at the previous record point.
     last: BTreeMap<String, (u64, f64)>,
@@ -81,7 +81,7 @@ impl PerformanceRecorder {
 }
 
 /// Model performance in a report. Series are sampled at the report's `t_s`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Performance {
     /// RMS of measured − predicted since the previous point, per "asset.Quantity", canonical unit (null: no
     /// sample in that interval).
@@ -95,7 +95,7 @@ pub struct Performance {
 }
 
 /// Drift alarms scored against the faults the scenario injects (the virtual plant's ground truth).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct AlarmScore {
     /// Every fault a drift monitor should see (bearing defects, cavitation episodes, stuck and drifting sensors).
     pub faults: Vec<FaultScore>,
@@ -110,7 +110,7 @@ pub struct AlarmScore {
 }
 
 /// How one injected fault was detected.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct FaultScore {
     /// The fault, e.g. "BearingDefect P-101".
     pub fault: String,

@@ -4,7 +4,7 @@
 use super::*;
 
 /// A sample waiting for the assimilated branch to reach its step.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub(super) struct Queued {
     pub(super) asset: Entity,
     pub(super) quantity: Quantity,
@@ -12,7 +12,7 @@ pub(super) struct Queued {
 }
 
 /// A span of simulated time whose shown values were revised by a late sample, s.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Revision {
     /// Event time of the earliest late sample, s.
     pub from_s: f64,
@@ -21,7 +21,7 @@ pub struct Revision {
 }
 
 /// Counters of the assimilation.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct AssimilationCounters {
     /// Samples applied to the assimilated state.
     pub applied: u64,

@@ -3,7 +3,7 @@
 use super::*;
 
 /// One pump's calibration in a report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct CalibrationReport {
     /// Model version (1 = nominal; each applied recalibration adds one).
     pub version: u32,
@@ -14,7 +14,7 @@ pub struct CalibrationReport {
 }
 
 /// The synchronization part of a run's report (the assessment's report adds to it).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct SyncReport {
     /// Samples applied, too late, unmodelled.
     pub assimilation: AssimilationCounters,

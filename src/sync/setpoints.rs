@@ -21,7 +21,7 @@ pub struct SetpointReported {
 }
 
 /// One live set-point.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct LiveSetpoint {
     /// Value in the canonical unit.
     pub value: f64,
@@ -32,7 +32,7 @@ pub struct LiveSetpoint {
 }
 
 /// The live set-points.
-#[derive(Resource, Debug, Default)]
+#[derive(Resource, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Setpoints {
     /// Live values by set-point id.
     pub live: BTreeMap<String, LiveSetpoint>,

@@ -9,7 +9,7 @@ use twin_models::params::{MotorParams, PumpParams};
 use twin_models::{PumpTrain, PumpTrainInputs, PumpTrainOutputs, PumpTrainState};
 
 /// A recalibration the twin proposes (or applied), with its evidence.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Recalibration {
     /// The pump's asset id.
     pub asset: String,
@@ -39,6 +39,7 @@ const MIN_SAMPLES: u64 = 1800;
 const MIN_CHANGE: f64 = 0.01;
 
 /// Estimators of one pump train.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct TrainSync {
     /// The thermal Kalman filter on the assimilated state.
     pub observer: ThermalObserver,

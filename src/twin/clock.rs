@@ -9,7 +9,7 @@ use bevy::time::Real;
 use super::TwinSystems;
 
 /// The twin's clock. Systems in `TwinSystems::Simulate` consume `pending_steps` and advance `now_s`.
-#[derive(Resource, Debug, Clone)]
+#[derive(Resource, Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SimClock {
     /// Model step, s.
     pub step_s: f64,

@@ -12,7 +12,7 @@ use crate::scenario::Simulation;
 pub const CORRELATION_S: f64 = 600.0;
 
 /// Seeded boundary conditions, advanced once per model step.
-#[derive(Resource, Debug, Clone)]
+#[derive(Resource, Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Environment {
     mean_c: f64,
     swing_k: f64,

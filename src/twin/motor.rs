@@ -19,7 +19,7 @@ pub struct MotorNameplate(pub MotorParams);
 pub struct DrivenPump(pub Entity);
 
 /// What the twin knows of the motor now.
-#[derive(Component, Debug, Clone, Copy, Default)]
+#[derive(Component, Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct MotorReadings {
     /// Winding (hot-spot) temperature, °C.
     pub winding_temp_c: f64,

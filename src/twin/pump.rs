@@ -26,7 +26,7 @@ pub struct PumpState(pub PumpTrainState);
 pub struct PumpReadings(pub PumpTrainOutputs);
 
 /// The speed the drive is commanded to, rpm.
-#[derive(Component, Debug, Clone, Copy)]
+#[derive(Component, Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct SpeedSetpoint {
     pub rpm: f64,
 }
@@ -48,7 +48,7 @@ pub struct ModelBuildErrors(pub Vec<String>);
 pub(super) struct ModelCache(Vec<(PumpParams, MotorParams, Arc<PumpTrain>)>);
 
 /// The risk a pump's upstream assets put on it: derived by the assessment (`assess::dependency`), kept on the pump.
-#[derive(Component, Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Component, Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct UpstreamRisk {
     /// Cavitation risk over the look-ahead, 0..1: the present risk, or the risk at the feed level projected
     /// `assess::dependency::LOOKAHEAD_S` ahead at its trend (less `DISTRUST_SIGMAS` σ when the level cannot be trusted),

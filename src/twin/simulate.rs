@@ -72,7 +72,7 @@ impl Topology {
 }
 
 /// The state of every model at one time, in [`Topology`] order.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Branch {
     /// Pump-train states and the outputs of their last step.
     pub pumps: Vec<(PumpTrainState, PumpTrainOutputs)>,
@@ -87,6 +87,7 @@ pub struct Branch {
     /// The inputs of each pump's last step.
     pub inputs: Vec<PumpTrainInputs>,
     /// Outflow per tank during the last step, m³/h (scratch).
+    #[serde(skip)]
     draw: Vec<f64>,
 }
 
@@ -174,7 +175,7 @@ pub fn step_models<C: Corrector>(
     mut pumps: Query<PumpItem>,
     mut tanks: Query<(Entity, &TankModel, &mut TankLevel)>,
     mut topo: Local<Topology>,
-    mut assimilated: Local<Option<Branch>>,
+    mut assimilated: ResMut<Assimilated>,
 ) {
     if clock.pending_steps == 0 {
         return;
@@ -197,7 +198,7 @@ pub fn step_models<C: Corrector>(
         topo.slots.insert(entity, Slot::Train(i));
         topo.slots.insert(drive.0, Slot::Train(i));
     }
-    let a = assimilated.get_or_insert_with(|| Branch {
+    let a = assimilated.0.get_or_insert_with(|| Branch {
         pumps: pumps.iter().map(|(_, _, s, r, _)| (s.0, r.0)).collect(),
         tanks: tanks.iter().map(|(_, _, l)| l.0).collect(),
         env: env.clone(),
@@ -230,6 +231,10 @@ pub fn step_models<C: Corrector>(
     clock.pending_steps = 0;
 }
 
+/// The assimilated branch (none before the first step): kept in checkpoints with the estimators that correct it.
+#[derive(Resource, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Assimilated(pub Option<Branch>);
+
 /// Registers the model stepping in `TwinSystems::Simulate`, corrected by the state estimation `C`.
 pub struct SimulatePlugin<C: Corrector>(std::marker::PhantomData<C>);
 
@@ -241,6 +246,6 @@ impl<C: Corrector> Default for SimulatePlugin<C> {
 
 impl<C: Corrector> Plugin for SimulatePlugin<C> {
     fn build(&self, app: &mut App) {
-        app.add_systems(Update, step_models::<C>.in_set(TwinSystems::Simulate));
+        app.init_resource::<Assimilated>().add_systems(Update, step_models::<C>.in_set(TwinSystems::Simulate));
     }
 }

@@ -258,6 +258,10 @@ fn relaunch_on(world: &mut World, path: &Path, (seed, speed): (u64, String)) {
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("twin"));
     let mut cmd = std::process::Command::new(exe);
     cmd.arg(path).args(["--seed", &seed.to_string(), "--speed", &speed]);
+    // The history store (if any) gets its last rows and checkpoint: the new process opens the other scenario.
+    if let Some(Err(e)) = crate::store::finish_store(world) {
+        error!("history store: {e}");
+    }
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;

@@ -16,6 +16,7 @@ mod plots;
 mod scene;
 mod screenshot;
 pub mod state;
+pub mod stored;
 mod tree;
 mod widgets;
 pub mod windowless;
@@ -58,6 +59,11 @@ pub struct GuiOptions {
     pub page: state::RightTab,
     /// Write per-frame CPU times to this file at exit (see `FrameStats`).
     pub frame_stats: Option<PathBuf>,
+    /// Keep the history in this store (resuming from its newest checkpoint unless `fresh`), and draw the plots'
+    /// ranges from it.
+    pub store: Option<PathBuf>,
+    /// Start from the scenario, not from the store's checkpoint.
+    pub fresh: bool,
 }
 
 /// Opens the workbench on `scenario` and runs until the window is closed (or, in screenshot mode, until the
@@ -70,33 +76,51 @@ pub fn run_gui(scenario: Arc<Scenario>, opts: GuiOptions) -> anyhow::Result<()> 
     let title = format!("twin — {}", scenario.name);
     let scenario_for_live = scenario.clone();
     let mut app = App::new();
-    app.add_plugins(
-        DefaultPlugins
-            .set(WindowPlugin {
-                primary_window: Some(Window { title, resolution: WindowResolution::new(1280, 800), ..default() }),
-                ..default()
-            })
-            .set(bevy::log::LogPlugin {
-                filter: format!("{},{}", bevy::log::DEFAULT_FILTER, twin_mqtt::broker::LOG_FILTER),
-                ..default()
-            }),
-    )
-    .add_plugins(EguiPlugin::default())
-    .add_plugins(TwinPlugins { scenario, seed: opts.seed })
-    .insert_resource(ClockPacing::Realtime { speed, owed_s: 0.0, paused: false })
-    .add_plugins(files::FilesPlugin {
-        seed: opts.seed,
-        speed: format!("{speed}x"),
-        scenario_path: opts.scenario_path.clone(),
-    })
-    .add_plugins((
-        scene::ScenePlugin,
-        camera::OrbitCameraPlugin,
-        history::HistoryPlugin,
-        look::LookPlugin,
-        panel::PanelPlugin,
-    ));
+    // The twin first: its assets are then the entities of the headless twin's (a checkpoint restores into either).
+    app.add_plugins(TwinPlugins { scenario, seed: opts.seed })
+        .add_plugins(
+            DefaultPlugins
+                .set(WindowPlugin {
+                    primary_window: Some(Window { title, resolution: WindowResolution::new(1280, 800), ..default() }),
+                    ..default()
+                })
+                .set(bevy::log::LogPlugin {
+                    filter: format!("{},{}", bevy::log::DEFAULT_FILTER, twin_mqtt::broker::LOG_FILTER),
+                    ..default()
+                }),
+        )
+        .add_plugins(EguiPlugin::default())
+        .add_plugins(files::FilesPlugin {
+            seed: opts.seed,
+            speed: format!("{speed}x"),
+            scenario_path: opts.scenario_path.clone(),
+        })
+        .add_plugins((
+            scene::ScenePlugin,
+            camera::OrbitCameraPlugin,
+            history::HistoryPlugin,
+            look::LookPlugin,
+            panel::PanelPlugin,
+        ));
+    // The store before connecting: a store or checkpoint that is refused stops here, and a resumed twin connects
+    // where it left off.
+    let resumed = match &opts.store {
+        Some(path) => {
+            let store_opts = crate::store::StoreOptions {
+                retain_s: None,
+                checkpoint_every_s: Some(crate::store::CHECKPOINT_EVERY_S),
+            };
+            crate::headless::live::open_store(&mut app, path, store_opts, !opts.fresh, false)?
+        }
+        None => None,
+    };
     let target = crate::headless::live::connect_live(&mut app, &scenario_for_live, opts.seed, "twin-workbench")?;
+    let owed_s = crate::headless::live::after_resume(&mut app, resumed.as_ref(), speed);
+    app.insert_resource(ClockPacing::Realtime { speed, owed_s, paused: false });
+    if let Some(path) = &opts.store {
+        let epoch = app.world().resource::<crate::ingest::Telemetry>().epoch_unix_s;
+        app.insert_resource(stored::StoredHistory::open(path, epoch)?).add_plugins(stored::StoredPlugin);
+    }
     app.insert_resource(desk::ChangeDesk::new(opts.audit.clone(), target, opts.seed));
     let mut bench = app.world_mut().resource_mut::<state::Workbench>();
     bench.selected = opts.select.clone();

@@ -12,6 +12,7 @@ use super::desk::ChangeDesk;
 use super::health::{self, Thresholds};
 use super::history::{History, Trace};
 use super::state::Workbench;
+use super::stored::{StoredHistory, trace_points};
 use super::widgets::format_sim_time;
 use crate::scenario::Index;
 use crate::sync::Assimilation;
@@ -82,6 +83,9 @@ pub(super) fn plots_ui(ui: &mut Ui, world: &World, bench: &mut Workbench, desk: 
     });
     let (x0, x1) = bench.plots.range(now);
     let history = world.resource::<History>();
+    // With a store, what the window shows comes from it (at full resolution when it fits), newer points from memory.
+    let stored = world.get_resource::<StoredHistory>();
+    let get = |asset: &str, trace: Trace| trace_points(history, stored, asset, trace, x0, x1);
     let revisions: Vec<(f64, f64)> = world
         .get_resource::<Assimilation>()
         .map(|a| a.revisions.iter().filter(|r| r.to_s >= x0 && r.from_s <= x1).map(|r| (r.from_s, r.to_s)).collect())
@@ -129,7 +133,7 @@ pub(super) fn plots_ui(ui: &mut Ui, world: &World, bench: &mut Workbench, desk: 
                         );
                     }
                 }
-                pu.line(line("wear", history.get(p, Trace::Index(Index::BearingWear)), 1.0, Color32::LIGHT_BLUE));
+                pu.line(line("wear", &get(p, Trace::Index(Index::BearingWear)), 1.0, Color32::LIGHT_BLUE));
                 if let Some(f) = forecast {
                     let xs: Vec<f64> = f.answer.baseline.wear.t_s.iter().map(|t| f.forked_at_s + t).collect();
                     for (name, o, c) in [
@@ -164,8 +168,8 @@ pub(super) fn plots_ui(ui: &mut Ui, world: &World, bench: &mut Workbench, desk: 
             |pu| {
                 // The p10-p90 band (the fatigue life's, or a growing defect's once one is tracked).
                 let (lo, hi) = (
-                    history.get(p, Trace::Index(Index::RemainingLifeP10Hours)),
-                    history.get(p, Trace::Index(Index::RemainingLifeP90Hours)),
+                    get(p, Trace::Index(Index::RemainingLifeP10Hours)),
+                    get(p, Trace::Index(Index::RemainingLifeP90Hours)),
                 );
                 if !lo.is_empty() && lo.len() == hi.len() {
                     let xs: Vec<f64> = lo.iter().map(|q| q[0]).collect();
@@ -175,8 +179,7 @@ pub(super) fn plots_ui(ui: &mut Ui, world: &World, bench: &mut Workbench, desk: 
                         FilledArea::new("p10–p90", &xs, &l, &h).fill_color(Color32::LIGHT_GREEN.gamma_multiply(0.25)),
                     );
                 }
-                let pts: Vec<[f64; 2]> = history
-                    .get(p, Trace::Index(Index::RemainingLifeHours))
+                let pts: Vec<[f64; 2]> = get(p, Trace::Index(Index::RemainingLifeHours))
                     .iter()
                     .map(|q| [q[0], (q[1] / 24.0).min(RUL_CAP_D)])
                     .collect();
@@ -191,13 +194,13 @@ pub(super) fn plots_ui(ui: &mut Ui, world: &World, bench: &mut Workbench, desk: 
             |pu| {
                 pu.line(line(
                     "now",
-                    history.get(p, Trace::Index(Index::CavitationRisk)),
+                    &get(p, Trace::Index(Index::CavitationRisk)),
                     1.0,
                     Color32::from_rgb(255, 150, 60),
                 ));
                 pu.line(line(
                     "1 h ahead",
-                    history.get(p, Trace::Index(Index::CavitationRiskAhead)),
+                    &get(p, Trace::Index(Index::CavitationRiskAhead)),
                     1.0,
                     Color32::from_rgb(230, 90, 200),
                 ));
@@ -211,7 +214,7 @@ pub(super) fn plots_ui(ui: &mut Ui, world: &World, bench: &mut Workbench, desk: 
             |pu| {
                 pu.line(line(
                     "insulation",
-                    history.get(m, Trace::Index(Index::InsulationHealth)),
+                    &get(m, Trace::Index(Index::InsulationHealth)),
                     1.0,
                     Color32::from_rgb(250, 210, 80),
                 ));
@@ -221,12 +224,12 @@ pub(super) fn plots_ui(ui: &mut Ui, world: &World, bench: &mut Workbench, desk: 
             class_c.map(|c| Thresholds { alert: c - health::WINDING_MARGIN_K, alarm: c, higher_is_worse: true });
         let q = Quantity::WindingTemperature;
         chart(ui, "Winding temperature, °C", &ctx, temp_limits, |pu| {
-            pu.line(line("measured", history.get(m, Trace::Measured(q)), 1.0, Color32::from_rgb(255, 120, 90)));
-            pu.line(line("predicted", history.get(m, Trace::Predicted(q)), 1.0, Color32::from_rgb(120, 200, 255)));
-            if history.get(m, Trace::Measured(q)).is_empty() {
+            pu.line(line("measured", &get(m, Trace::Measured(q)), 1.0, Color32::from_rgb(255, 120, 90)));
+            pu.line(line("predicted", &get(m, Trace::Predicted(q)), 1.0, Color32::from_rgb(120, 200, 255)));
+            if get(m, Trace::Measured(q)).is_empty() {
                 pu.line(line(
                     "twin",
-                    history.get(m, Trace::Index(Index::WindingTemperature)),
+                    &get(m, Trace::Index(Index::WindingTemperature)),
                     1.0,
                     Color32::from_rgb(120, 200, 255),
                 ));

@@ -7,18 +7,20 @@
 //! deleted once rolled up. A store records the scenario it belongs to: opening it for another scenario, a file
 //! that is not a twin store, or a store of another schema version is refused before anything is written.
 
+mod series;
 mod writer;
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
+pub use series::{BUCKETS_S, Series};
 pub use writer::{Writer, WriterStats};
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
-/// The schema (created in one transaction when the store is new).
+/// The schema of version 1 (created, with [`SCHEMA_V2`], in one transaction when the store is new).
 pub const SCHEMA: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE signals (
@@ -61,6 +63,54 @@ CREATE TABLE events (
 CREATE UNIQUE INDEX events_by_time ON events (t_unix_s, kind, asset, detail);
 ";
 
+/// What version 2 added (a version-1 store is migrated by running it): the twin's checkpoints and the journal of
+/// the messages it took since them.
+pub const SCHEMA_V2: &str = "
+-- The twin's whole state at one time (MessagePack, opaque to other tools); the newest few are kept.
+CREATE TABLE checkpoints (
+    id INTEGER PRIMARY KEY,
+    t_unix_s REAL NOT NULL,          -- the twin's time of the state, Unix s
+    written_unix_s REAL NOT NULL,    -- wall-clock time it was taken, Unix s
+    format INTEGER NOT NULL,         -- the state's format version
+    twin_version TEXT NOT NULL,      -- the build that wrote it
+    scenario_digest TEXT NOT NULL,   -- SHA-256 of the scenario it is a state of
+    messages INTEGER NOT NULL,       -- messages the twin had taken; the journal's later ones are replayed
+    state BLOB NOT NULL
+);
+-- Every message the twin took since the oldest kept checkpoint, as received (the write-ahead log of a resume).
+CREATE TABLE journal (
+    seq INTEGER PRIMARY KEY,         -- the twin's message number (1 = its first)
+    received_unix_s REAL NOT NULL,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL
+);
+";
+
+/// Checkpoints kept: the newest and the one before it (a fallback, and its journal).
+pub const CHECKPOINTS_KEPT: i64 = 2;
+
+/// A stored checkpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckpointRow {
+    pub id: i64,
+    pub t_unix_s: f64,
+    pub written_unix_s: f64,
+    pub format: i64,
+    pub twin_version: String,
+    pub scenario_digest: String,
+    pub messages: i64,
+    pub state: Vec<u8>,
+}
+
+/// A journaled message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JournalRow {
+    pub seq: i64,
+    pub received_unix_s: f64,
+    pub topic: String,
+    pub payload: Vec<u8>,
+}
+
 /// Why a store cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -75,7 +125,7 @@ pub enum StoreError {
     )]
     SignalChanged { path: String, signal: String, stored: String, this: String },
     #[error(
-        "{path}: store schema version {found}; this build reads version {SCHEMA_VERSION}; nothing was written to it"
+        "{path}: store schema version {found}; this build reads versions 1 and {SCHEMA_VERSION}; nothing was written to it"
     )]
     Version { path: String, found: String },
     #[error("{path}: {what}: {source}")]
@@ -105,6 +155,11 @@ pub enum Record {
     Index { asset: String, name: &'static str, t_unix_s: f64, value: f64 },
     /// An event with its details as JSON.
     Event { t_unix_s: f64, kind: &'static str, asset: Option<String>, detail: String },
+    /// A message the twin took, numbered (see the `journal` table).
+    Journal { seq: i64, received_unix_s: f64, topic: String, payload: Vec<u8> },
+    /// The twin's state (see the `checkpoints` table; `id` is assigned); older checkpoints beyond
+    /// [`CHECKPOINTS_KEPT`] and the journal before the oldest kept one are deleted in the same transaction.
+    Checkpoint(Box<CheckpointRow>),
 }
 
 /// Samples per INSERT statement (5 parameters each, within SQLite's 32,766).
@@ -138,6 +193,7 @@ impl Store {
         let mut store = Store { conn, path: p, retain_raw_s: None };
         if exists {
             store.check(Some(scenario))?;
+            store.migrate()?;
         } else {
             store.create(scenario)?;
         }
@@ -177,7 +233,8 @@ impl Store {
         done.map_err(|source| StoreError::Sql { path, what, source })
     }
 
-    /// The file is a store of this schema version (and of `scenario`, when given).
+    /// The file is a store of this schema version or of version 1, which has the same tables less the checkpoints (and
+    /// of `scenario`, when given).
     fn check(&self, scenario: Option<&str>) -> Result<(), StoreError> {
         let has_meta: Option<String> = self
             .conn
@@ -188,7 +245,7 @@ impl Store {
             return Err(StoreError::NotAStore { path: self.path.clone(), why: "it has no meta table".into() });
         }
         let version = self.meta("schema_version").map_err(|e| not_a_store(&self.path, e))?;
-        if version.as_deref() != Some(&SCHEMA_VERSION.to_string()) {
+        if version.as_deref() != Some(&SCHEMA_VERSION.to_string()) && version.as_deref() != Some("1") {
             return Err(StoreError::Version { path: self.path.clone(), found: version.unwrap_or("none".into()) });
         }
         let stored = self.meta("scenario").map_err(|e| not_a_store(&self.path, e))?.unwrap_or_default();
@@ -203,10 +260,61 @@ impl Store {
     fn create(&mut self, scenario: &str) -> Result<(), StoreError> {
         self.in_transaction("cannot create the store", |tx| {
             tx.execute_batch(SCHEMA)?;
+            tx.execute_batch(SCHEMA_V2)?;
             tx.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?1)", [SCHEMA_VERSION.to_string()])?;
             tx.execute("INSERT INTO meta (key, value) VALUES ('scenario', ?1)", [scenario])?;
             Ok(())
         })
+    }
+
+    /// Brings a version-1 store (checked to be ours) to this version: its tables are kept as they are.
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        if self.meta("schema_version").map_err(|e| not_a_store(&self.path, e))?.as_deref() != Some("1") {
+            return Ok(());
+        }
+        self.in_transaction("cannot migrate the store to schema version 2", |tx| {
+            tx.execute_batch(SCHEMA_V2)?;
+            tx.execute("UPDATE meta SET value = ?1 WHERE key = 'schema_version'", [SCHEMA_VERSION.to_string()])?;
+            Ok(())
+        })
+    }
+
+    /// The newest checkpoint, if any.
+    pub fn latest_checkpoint(&self) -> Result<Option<CheckpointRow>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT id, t_unix_s, written_unix_s, format, twin_version, scenario_digest, messages, state
+                 FROM checkpoints ORDER BY id DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(CheckpointRow {
+                        id: r.get(0)?,
+                        t_unix_s: r.get(1)?,
+                        written_unix_s: r.get(2)?,
+                        format: r.get(3)?,
+                        twin_version: r.get(4)?,
+                        scenario_digest: r.get(5)?,
+                        messages: r.get(6)?,
+                        state: r.get(7)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.sql("cannot read the checkpoints", e))
+    }
+
+    /// The journaled messages after message number `after`, in order.
+    pub fn journal_after(&self, after: i64) -> Result<Vec<JournalRow>, StoreError> {
+        let read = || -> rusqlite::Result<Vec<JournalRow>> {
+            let mut st = self
+                .conn
+                .prepare("SELECT seq, received_unix_s, topic, payload FROM journal WHERE seq > ?1 ORDER BY seq")?;
+            let rows = st.query_map([after], |r| {
+                Ok(JournalRow { seq: r.get(0)?, received_unix_s: r.get(1)?, topic: r.get(2)?, payload: r.get(3)? })
+            })?;
+            rows.collect()
+        };
+        read().map_err(|e| self.sql("cannot read the journal", e))
     }
 
     /// A `meta` value.
@@ -284,6 +392,9 @@ impl Store {
             let mut event = tx.prepare_cached(
                 "INSERT OR IGNORE INTO events (t_unix_s, kind, asset, detail) VALUES (?1, ?2, ?3, ?4)",
             )?;
+            let mut journal = tx.prepare_cached(
+                "INSERT OR IGNORE INTO journal (seq, received_unix_s, topic, payload) VALUES (?1, ?2, ?3, ?4)",
+            )?;
             for r in records {
                 match r {
                     Record::Sample { .. } => samples.push(r),
@@ -292,6 +403,30 @@ impl Store {
                     }
                     Record::Event { t_unix_s, kind, asset, detail } => {
                         event.execute(params![t_unix_s, kind, asset, detail])?;
+                    }
+                    Record::Journal { seq, received_unix_s, topic, payload } => {
+                        journal.execute(params![seq, received_unix_s, topic, payload])?;
+                    }
+                    Record::Checkpoint(c) => {
+                        tx.execute(
+                            "INSERT INTO checkpoints (t_unix_s, written_unix_s, format, twin_version, scenario_digest,
+                             messages, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                            params![
+                                c.t_unix_s,
+                                c.written_unix_s,
+                                c.format,
+                                c.twin_version,
+                                c.scenario_digest,
+                                c.messages,
+                                c.state
+                            ],
+                        )?;
+                        tx.execute(
+                            "DELETE FROM checkpoints WHERE id NOT IN
+                             (SELECT id FROM checkpoints ORDER BY id DESC LIMIT ?1)",
+                            [CHECKPOINTS_KEPT],
+                        )?;
+                        tx.execute("DELETE FROM journal WHERE seq <= (SELECT MIN(messages) FROM checkpoints)", [])?;
                     }
                 }
             }

@@ -38,7 +38,7 @@ fn samples_indices_and_events_round_trip_and_a_reopened_store_keeps_its_signals(
     let s = Store::open(&path, "Station").unwrap();
     assert_eq!(s.signals().unwrap(), vec![(id, vib())]);
     assert_eq!(s.counts().unwrap(), (3, 0, 1, 1));
-    assert_eq!(s.meta("schema_version").unwrap(), Some("1".into()));
+    assert_eq!(s.meta("schema_version").unwrap(), Some("2".into()));
 }
 
 #[test]
@@ -150,6 +150,102 @@ fn a_store_of_another_scenario_a_file_that_is_not_a_store_and_another_schema_ver
         .unwrap();
     let before = bytes(&future);
     let e = Store::open(&future, "Station").err().unwrap().to_string();
-    assert!(e.contains("store schema version 99; this build reads version 1"), "{e}");
+    assert!(e.contains("store schema version 99; this build reads versions 1 and 2"), "{e}");
     assert_eq!(bytes(&future), before);
+}
+
+fn checkpoint(messages: i64, state: &[u8]) -> Record {
+    Record::Checkpoint(Box::new(CheckpointRow {
+        id: 0,
+        t_unix_s: 1000.0 + messages as f64,
+        written_unix_s: 0.0,
+        format: 1,
+        twin_version: "0.1.0".into(),
+        scenario_digest: "d".into(),
+        messages,
+        state: state.to_vec(),
+    }))
+}
+
+fn journal(seq: i64) -> Record {
+    Record::Journal { seq, received_unix_s: seq as f64, topic: "plant/p101".into(), payload: vec![b'{', b'}'] }
+}
+
+#[test]
+fn the_two_newest_checkpoints_are_kept_with_the_journal_after_the_older_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("t.twin.sqlite"), "Station").unwrap();
+    assert_eq!(s.latest_checkpoint().unwrap(), None);
+    s.write(&(1..=10).map(journal).chain([checkpoint(10, b"ten")]).collect::<Vec<_>>()).unwrap();
+    s.write(&(11..=20).map(journal).chain([checkpoint(20, b"twenty")]).collect::<Vec<_>>()).unwrap();
+    s.write(&(21..=25).map(journal).collect::<Vec<_>>()).unwrap();
+    let c = s.latest_checkpoint().unwrap().unwrap();
+    assert_eq!((c.messages, c.state.as_slice()), (20, &b"twenty"[..]));
+    assert_eq!(s.journal_after(20).unwrap().iter().map(|j| j.seq).collect::<Vec<_>>(), vec![21, 22, 23, 24, 25]);
+    // A third checkpoint: the first goes, and the journal up to the oldest kept one (20).
+    s.write(&[checkpoint(25, b"twenty-five")]).unwrap();
+    let n: i64 = s.conn.query_row("SELECT COUNT(*) FROM checkpoints", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(s.journal_after(0).unwrap().first().map(|j| j.seq), Some(21));
+    // A journaled message taken again (a replay after a resume) is not stored twice.
+    s.write(&[journal(22)]).unwrap();
+    assert_eq!(s.journal_after(20).unwrap().len(), 5);
+}
+
+#[test]
+fn a_version_1_store_is_migrated_to_version_2_keeping_its_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.twin.sqlite");
+    let c = Connection::open(&path).unwrap();
+    c.execute_batch(SCHEMA).unwrap();
+    c.execute_batch(
+        "INSERT INTO meta VALUES ('schema_version', '1'), ('scenario', 'Station');
+         INSERT INTO signals (id, name, asset, quantity, unit) VALUES (1, 'P-101.vib_rms', 'P-101', 'VibrationVelocityRms', 'mm/s');
+         INSERT INTO samples VALUES (1, 100.0, 100.1, 2.5, 0);",
+    )
+    .unwrap();
+    drop(c);
+    // Read-only opening reads it as it is (an export), the writer's opening migrates it.
+    assert_eq!(Store::open_read(&path).unwrap().samples("P-101.vib_rms", 0.0, 1e9).unwrap(), vec![(100.0, 2.5)]);
+    let mut s = Store::open(&path, "Station").unwrap();
+    assert_eq!(s.meta("schema_version").unwrap(), Some("2".into()));
+    assert_eq!(s.samples("P-101.vib_rms", 0.0, 1e9).unwrap(), vec![(100.0, 2.5)]);
+    s.write(&[journal(1), checkpoint(1, b"x")]).unwrap();
+    assert_eq!(s.latest_checkpoint().unwrap().unwrap().messages, 1);
+}
+
+#[test]
+fn a_plot_range_reads_every_raw_sample_when_it_fits_else_the_minute_or_hour_roll_ups() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("t.twin.sqlite"), "Station").unwrap();
+    let id = s.register(&vib()).unwrap();
+    // A week of 1 Hz samples from t = 0: value = t mod 60 (each minute's mean 29.5).
+    let week = 7 * 86_400;
+    for day in 0..7 {
+        let records: Vec<Record> =
+            (day * 86_400..(day + 1) * 86_400).map(|t| sample(id, t as f64, (t % 60) as f64)).collect();
+        s.write(&records).unwrap();
+    }
+    s.roll_up(0.0, week as f64).unwrap();
+    // One hour of the third day: its 3,601 raw samples (both ends inclusive), at 1 s.
+    let hour = s.signal_series("P-101.vib_rms", 2.0 * 86_400.0, 2.0 * 86_400.0 + 3600.0, 4000).unwrap();
+    assert_eq!(hour.bucket_s, 0);
+    assert_eq!(hour.points.len(), 3601);
+    assert!(hour.points.windows(2).all(|w| w[1].0 - w[0].0 == 1.0));
+    assert_eq!(hour.points[61], (2.0 * 86_400.0 + 61.0, 1.0));
+    // A day is too many raw samples for 4,000 points: its 1,440 minute means, each at its minute's middle.
+    let day = s.signal_series("P-101.vib_rms", 86_400.0, 2.0 * 86_400.0 - 1.0, 4000).unwrap();
+    assert_eq!(day.bucket_s, 60);
+    assert_eq!(day.points.len(), 1440);
+    assert_eq!(day.points[0], (86_400.0 + 30.0, 29.5));
+    // The week: 10,080 minutes do not fit either; its 168 hourly means do.
+    let all = s.signal_series("P-101.vib_rms", 0.0, week as f64, 4000).unwrap();
+    assert_eq!(all.bucket_s, 3600);
+    assert_eq!(all.points.len(), 168);
+    // A budget below even the hours thins them evenly, keeping the last.
+    let thin = s.signal_series("P-101.vib_rms", 0.0, week as f64, 50).unwrap();
+    assert!(thin.points.len() <= 51 && thin.points.len() >= 40, "{}", thin.points.len());
+    assert_eq!(thin.points.last(), all.points.last());
+    // An unknown signal reads as nothing.
+    assert!(s.signal_series("nope", 0.0, 1e9, 10).unwrap().points.is_empty());
 }

@@ -1,6 +1,7 @@
 //! The workbench under Xvfb: each bundled scenario opens in a real window, renders with a software Vulkan driver,
 //! and Bevy's screenshot API writes a PNG whose pixels must show the plant in 3D, the top bar, the asset tree, the
-//! inspector and the plots. The PNGs are kept in `target/test-artifacts/gui/`.
+//! inspector and the plots; on a store written by `twin serve` it resumes and plots the stored history. The PNGs
+//! are kept in `target/test-artifacts/gui/` and `gui-store/`.
 
 use std::process::Command;
 
@@ -112,4 +113,75 @@ fn the_workbench_opens_each_scenario_under_xvfb_and_draws_the_plant_panels_and_p
         assert!(amber > 150, "{stem}: no alert threshold lines in the plots ({amber} pixels)");
         assert!(temps > 50, "{stem}: no temperature traces in the plots ({temps} pixels)");
     }
+}
+
+#[test]
+fn the_workbench_on_a_store_resumes_where_twin_serve_stopped_and_plots_the_stored_history() {
+    let dir = artifacts("gui-store");
+    let store = dir.join("station.twin.sqlite");
+    for f in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{f}", store.display()));
+    }
+    // `twin serve` runs the station about an hour (600x for 6 s) into the store and stops on SIGTERM, taking a
+    // last checkpoint.
+    let serve = Command::new(env!("CARGO_BIN_EXE_twin"))
+        .args(["serve", "scenes/pump_station.ron", "--speed", "600x", "--store", store.to_str().unwrap()])
+        .current_dir(root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let _ = Command::new("kill").args(["-TERM", &serve.id().to_string()]).status();
+    let out = serve.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let newest = || {
+        let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nprint(c.execute('SELECT MAX(t_unix_s) - 1767225600 FROM checkpoints').fetchone()[0], c.execute('SELECT COUNT(*) FROM samples').fetchone()[0])";
+        let out = Command::new("/usr/bin/python3").arg("-c").arg(script).arg(&store).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let mut it = text.split_whitespace().map(|x| x.parse::<f64>().unwrap());
+        (it.next().unwrap(), it.next().unwrap())
+    };
+    let (served_s, served_samples) = newest();
+    assert!(served_s > 1800.0, "the service ran half an hour at least ({served_s} s)");
+
+    // The workbench opens on the store: it resumes from that checkpoint, draws the plots' ranges from the store,
+    // and leaves a later checkpoint when it closes.
+    let shot = dir.join("resumed.png");
+    let out = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1280x800x24", env!("CARGO_BIN_EXE_twin")])
+        .args(["scenes/pump_station.ron", "--store", store.to_str().unwrap()])
+        .args(["--screenshot", shot.to_str().unwrap(), "--frames", "60", "--select", "P-101"])
+        .arg("--audit")
+        .arg(dir.join("audit.jsonl"))
+        .env("XDG_CONFIG_HOME", &dir)
+        .current_dir(root())
+        .output()
+        .expect("xvfb-run is installed by scripts/test.sh");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the workbench failed:\n{err}");
+    let at = format!("resumed from the checkpoint at t = {}s", served_s.round());
+    assert!(err.contains(&at), "no '{at}' in:\n{err}");
+    assert!(err.contains("history store closed"), "{err}");
+    let (closed_s, closed_samples) = newest();
+    assert!(closed_s > served_s, "the workbench's checkpoint ({closed_s} s) is after the service's ({served_s} s)");
+    assert!(closed_samples > served_samples, "the workbench went on storing samples");
+
+    // The winding temperature's measured trace (the fifth chart, from t = 0 to now) covers the hour the service
+    // stored, not just the minutes the workbench ran: the chart's left half holds its colour in nearly every
+    // column (without the store it would be empty: the workbench's own memory starts at the resume).
+    let img = decode(&shot);
+    let (x0, x1, y0, y1) = (0.695, 0.76, 0.9, 0.985);
+    let (w, h) = (img.width as f32, img.height as f32);
+    let columns = ((x0 * w) as usize..(x1 * w) as usize)
+        .filter(|&x| {
+            // The thin line is blended with the background and the revised spans' shading: judge the hue.
+            ((y0 * h) as usize..(y1 * h) as usize).any(|y| {
+                let p = img.rgb[y * img.width + x];
+                p[0] > 140 && p[0] as i32 - p[2] as i32 > 60
+            })
+        })
+        .count();
+    let share = columns as f32 / ((x1 - x0) * w);
+    assert!(share > 0.8, "the measured temperature covers {share:.2} of its chart's left half");
 }

@@ -200,7 +200,7 @@ fn twin_serve_names_a_sparkplug_node_that_never_sent_its_birth_in_its_log() {
 }
 
 /// The interpreter of the Python test peers' virtual environment (made by scripts/test.sh).
-fn peers_python() -> std::path::PathBuf {
+pub(super) fn peers_python() -> std::path::PathBuf {
     let p = root().join("target/peers-venv/bin/python");
     assert!(p.exists(), "{} is missing: run scripts/test.sh, which creates it", p.display());
     p
@@ -302,4 +302,213 @@ fn the_twins_sparkplug_edge_node_is_decoded_by_pysparkplug_rebirths_on_command_a
     let _ = listener.wait();
     std::fs::write(dir.join("decoded.jsonl"), messages.iter().map(|m| m.to_string() + "\n").collect::<String>())
         .unwrap();
+}
+
+/// Sends `signal` (e.g. "-KILL") to the child.
+fn signal(child: &std::process::Child, signal: &str) {
+    assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
+}
+
+/// Waits until `log` contains `what` (panics after `within`, or when `child` exits).
+fn wait_for(log: &std::path::Path, what: &str, child: &mut std::process::Child, within: Duration) -> String {
+    let started = Instant::now();
+    loop {
+        let text = plain(&std::fs::read_to_string(log).unwrap_or_default());
+        if text.contains(what) {
+            return text;
+        }
+        assert!(started.elapsed() < within, "{what:?} not in {} after {within:?}:\n{text}", log.display());
+        assert!(child.try_wait().unwrap().is_none(), "it exited:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits for the child's exit after SIGTERM; its exit code.
+fn stop(mut child: std::process::Child) -> Option<i32> {
+    signal(&child, "-TERM");
+    let started = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s.code();
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The number after `key` in the last status line of `log`.
+fn last_count(log: &str, key: &str) -> u64 {
+    let last = log.lines().rfind(|l| l.contains("status:")).unwrap();
+    last.split(key).nth(1).unwrap().split([' ', ',']).next().unwrap().parse().unwrap()
+}
+
+/// Reads a store with Python's sqlite3: every sample as "signal t value" lines, sorted; then the last value of
+/// each index as "asset name value" lines.
+fn read_store(store: &std::path::Path) -> (Vec<String>, Vec<(String, f64)>) {
+    let script = r#"
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+for name, t, v in c.execute('SELECT g.name, s.t_unix_s, s.value FROM samples s JOIN signals g ON g.id = s.signal ORDER BY 1, 2'):
+    print('S', name, repr(t), repr(v))
+for a, n, v in c.execute('SELECT asset, name, value FROM indices i WHERE t_unix_s = (SELECT MAX(t_unix_s) FROM indices) ORDER BY 1, 2'):
+    print('I', a + '.' + n, repr(v))
+"#;
+    let py = Command::new("/usr/bin/python3").args(["-c", script]).arg(store).output().unwrap();
+    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
+    let text = String::from_utf8_lossy(&py.stdout).into_owned();
+    let samples = text.lines().filter_map(|l| l.strip_prefix("S ")).map(str::to_owned).collect();
+    let indices = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("I "))
+        .map(|l| {
+            let (k, v) = l.split_once(' ').unwrap();
+            (k.to_owned(), v.parse().unwrap())
+        })
+        .collect();
+    (samples, indices)
+}
+
+#[test]
+fn twin_serve_killed_with_sigkill_resumes_from_its_store_with_no_sample_lost_or_applied_twice() {
+    use twin_mqtt::testkit::Mosquitto;
+    let broker = Mosquitto::start(false, "");
+    let url = format!("mqtt://127.0.0.1:{}", broker.port);
+    let dir = artifacts("serve-crash");
+    // Two twins of the station on the same broker, each with its persistent session and store: A runs
+    // throughout, B is killed with SIGKILL mid-run and restarted.
+    let text = std::fs::read_to_string(root().join("scenes/pump_station.ron")).unwrap();
+    let scenario = |id: &str| {
+        let path = dir.join(format!("station-{id}.ron"));
+        let conn = format!("connections: (broker: Mqtt(url: \"{url}\", client_id: \"twin-{id}\"), plc: VirtualPlc),");
+        std::fs::write(&path, text.replace("connections: (broker: Embedded, plc: VirtualPlc),", &conn)).unwrap();
+        path
+    };
+    let (sa, sb) = (scenario("a"), scenario("b"));
+    let (store_a, store_b) = (dir.join("a.twin.sqlite"), dir.join("b.twin.sqlite"));
+    for f in [&store_a, &store_b] {
+        let _ = std::fs::remove_file(f);
+    }
+    let serve = |scenario: &std::path::Path, store: &std::path::Path, log: &str| {
+        let args = ["serve", scenario.to_str().unwrap(), "--store", store.to_str().unwrap()];
+        let opts = ["--status-every", "1s", "--checkpoint-every", "5s"];
+        spawn_twin(&[&args[..], &opts[..]].concat(), &dir.join(log))
+    };
+    let mut a = serve(&sa, &store_a, "a.log");
+    let mut b = serve(&sb, &store_b, "b.log");
+    wait_for(&dir.join("a.log"), "broker connected", &mut a, Duration::from_secs(30));
+    wait_for(&dir.join("b.log"), "broker connected", &mut b, Duration::from_secs(30));
+    let plant_log = dir.join("plant.log");
+    let plant_args = ["plant", "scenes/pump_station.ron", "--broker", &url, "--duration", "25s", "--speed", "realtime"];
+    let mut plant = spawn_twin(&plant_args, &plant_log);
+
+    // B takes a checkpoint at 5 s and journals what follows; it is killed at about 12 s into the plant's run.
+    std::thread::sleep(Duration::from_secs(12));
+    signal(&b, "-KILL");
+    assert!(b.wait().unwrap().code().is_none(), "killed by a signal");
+    std::thread::sleep(Duration::from_secs(3));
+    let mut b = serve(&sb, &store_b, "b2.log");
+    let resumed = wait_for(&dir.join("b2.log"), "broker connected", &mut b, Duration::from_secs(30));
+    assert!(resumed.contains("resumed from the checkpoint at t = "), "{resumed}");
+
+    let started = Instant::now();
+    while plant.try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < Duration::from_secs(60), "the plant did not finish");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Everything published has arrived and passed the allowed lateness.
+    std::thread::sleep(Duration::from_secs(8));
+    assert_eq!(stop(a), Some(0));
+    assert_eq!(stop(b), Some(0));
+    let log_a = plain(&std::fs::read_to_string(dir.join("a.log")).unwrap());
+    let log_b = plain(&std::fs::read_to_string(dir.join("b2.log")).unwrap());
+    let replayed: u64 = log_b.split("then replayed ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(replayed > 0, "the journal after the checkpoint was replayed:\n{log_b}");
+
+    // No sample lost or applied twice: B accepted exactly what A did (its counters come through the checkpoint),
+    // and the two stores, read by Python, hold the same samples.
+    let (accepted_a, accepted_b) = (last_count(&log_a, "accepted "), last_count(&log_b, "accepted "));
+    assert!(accepted_a > 100, "{log_a}");
+    assert_eq!(accepted_b, accepted_a, "accepted by B (killed and resumed) and by A\n{log_b}");
+    let (samples_a, indices_a) = read_store(&store_a);
+    let (samples_b, indices_b) = read_store(&store_b);
+    assert_eq!(samples_a.len() as u64, accepted_a);
+    assert!(samples_a == samples_b, "the stores differ: {} vs {} samples", samples_a.len(), samples_b.len());
+
+    // The indices where each stopped: equal within the tolerance of two live twins (README, "Resume").
+    assert!(!indices_a.is_empty() && indices_a.len() == indices_b.len(), "{indices_a:?} {indices_b:?}");
+    for ((ka, va), (kb, vb)) in indices_a.iter().zip(&indices_b) {
+        assert_eq!(ka, kb);
+        let tol = 1e-6 * va.abs().max(1e-3);
+        assert!((va - vb).abs() <= tol, "{ka}: A {va}, B {vb}");
+    }
+}
+
+#[test]
+fn a_checkpoint_of_another_format_an_unreadable_one_and_one_of_an_edited_scenario_are_refused_leaving_the_store_as_it_was()
+ {
+    let dir = artifacts("serve-checkpoint-refused");
+    let store = dir.join("station.twin.sqlite");
+    let log = dir.join("serve.log");
+    let _ = std::fs::remove_file(&store);
+    // A store with checkpoints: the service ran a few simulated minutes and stopped (a last checkpoint).
+    let args = ["serve", "scenes/pump_station.ron", "--speed", "60x", "--status-every", "1s", "--store"];
+    let mut child = spawn_twin(&[&args[..], &[store.to_str().unwrap()]].concat(), &log);
+    wait_for(&log, "status: t = 1", &mut child, Duration::from_secs(60));
+    assert_eq!(stop(child), Some(0));
+
+    let sql = |path: &std::path::Path, statement: &str| {
+        let script =
+            "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute(sys.argv[2])\nc.commit()\nc.close()";
+        let py = Command::new("/usr/bin/python3").args(["-c", script]).arg(path).arg(statement).output().unwrap();
+        assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
+    };
+    let copy = |name: &str| {
+        let p = dir.join(name);
+        std::fs::copy(&store, &p).unwrap();
+        p
+    };
+    let newest = "(SELECT MAX(id) FROM checkpoints)";
+    let format = copy("format.twin.sqlite");
+    sql(&format, &format!("UPDATE checkpoints SET format = 99 WHERE id = {newest}"));
+    let unreadable = copy("unreadable.twin.sqlite");
+    sql(&unreadable, &format!("UPDATE checkpoints SET state = x'c1c1c1' WHERE id = {newest}"));
+    // The same scenario (by name) with a set-point's initial value edited.
+    let text = std::fs::read_to_string(root().join("scenes/pump_station.ron")).unwrap();
+    let edited_text = text.replacen("initial: 1480.0", "initial: 1450.0", 1);
+    assert_ne!(edited_text, text);
+    let edited = dir.join("edited.ron");
+    std::fs::write(&edited, edited_text).unwrap();
+    let other = copy("edited.twin.sqlite");
+
+    for (scenario, path, reason) in [
+        (root().join("scenes/pump_station.ron"), &format, "has state format 99"),
+        (root().join("scenes/pump_station.ron"), &unreadable, "the newest checkpoint cannot be read"),
+        (edited.clone(), &other, "is of another version of the scenario"),
+    ] {
+        let before = std::fs::read(path).unwrap();
+        let out = twin(&["serve", scenario.to_str().unwrap(), "--store", path.to_str().unwrap()]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(path.to_str().unwrap()) && err.contains(reason), "{reason:?} not in: {err}");
+        assert!(err.contains("nothing was written to the store"), "{err}");
+        assert!(std::fs::read(path).unwrap() == before, "{} changed", path.display());
+    }
+    // --fresh starts from the scenario, keeping the history.
+    let mut child = spawn_twin(
+        &[
+            "serve",
+            edited.to_str().unwrap(),
+            "--speed",
+            "60x",
+            "--fresh",
+            "--status-every",
+            "1s",
+            "--store",
+            other.to_str().unwrap(),
+        ],
+        &dir.join("fresh.log"),
+    );
+    let text = wait_for(&dir.join("fresh.log"), "status:", &mut child, Duration::from_secs(60));
+    assert!(!text.contains("resumed"), "{text}");
+    assert_eq!(stop(child), Some(0));
 }

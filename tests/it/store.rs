@@ -1,6 +1,7 @@
 //! The history store as other tools see it: a store written by `twin run --store` is read with Python's sqlite3
 //! module (not the project's code) and holds every accepted sample once, in canonical units, with the indices,
-//! events and roll-ups; `twin history export` writes CSV that Python's csv module reads back; a store of another
+//! events and roll-ups; `twin history export` writes CSV that Python's csv module reads back and Parquet that
+//! pyarrow reads with the same rows; a store of another
 //! scenario, a corrupt file and another schema version are refused with exit 2 and left as they were.
 
 use std::path::Path;
@@ -58,7 +59,7 @@ fn a_store_written_by_twin_run_is_read_by_pythons_sqlite3_with_every_accepted_sa
     let report = run_into(&path, "2h");
     let got: serde_json::Value = serde_json::from_str(&python(READ, &[path.to_str().unwrap()])).unwrap();
     assert_eq!(got["meta"]["scenario"], "Water treatment pump station");
-    assert_eq!(got["meta"]["schema_version"], "1");
+    assert_eq!(got["meta"]["schema_version"], "2");
     assert_eq!(got["journal"], "wal");
     // Every sample the twin accepted is in the store once, per signal, in the signal's canonical unit.
     for (signal, counts) in report["ingest_by_signal"].as_object().unwrap() {
@@ -128,6 +129,75 @@ print(json.dumps({"n": len(rows), "signals": sorted({r["signal"] for r in rows})
 }
 
 #[test]
+fn twin_history_export_writes_parquet_that_pyarrow_reads_with_the_same_rows_as_the_csv() {
+    let dir = artifacts("store-parquet");
+    let path = dir.join("station.twin.sqlite");
+    run_into(&path, "10m");
+    let export = |format: &str, output: &Path| {
+        twin(&[
+            "history",
+            "export",
+            "--store",
+            path.to_str().unwrap(),
+            "--from",
+            "2026-01-01T00:02:00Z",
+            "--to",
+            "2026-01-01T00:04:00Z",
+            "--format",
+            format,
+            "--output",
+            output.to_str().unwrap(),
+        ])
+    };
+    let (csv, parquet) = (dir.join("all.csv"), dir.join("all.parquet"));
+    let out = export("csv", &csv);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = export("parquet", &parquet);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Every signal of the station at 1 Hz over 121 s (P-101's four, M-101's current and temperature, the tank's
+    // level): as many rows as the CSV has.
+    let n: u64 = stderr(&out).split_whitespace().next().unwrap().parse().unwrap();
+    assert!(stderr(&out).contains("samples exported"), "{}", stderr(&out));
+    assert!(!dir.join("all.parquet.partial").exists(), "the partial file was renamed");
+    let script = r#"
+import csv, json, sys
+import pyarrow.parquet as pq
+t = pq.read_table(sys.argv[1])
+rows = list(csv.DictReader(open(sys.argv[2])))
+cols = t.to_pydict()
+same = all(
+    cols["signal"][i] == r["signal"] and cols["asset"][i] == r["asset"] and cols["unit"][i] == r["unit"]
+    and cols["quantity"][i] == r["quantity"] and cols["value"][i] == float(r["value"])
+    and cols["t_unix_s"][i] == float(r["t_unix_s"])
+    and cols["t_utc"][i].strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z" == r["t_utc"]
+    for i, r in enumerate(rows))
+print(json.dumps({"rows": t.num_rows, "csv_rows": len(rows), "same": same,
+                  "types": {f.name: str(f.type) for f in t.schema}}))
+"#;
+    let py = super::serve::peers_python();
+    let got = Command::new(&py).arg("-c").arg(script).arg(&parquet).arg(&csv).output().unwrap();
+    assert!(got.status.success(), "pyarrow: {}", String::from_utf8_lossy(&got.stderr));
+    let got: serde_json::Value = serde_json::from_slice(&got.stdout).unwrap();
+    assert_eq!(got["rows"], n);
+    assert_eq!(got["csv_rows"], n);
+    assert!(n >= 484, "{n}");
+    assert_eq!(got["same"], true, "the Parquet rows are the CSV's");
+    assert_eq!(got["types"]["t_utc"], "timestamp[ms, tz=UTC]");
+    assert_eq!(got["types"]["value"], "double");
+    assert_eq!(got["types"]["signal"], "string");
+
+    // Parquet is not written to standard output; an unwritable place is bad input and leaves nothing behind.
+    let out = twin(&["history", "export", "--store", path.to_str().unwrap(), "--format", "parquet"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("a Parquet export needs --output FILE"), "{}", stderr(&out));
+    let nowhere = dir.join("missing-dir/x.parquet");
+    let out = export("parquet", &nowhere);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("missing-dir/x.parquet"), "{}", stderr(&out));
+    assert!(!dir.join("missing-dir").exists());
+}
+
+#[test]
 fn a_store_of_another_scenario_a_corrupt_store_and_another_schema_are_refused_and_left_untouched() {
     let dir = artifacts("store-refused");
     let path = dir.join("station.twin.sqlite");
@@ -157,15 +227,90 @@ fn a_store_of_another_scenario_a_corrupt_store_and_another_schema_are_refused_an
     // A store of another schema version (changed by Python's sqlite3).
     let future = dir.join("future.twin.sqlite");
     std::fs::copy(&path, &future).unwrap();
-    let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute(\"UPDATE meta SET value = '2' WHERE key = 'schema_version'\")\nc.commit()\nc.execute('PRAGMA journal_mode = DELETE')\n";
+    let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute(\"UPDATE meta SET value = '3' WHERE key = 'schema_version'\")\nc.commit()\nc.execute('PRAGMA journal_mode = DELETE')\n";
     python(script, &[future.to_str().unwrap()]);
     let before = std::fs::read(&future).unwrap();
     let out = run(&future, "scenes/pump_station.ron");
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("store schema version 2; this build reads version 1"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("store schema version 3; this build reads versions 1 and 2"), "{}", stderr(&out));
     assert_eq!(std::fs::read(&future).unwrap(), before);
     // Export refuses them the same way.
     let out = twin(&["history", "export", "--store", corrupt.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("not a twin history store"), "{}", stderr(&out));
+}
+
+/// The pump station's twin fed by its virtual plant in-process (deterministic), after `hours` of simulated time.
+fn station_twin(hours: u64) -> bevy::prelude::App {
+    let scenario = std::sync::Arc::new(twin::scenario::load(&super::root().join("scenes/pump_station.ron")).unwrap());
+    let mut app = twin::app::headless_app(scenario.clone(), 1);
+    twin::plant::inprocess::add_inprocess_plant(&mut app, &scenario, 1, None).unwrap();
+    advance(&mut app, hours);
+    app
+}
+
+/// Runs `app` `hours` further, a simulated minute per tick.
+fn advance(app: &mut bevy::prelude::App, hours: u64) {
+    for _ in 0..hours * 60 {
+        app.world_mut().resource_mut::<twin::twin::SimClock>().pending_steps = 60;
+        app.update();
+    }
+}
+
+/// Everything compared between two twins: every index of every asset, the pumps' states, the assimilation's
+/// counters, alarms and recalibrations, the ingestion counters (as their `Debug` text: equal text, equal bits).
+fn fingerprint(app: &bevy::prelude::App) -> Vec<String> {
+    let w = app.world();
+    let scenario = w.resource::<twin::twin::LoadedScenario>().0.clone();
+    let mut out = vec![format!("t {}", w.resource::<twin::twin::SimClock>().now_s)];
+    for a in &scenario.assets {
+        for i in twin::scenario::Index::of_kind(a.kind.name()) {
+            out.push(format!("{} {i:?} {:?}", a.id, twin::twin::read_index(w, &a.id, i)));
+        }
+        let e = w.resource::<twin::twin::AssetIndex>().0[&a.id];
+        if let Some(s) = w.get::<twin::twin::pump::PumpState>(e) {
+            out.push(format!("{} {:?}", a.id, s.0));
+        }
+        if let Some(d) = w.get::<twin::assess::defect::DefectTracker>(e) {
+            out.push(format!("{} {d:?}", a.id));
+        }
+    }
+    let s = w.resource::<twin::sync::Assimilation>();
+    out.push(format!("{:?} {:?} {:?}", s.counters, s.alarms, s.recalibrations));
+    out.push(format!("{:?}", w.resource::<twin::ingest::Telemetry>().counters()));
+    out
+}
+
+#[test]
+fn a_twin_restored_from_a_checkpoint_goes_on_exactly_as_the_uninterrupted_twin() {
+    use twin::store::checkpoint;
+    // Checkpoint at 14 h (after the bearing defect's onset at 12 h), restore into a new twin, run 2 h more.
+    let first = station_twin(14);
+    let taken = checkpoint::take(first.world()).unwrap();
+    let row = twin_store::CheckpointRow {
+        id: 1,
+        t_unix_s: taken.t_unix_s,
+        written_unix_s: 0.0,
+        format: checkpoint::FORMAT,
+        twin_version: String::new(),
+        scenario_digest: checkpoint::digest(&first.world().resource::<twin::twin::LoadedScenario>().0),
+        messages: taken.messages as i64,
+        state: taken.state,
+    };
+    drop(first);
+    let mut resumed = station_twin(0);
+    let scenario = resumed.world().resource::<twin::twin::LoadedScenario>().0.clone();
+    let decoded = checkpoint::decode("test", &row, &scenario).unwrap();
+    checkpoint::restore(resumed.world_mut(), "test", decoded).unwrap();
+    // The plant went on while the twin was restarted; its publications up to the checkpoint were taken already.
+    twin::plant::inprocess::fast_forward(&mut resumed, 14.0 * 3600.0);
+    advance(&mut resumed, 2);
+
+    let uninterrupted = station_twin(16);
+    let (a, b) = (fingerprint(&uninterrupted), fingerprint(&resumed));
+    assert!(a.iter().any(|l| l.contains("BearingWear Some(")), "{a:?}");
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x, y);
+    }
+    assert_eq!(a.len(), b.len());
 }

@@ -109,6 +109,8 @@ pub struct MqttClient {
     max_packet_bytes: usize,
 }
 
+/// How often acks held for an [`crate::AckGate`] are looked at while any wait.
+const GATE_POLL: Duration = Duration::from_millis(20);
 /// How long [`MqttClient::shutdown`] waits for the thread.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
 /// Acks waiting for room in rumqttc's request queue, at most (beyond that, the message is left unacked and
@@ -283,6 +285,11 @@ struct EventTask {
     resubscribe_pending: bool,
     /// QoS 1 messages dropped (not acked) since the last ConnAck.
     unacked_drops: u64,
+    /// Messages handed to the twin, count.
+    handed: u64,
+    /// With an ack gate: each handed message's number, with the publish to acknowledge once the gate reaches it
+    /// (none for QoS 0, or after a reconnect voided it: the broker redelivers what was not acknowledged).
+    gated: VecDeque<(u64, Option<Publish>)>,
     last_forced_reconnect: Option<Instant>,
     failed_attempts: u32,
 }
@@ -298,6 +305,8 @@ impl EventTask {
             deferred_acks: VecDeque::new(),
             resubscribe_pending: false,
             unacked_drops: 0,
+            handed: 0,
+            gated: VecDeque::new(),
             last_forced_reconnect: None,
             failed_attempts: 0,
         }
@@ -335,9 +344,13 @@ impl EventTask {
                 }
                 first_attempt = false;
             }
+            self.release_gated();
+            let waiting_gate = self.gated.front().is_some_and(|(_, p)| p.is_some());
             let event = tokio::select! {
                 biased;
                 _ = self.wake.notified() => continue,
+                // Acks held for the gate are looked at again soon (it moves on the twin's side).
+                _ = tokio::time::sleep(GATE_POLL), if waiting_gate => continue,
                 ev = eventloop.poll() => ev,
             };
             match event {
@@ -346,6 +359,8 @@ impl EventTask {
                     self.failed_attempts = 0;
                     self.unacked_drops = 0;
                     self.deferred_acks.clear();
+                    // Acks of the old connection are void: the persistent session redelivers those messages.
+                    self.gated.iter_mut().for_each(|(_, p)| *p = None);
                     self.shared.connected.store(true, Ordering::Relaxed);
                     Shared::inc(&self.shared.connects);
                     if !ack.session_present && !self.cfg.subscriptions.is_empty() {
@@ -425,6 +440,20 @@ impl EventTask {
         }
     }
 
+    /// Acknowledges the held messages the gate has reached.
+    fn release_gated(&mut self) {
+        let Some(gate) = &self.cfg.ack_gate else { return };
+        let through = gate.0.load(Ordering::SeqCst);
+        while self.gated.front().is_some_and(|(n, _)| *n <= through) {
+            let Some((_, Some(p))) = self.gated.pop_front() else { continue };
+            if self.deferred_acks.is_empty() && self.client.try_ack(&p).is_ok() {
+                Shared::inc(&self.shared.acked);
+            } else if self.deferred_acks.len() < MAX_DEFERRED_ACKS {
+                self.deferred_acks.push_back(p);
+            }
+        }
+    }
+
     fn on_publish(&mut self, p: Publish) {
         Shared::inc(&self.shared.received);
         let needs_ack = p.qos != rumqttc::QoS::AtMostOnce;
@@ -438,7 +467,14 @@ impl EventTask {
         match self.tx.try_send(msg) {
             Ok(()) => {
                 Shared::inc(&self.shared.delivered);
-                if needs_ack {
+                self.handed += 1;
+                if self.cfg.ack_gate.is_some() {
+                    // Bounded: past the limit the oldest is left unacknowledged (the broker redelivers it).
+                    if self.gated.len() >= MAX_DEFERRED_ACKS {
+                        self.gated.pop_front();
+                    }
+                    self.gated.push_back((self.handed, needs_ack.then_some(p)));
+                } else if needs_ack {
                     if self.deferred_acks.is_empty() && self.client.try_ack(&p).is_ok() {
                         Shared::inc(&self.shared.acked);
                     } else if self.deferred_acks.len() < MAX_DEFERRED_ACKS {

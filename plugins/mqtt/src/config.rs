@@ -68,7 +68,23 @@ pub struct MqttConfig {
     /// The last will the broker publishes when this client's connection dies without a disconnect (a Sparkplug
     /// edge node's NDEATH).
     pub will: Option<Will>,
+    /// Acknowledge QoS 1 messages only once the twin has them on disk: message `n` (1 = the first handed to
+    /// [`crate::MqttClient::receiver`]) is acknowledged when the gate reaches `n`. Until then the broker keeps it,
+    /// and redelivers it to the persistent session after a crash. `None`: acknowledged when handed over.
+    pub ack_gate: Option<AckGate>,
 }
+
+/// The number of received messages that may be acknowledged (see [`MqttConfig::ack_gate`]); equal when shared.
+#[derive(Debug, Clone, Default)]
+pub struct AckGate(pub std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl PartialEq for AckGate {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for AckGate {}
 
 /// An MQTT last will.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +112,7 @@ impl std::fmt::Debug for MqttConfig {
             .field("reconnect_min_ms", &self.reconnect_min_ms)
             .field("reconnect_max_ms", &self.reconnect_max_ms)
             .field("will", &self.will.as_ref().map(|w| &w.topic))
+            .field("ack_gate", &self.ack_gate)
             .finish()
     }
 }
@@ -170,6 +187,7 @@ impl MqttConfig {
             reconnect_min_ms: 250,
             reconnect_max_ms: 10_000,
             will: None,
+            ack_gate: None,
         })
     }
 

@@ -23,5 +23,5 @@ mod tls;
 pub mod topic;
 
 pub use client::{Incoming, MqttClient, MqttStats};
-pub use config::{MqttConfig, Qos, TlsConfig, Will};
+pub use config::{AckGate, MqttConfig, Qos, TlsConfig, Will};
 pub use error::{CodecError, MqttError};

@@ -254,7 +254,7 @@ pub enum NodeEvent {
 }
 
 /// Counters of [`NodeTracker`], so nothing is skipped silently.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TrackerStats {
     /// Metrics left out of `NodeEvent::Metrics` for want of a usable value: string/bytes, non-finite, or without
     /// name and alias.
@@ -268,13 +268,13 @@ pub struct TrackerStats {
     pub ignored: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct AliasInfo {
     name: String,
     datatype: Option<u32>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct NodeState {
     born: bool,
     next_seq: u8,
@@ -282,13 +282,15 @@ struct NodeState {
     /// Datatypes of named metrics from the births, for DATA messages that carry only a name.
     named_types: HashMap<String, u32>,
     devices: HashSet<String>,
+    /// When a rebirth was last asked for (not kept in checkpoints: a restarted twin may ask again at once).
+    #[serde(skip)]
     rebirth_requested_at: Option<Instant>,
 }
 
 /// Per-(group, edge node) Sparkplug state: alias map from NBIRTH/DBIRTH and the expected sequence number.
 /// A sequence gap, an unknown alias or data before a birth yields `RebirthNeeded` (then `Ignored` for that
 /// node until its NBIRTH, repeating the request at most every [`NodeTracker::REBIRTH_RETRY`]).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct NodeTracker {
     nodes: HashMap<(String, String), NodeState>,
     stats: TrackerStats,

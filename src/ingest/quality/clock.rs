@@ -13,7 +13,7 @@ use super::*;
 /// judged skewed only when every offset the intervals allow is beyond the threshold: at 60x and a few frames per
 /// second a message may have waited tens of simulated seconds for its tick, or come from a source that runs to
 /// the end of the tick being drained, which is no evidence about its source's clock.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct ClockEstimate {
     /// (receive time s, shortest delay s, longest delay s), oldest first.
     pub(super) window: VecDeque<(f64, f64, f64)>,
@@ -64,7 +64,7 @@ impl ClockEstimate {
 }
 
 /// A source clock's judgement at one message: skewed or not, and the offset its times are corrected by.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct ClockJudgement {
     pub(super) skewed: bool,
     /// Added to a skewed source's times, s.

@@ -3,7 +3,7 @@
 use super::*;
 
 /// What an asset reported about its configuration and firmware.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct IdentityReport {
     /// Asset id.
     pub asset: String,

@@ -66,7 +66,7 @@ pub struct SignalEntry {
 }
 
 /// A sample that passed every check, ready for the twin.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Sample {
     /// Index into the ingestor's signal table.
     pub signal: usize,
@@ -86,7 +86,7 @@ pub struct Sample {
 }
 
 /// Ingestion settings.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IngestSettings {
     /// How long a sample may lag the newest event time of its signal and still be applied in order, s.
     pub allowed_lateness_s: f64,
@@ -104,7 +104,7 @@ impl Default for IngestSettings {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct SignalState {
     /// Newest event time accepted, s.
     watermark_s: Option<f64>,
@@ -120,17 +120,21 @@ struct SignalState {
 /// 2 Sparkplug (seq, payload timestamp).
 type DedupKey = (u8, u64, u64);
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct TopicState {
+    /// The keys of `order`, for lookup (rebuilt from it when restored from a checkpoint).
+    #[serde(skip)]
     seen: BTreeSet<DedupKey>,
     order: VecDeque<DedupKey>,
     clock: ClockEstimate,
 }
 
 /// Decodes and checks telemetry for one scenario.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Ingestor {
+    #[serde(skip)]
     settings: IngestSettings,
+    #[serde(skip)]
     signals: Vec<SignalEntry>,
     state: Vec<SignalState>,
     topics: BTreeMap<String, TopicState>,
@@ -140,15 +144,19 @@ pub struct Ingestor {
     counts: BTreeMap<Outcome, u64>,
     per_signal: Vec<BTreeMap<Outcome, u64>>,
     /// Sparkplug: signal by (group, edge node, device, metric).
+    #[serde(skip)]
     sp_signals: BTreeMap<SparkplugKey, usize>,
     /// Sparkplug: the (group, edge node) pairs that have signals; messages of other nodes are not tracked.
+    #[serde(skip)]
     sp_nodes: BTreeSet<(String, String)>,
     /// Sparkplug: what each of those nodes did, for the diagnostics.
     sp_health: BTreeMap<(String, String), spb::NodeHealth>,
     tracker: NodeTracker,
     /// Outgoing commands (topic, payload) waiting for [`Ingestor::take_commands`].
+    #[serde(skip)]
     commands: VecDeque<(String, Vec<u8>)>,
     /// Asset id by identity topic.
+    #[serde(skip)]
     identity_topics: BTreeMap<String, String>,
     /// Identity reports waiting for [`Ingestor::take_identities`].
     identities: Vec<IdentityReport>,
@@ -157,6 +165,7 @@ pub struct Ingestor {
     receive_window_s: (f64, f64),
     /// The JSON signals whose topic filter matches a received topic, by topic: the filters are fixed, so each
     /// topic is matched once (at most [`MATCH_CACHE_TOPICS`] topics are kept; others are matched every time).
+    #[serde(skip)]
     matches: HashMap<String, Vec<usize>>,
 }
 
@@ -165,7 +174,7 @@ pub struct Ingestor {
 pub const MATCH_CACHE_TOPICS: usize = 4096;
 
 /// f64 ordered by total order, for map keys.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 struct OrdF64(f64);
 
 impl Eq for OrdF64 {}
@@ -183,6 +192,25 @@ impl Ord for OrdF64 {
 }
 
 impl Ingestor {
+    /// Takes the state of `saved` (a checkpoint's ingestor of the same scenario): source clocks, de-duplication
+    /// memory, watermarks, samples waiting for their time, counters and Sparkplug node states; this one's
+    /// configuration stays.
+    pub fn restore(&mut self, saved: Ingestor) {
+        self.state = saved.state;
+        self.topics = saved.topics;
+        for t in self.topics.values_mut() {
+            t.seen = t.order.iter().copied().collect();
+        }
+        self.pending = saved.pending;
+        self.arrivals = saved.arrivals;
+        self.counts = saved.counts;
+        self.per_signal = saved.per_signal;
+        self.sp_health = saved.sp_health;
+        self.tracker = saved.tracker;
+        self.identities = saved.identities;
+        self.receive_window_s = saved.receive_window_s;
+    }
+
     /// The ingestor for a scenario's signals (every signal has a valid unit: the scenario was validated).
     pub fn new(scenario: &Scenario, settings: IngestSettings) -> Self {
         let signals: Vec<SignalEntry> = scenario

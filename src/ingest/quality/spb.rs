@@ -24,7 +24,7 @@ pub(super) type SparkplugKey = (String, String, Option<String>, String);
 pub const MAX_PENDING_COMMANDS: usize = 64;
 
 /// What one Sparkplug edge node did since the twin started, for the diagnostics.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct NodeHealth {
     /// Node births (NBIRTH) received.
     births: u64,
