@@ -1,6 +1,6 @@
 //! The history store's speed (run with `cargo bench --no-default-features --bench store`): samples written per
 //! second through the writer thread, a 24 h `twin run` of the pump station with and without `--store` side by
-//! side, the time to read one week of one 1 Hz signal back, and the time to take and restore a checkpoint of the
+//! side, the time to read one week of one 1 Hz signal back (and a plot's range of it), and the time to take and restore a checkpoint of the
 //! whole twin with its size per asset. Medians of `TWIN_STORE_REPS` repetitions (default 3).
 
 use std::path::Path;
@@ -118,6 +118,24 @@ fn main() {
         std::fs::metadata(&path).unwrap().len() as f64 / 1e6,
         median(times) * 1e3
     );
+
+    // What a plot asks of the same store (`Store::signal_series`, 4,000 points at most): an hour of last week at
+    // 1 s, a day of 1-minute means, the week of 1-hour means.
+    for (what, span_s, bucket_s) in [
+        ("an hour (raw)", 3600.0, 0),
+        ("a day (1-min means)", 86_400.0, 60),
+        ("the week (1-h means)", 7.0 * 86_400.0, 3600),
+    ] {
+        let times: Vec<f64> = (0..reps.max(5))
+            .map(|_| {
+                let t = Instant::now();
+                let s = store.signal_series("S-3.value", from, from + span_s - 1.0, 4000).unwrap();
+                assert_eq!(s.bucket_s, bucket_s);
+                t.elapsed().as_secs_f64()
+            })
+            .collect();
+        println!("plot range of {what}: median {:.2} ms", median(times) * 1e3);
+    }
 }
 
 /// A checkpoint of the scenario's twin after 14 simulated hours fed by its virtual plant: the time to take one and

@@ -31,10 +31,22 @@ impl Store {
                 .query_row(params![name], |r| r.get(0))
                 .ok();
             let Some(id) = id else { return Ok(Series::default()) };
-            let raw: i64 = self
+            // The hours wholly inside the range hold fewer samples than it: when they already exceed the budget,
+            // the raw samples are not counted (a week's count alone costs more than its hourly means).
+            let inside: i64 = self
                 .conn
-                .prepare_cached("SELECT COUNT(*) FROM samples WHERE signal = ?1 AND t_unix_s BETWEEN ?2 AND ?3")?
+                .prepare_cached(
+                    "SELECT COALESCE(SUM(n), 0) FROM rollups WHERE signal = ?1 AND bucket_s = 3600
+                     AND t_unix_s >= ?2 AND t_unix_s + 3600 <= ?3",
+                )?
                 .query_row(params![id, from, to], |r| r.get(0))?;
+            let raw: i64 = if inside > max {
+                inside
+            } else {
+                self.conn
+                    .prepare_cached("SELECT COUNT(*) FROM samples WHERE signal = ?1 AND t_unix_s BETWEEN ?2 AND ?3")?
+                    .query_row(params![id, from, to], |r| r.get(0))?
+            };
             if raw > 0 && raw <= max {
                 let mut st = self.conn.prepare_cached(
                     "SELECT t_unix_s, value FROM samples WHERE signal = ?1 AND t_unix_s BETWEEN ?2 AND ?3
@@ -45,6 +57,10 @@ impl Store {
             }
             let mut coarsest = Series::default();
             for bucket in BUCKETS_S {
+                // Far more buckets than the budget: not read (the next grain's fit).
+                if (to - from) / bucket as f64 > 2.0 * max as f64 && bucket != BUCKETS_S[BUCKETS_S.len() - 1] {
+                    continue;
+                }
                 let half = bucket as f64 / 2.0;
                 let mut st = self.conn.prepare_cached(
                     "SELECT t_unix_s, mean FROM rollups WHERE signal = ?1 AND bucket_s = ?2

@@ -91,27 +91,23 @@ fn a_store_written_by_twin_run_is_read_by_pythons_sqlite3_with_every_accepted_sa
     assert_eq!(twice["wear_rows"], got["wear_rows"]);
 }
 
+/// `twin history export` of minutes 2 to 4 (inclusive) of the virtual plant's day, which starts at
+/// 2026-01-01T00:00:00Z, from `store` with `extra` flags, as `format` into `output`.
+fn export_minutes_2_to_4(store: &Path, extra: &[&str], format: &str, output: &Path) -> std::process::Output {
+    let mut args = vec!["history", "export", "--store", store.to_str().unwrap()];
+    args.extend(["--from", "2026-01-01T00:02:00Z", "--to", "2026-01-01T00:04:00Z", "--format", format]);
+    args.extend(extra);
+    args.extend(["--output", output.to_str().unwrap()]);
+    twin(&args)
+}
+
 #[test]
 fn twin_history_export_writes_csv_that_pythons_csv_module_reads_back() {
     let dir = artifacts("store-export");
     let path = dir.join("station.twin.sqlite");
     run_into(&path, "10m");
     let csv = dir.join("p101.csv");
-    // Minutes 2 to 4 (inclusive) of the virtual plant's day, which starts at 2026-01-01T00:00:00Z.
-    let out = twin(&[
-        "history",
-        "export",
-        "--store",
-        path.to_str().unwrap(),
-        "--from",
-        "2026-01-01T00:02:00Z",
-        "--to",
-        "2026-01-01T00:04:00Z",
-        "--asset",
-        "P-101",
-        "--output",
-        csv.to_str().unwrap(),
-    ]);
+    let out = export_minutes_2_to_4(&path, &["--asset", "P-101"], "csv", &csv);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).contains("484 samples exported"), "{}", stderr(&out));
     let script = r#"
@@ -133,22 +129,7 @@ fn twin_history_export_writes_parquet_that_pyarrow_reads_with_the_same_rows_as_t
     let dir = artifacts("store-parquet");
     let path = dir.join("station.twin.sqlite");
     run_into(&path, "10m");
-    let export = |format: &str, output: &Path| {
-        twin(&[
-            "history",
-            "export",
-            "--store",
-            path.to_str().unwrap(),
-            "--from",
-            "2026-01-01T00:02:00Z",
-            "--to",
-            "2026-01-01T00:04:00Z",
-            "--format",
-            format,
-            "--output",
-            output.to_str().unwrap(),
-        ])
-    };
+    let export = |format: &str, output: &Path| export_minutes_2_to_4(&path, &[], format, output);
     let (csv, parquet) = (dir.join("all.csv"), dir.join("all.parquet"));
     let out = export("csv", &csv);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
