@@ -388,7 +388,7 @@ fn main() -> ExitCode {
             }
         }
         Some(Command::Plant { scenario, broker, duration, speed, seed, epoch }) => {
-            let epoch = epoch.or_else(|| (speed == Speed::Paced(1.0)).then(unix_now));
+            let epoch = epoch.or_else(|| (speed == Speed::Paced(1.0)).then(scenario::unix_now_s));
             match twin::plant::publish::run_plant(&scenario, broker.as_deref(), duration.secs(), speed, seed, epoch) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -464,15 +464,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// The wall clock, unix s.
-fn unix_now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
-}
-
 /// `--epoch`: "now" or unix seconds.
 fn parse_epoch(s: &str) -> Result<f64, String> {
     if s == "now" {
-        return Ok(unix_now());
+        return Ok(scenario::unix_now_s());
     }
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),

@@ -107,8 +107,7 @@ impl AuditLog {
     /// Appends one record and makes it durable (`fsync`) before returning: call it before the action it
     /// describes. Returns the record's hash.
     pub fn append<T: Serialize>(&mut self, actor: &str, event: &str, data: &T) -> Result<String, AuditError> {
-        let unix_s =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let unix_s = crate::scenario::unix_now_s();
         let body = Body { seq: self.next_seq, unix_s, actor, event, data, prev: &self.last_hash };
         let text = serde_json::to_string(&body).map_err(|e| AuditError::Encode(e.to_string()))?;
         let hash = digest(&text);

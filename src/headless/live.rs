@@ -126,8 +126,7 @@ pub fn after_resume(app: &mut App, resumed: Option<&crate::store::Resumed>, spee
     if app.world().resource::<LiveLink>().virtual_plant {
         return 0.0;
     }
-    let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
-    (wall - epoch - now).max(0.0) * speed
+    (crate::scenario::unix_now_s() - epoch - now).max(0.0) * speed
 }
 
 /// Waits (up to a few seconds) until the live client is connected and the messages its session held have

@@ -256,7 +256,7 @@ pub fn connect_broker(
             cfg
         }
     };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    let now = crate::scenario::unix_now_s();
     // A twin resumed from a checkpoint keeps its time base (its clock then catches up with the wall clock).
     let fresh = world.resource::<SimClock>().steps_done == 0;
     let mut telemetry = world.resource_mut::<Telemetry>();

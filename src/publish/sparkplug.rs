@@ -87,7 +87,7 @@ impl EdgeNode {
         spec: &SparkplugNodeSpec,
         every: Duration,
     ) -> Result<Self, twin_mqtt::MqttError> {
-        let now_ms = unix_ms(now_unix_s());
+        let now_ms = unix_ms(crate::scenario::unix_now_s());
         cfg.client_id = format!("{}-{}", spec.group, spec.edge_node);
         cfg.clean_session = true;
         cfg.subscriptions = vec![(topic(&spec.group, "NCMD", &spec.edge_node, None), Qos::AtLeastOnce)];
@@ -144,10 +144,6 @@ impl EdgeNode {
         }
         client.shutdown();
     }
-}
-
-fn now_unix_s() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn unix_ms(t_unix_s: f64) -> u64 {

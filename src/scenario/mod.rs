@@ -106,11 +106,9 @@ impl Scenario {
     /// (so the twin and the virtual plant count a bearing's dated history to the same instant).
     pub fn start_unix_s(&self) -> f64 {
         static LOADED: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-        let now =
-            || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
         match self.simulation.start.as_deref().map(model::parse_date) {
             Some(Ok(t)) => t,
-            _ => *LOADED.get_or_init(now),
+            _ => *LOADED.get_or_init(unix_now_s),
         }
     }
 
@@ -126,6 +124,11 @@ impl Scenario {
         );
         ron::ser::to_string_pretty(self, config).unwrap_or_default()
     }
+}
+
+/// The wall clock, Unix s (0 on a clock set before 1970).
+pub fn unix_now_s() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 #[cfg(test)]

@@ -187,60 +187,38 @@ pub fn restore(world: &mut World, store: &str, decoded: Decoded) -> Result<(), C
     }
     world.insert_resource(s.clock.into_owned());
     world.insert_resource(s.env.into_owned());
-    if let Some(a) = s.assimilated {
-        world.insert_resource(a.into_owned());
+    // What the scenario's twin has is in the state (as a resource, or a component of the assets whose kind
+    // carries it); what it lacks is not.
+    fn put_resource<R: Resource + Clone>(world: &mut World, r: Option<Cow<'_, R>>) {
+        if let Some(r) = r {
+            world.insert_resource(r.into_owned());
+        }
     }
-    if let Some(a) = s.assimilation {
-        world.insert_resource(a.into_owned());
+    fn put<B: Bundle>(entity: &mut EntityWorldMut<'_>, b: Option<B>) {
+        if let Some(b) = b {
+            entity.insert(b);
+        }
     }
-    if let Some(x) = s.setpoints {
-        world.insert_resource(x.into_owned());
-    }
-    if let Some(x) = s.service_log {
-        world.insert_resource(x.into_owned());
-    }
-    if let Some(x) = s.config_log {
-        world.insert_resource(x.into_owned());
-    }
+    put_resource(world, s.assimilated);
+    put_resource(world, s.assimilation);
+    put_resource(world, s.setpoints);
+    put_resource(world, s.service_log);
+    put_resource(world, s.config_log);
     for (id, a) in s.assets {
         let Some(&e) = s.entities.get(&id) else { continue };
         let Ok(mut entity) = world.get_entity_mut(e) else { continue };
-        if let Some(x) = a.model {
-            entity.insert(PumpModel(Arc::new(x.into_owned())));
-        }
-        if let Some(x) = a.pump_state {
-            entity.insert(PumpState(x.into_owned()));
-        }
-        if let Some(x) = a.pump_readings {
-            entity.insert(PumpReadings(x.into_owned()));
-        }
-        if let Some(x) = a.speed {
-            entity.insert(x.into_owned());
-        }
-        if let Some(x) = a.upstream {
-            entity.insert(x.into_owned());
-        }
-        if let Some(x) = a.defects {
-            entity.insert(x.into_owned());
-        }
-        if let Some(x) = a.service {
-            entity.insert(x.into_owned());
-        }
-        if let Some(x) = a.configuration {
-            entity.insert(x.into_owned());
-        }
-        if let Some(x) = a.motor {
-            entity.insert(x.into_owned());
-        }
-        if let Some(x) = a.tank {
-            entity.insert(TankLevel(x.into_owned()));
-        }
-        if let Some(x) = a.level_trend {
-            entity.insert(x.into_owned());
-        }
-        if let Some(x) = a.measurements {
-            entity.insert(x.into_owned());
-        }
+        put(&mut entity, a.model.map(|x| PumpModel(Arc::new(x.into_owned()))));
+        put(&mut entity, a.pump_state.map(|x| PumpState(x.into_owned())));
+        put(&mut entity, a.pump_readings.map(|x| PumpReadings(x.into_owned())));
+        put(&mut entity, a.speed.map(Cow::into_owned));
+        put(&mut entity, a.upstream.map(Cow::into_owned));
+        put(&mut entity, a.defects.map(Cow::into_owned));
+        put(&mut entity, a.service.map(Cow::into_owned));
+        put(&mut entity, a.configuration.map(Cow::into_owned));
+        put(&mut entity, a.motor.map(Cow::into_owned));
+        put(&mut entity, a.tank.map(|x| TankLevel(x.into_owned())));
+        put(&mut entity, a.level_trend.map(Cow::into_owned));
+        put(&mut entity, a.measurements.map(Cow::into_owned));
     }
     Ok(())
 }

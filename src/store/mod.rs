@@ -15,11 +15,10 @@ use twin_store::{
     CheckpointRow, FLAG_REORDERED, FLAG_SKEWED, Record, SignalInfo, Store, StoreError, Writer, WriterStats,
 };
 
-use crate::ingest::RawMessage;
 use checkpoint::CheckpointError;
 
 use crate::assess::service::ServiceLog;
-use crate::ingest::{SampleApplied, Telemetry};
+use crate::ingest::{RawMessage, SampleApplied, Telemetry};
 use crate::scenario::{Index, Scenario};
 use crate::sync::Assimilation;
 use crate::twin::{LoadedScenario, SimClock, TwinSystems, read_index};
@@ -61,10 +60,6 @@ struct Checkpoints {
     last_s: Option<f64>,
     /// The scenario's digest, written with each.
     digest: String,
-    /// Taken, count; their serialised bytes and the time taking them took, in all.
-    taken: u64,
-    bytes: u64,
-    took: std::time::Duration,
 }
 
 /// How a store is used.
@@ -117,11 +112,6 @@ fn feed_journal(mut tail: ResMut<JournalTail>, clock: Res<SimClock>, telemetry: 
 }
 
 impl HistoryStore {
-    /// Opens (or creates) the store at `path` for `scenario` and registers its signals.
-    pub fn open(path: &Path, scenario: &Scenario, opts: StoreOptions) -> Result<Self, StoreError> {
-        Self::start(Store::open(path, &scenario.name)?, scenario, opts)
-    }
-
     /// Registers `scenario`'s signals in the open `store` and starts its writer.
     fn start(mut store: Store, scenario: &Scenario, opts: StoreOptions) -> Result<Self, StoreError> {
         store.retain_raw_s = opts.retain_s;
@@ -155,9 +145,6 @@ impl HistoryStore {
                 every_s,
                 last_s: None,
                 digest: checkpoint::digest(scenario),
-                taken: 0,
-                bytes: 0,
-                took: std::time::Duration::ZERO,
             }),
         })
     }
@@ -173,25 +160,12 @@ impl HistoryStore {
         }
     }
 
-    /// Checkpoints taken: (count, mean bytes, mean time to take one).
-    pub fn checkpoint_stats(&self) -> Option<(u64, u64, std::time::Duration)> {
-        self.checkpoints
-            .as_ref()
-            .filter(|c| c.taken > 0)
-            .map(|c| (c.taken, c.bytes / c.taken, c.took / u32::try_from(c.taken).unwrap_or(u32::MAX)))
-    }
-
     /// Takes a checkpoint of `world`'s twin and hands it to the writer (after this tick's samples).
     fn checkpoint(&mut self, world: &World) {
         let Some(c) = &mut self.checkpoints else { return };
-        let started = std::time::Instant::now();
         match checkpoint::take(world) {
             Ok(t) => {
-                c.took += started.elapsed();
-                c.taken += 1;
-                c.bytes += t.state.len() as u64;
-                let written_unix_s =
-                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+                let written_unix_s = crate::scenario::unix_now_s();
                 let row = CheckpointRow {
                     id: 0,
                     t_unix_s: t.t_unix_s,

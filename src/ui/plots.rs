@@ -224,9 +224,10 @@ pub(super) fn plots_ui(ui: &mut Ui, world: &World, bench: &mut Workbench, desk: 
             class_c.map(|c| Thresholds { alert: c - health::WINDING_MARGIN_K, alarm: c, higher_is_worse: true });
         let q = Quantity::WindingTemperature;
         chart(ui, "Winding temperature, °C", &ctx, temp_limits, |pu| {
-            pu.line(line("measured", &get(m, Trace::Measured(q)), 1.0, Color32::from_rgb(255, 120, 90)));
+            let measured = get(m, Trace::Measured(q));
+            pu.line(line("measured", &measured, 1.0, Color32::from_rgb(255, 120, 90)));
             pu.line(line("predicted", &get(m, Trace::Predicted(q)), 1.0, Color32::from_rgb(120, 200, 255)));
-            if get(m, Trace::Measured(q)).is_empty() {
+            if measured.is_empty() {
                 pu.line(line(
                     "twin",
                     &get(m, Trace::Index(Index::WindingTemperature)),

@@ -446,11 +446,17 @@ impl EventTask {
         let through = gate.0.load(Ordering::SeqCst);
         while self.gated.front().is_some_and(|(n, _)| *n <= through) {
             let Some((_, Some(p))) = self.gated.pop_front() else { continue };
-            if self.deferred_acks.is_empty() && self.client.try_ack(&p).is_ok() {
-                Shared::inc(&self.shared.acked);
-            } else if self.deferred_acks.len() < MAX_DEFERRED_ACKS {
-                self.deferred_acks.push_back(p);
-            }
+            self.ack(p);
+        }
+    }
+
+    /// Acknowledges `p` now, or after the acks already waiting for room in rumqttc's queue (at most
+    /// [`MAX_DEFERRED_ACKS`]; beyond, it is left unacknowledged and the broker redelivers it).
+    fn ack(&mut self, p: Publish) {
+        if self.deferred_acks.is_empty() && self.client.try_ack(&p).is_ok() {
+            Shared::inc(&self.shared.acked);
+        } else if self.deferred_acks.len() < MAX_DEFERRED_ACKS {
+            self.deferred_acks.push_back(p);
         }
     }
 
@@ -475,11 +481,7 @@ impl EventTask {
                     }
                     self.gated.push_back((self.handed, needs_ack.then_some(p)));
                 } else if needs_ack {
-                    if self.deferred_acks.is_empty() && self.client.try_ack(&p).is_ok() {
-                        Shared::inc(&self.shared.acked);
-                    } else if self.deferred_acks.len() < MAX_DEFERRED_ACKS {
-                        self.deferred_acks.push_back(p);
-                    }
+                    self.ack(p);
                 }
             }
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
