@@ -23,8 +23,8 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Python test peers (tests/peers/requirements.txt: pysparkplug, a Sparkplug B implementation the project did not
-# write) in a virtual environment of the project's own, target/peers-venv, made once and refreshed when the list
+# Python test peers and the ML layer's training side (tests/peers/requirements.txt: pysparkplug, a Sparkplug B
+# implementation the project did not write; pyarrow; scikit-learn, skl2onnx, onnx) in a virtual environment of the project's own, target/peers-venv, made once and refreshed when the list
 # changes. The tests find its interpreter there.
 venv=target/peers-venv
 if ! cmp -s tests/peers/requirements.txt "$venv/requirements.txt" 2>/dev/null; then

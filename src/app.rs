@@ -30,7 +30,7 @@ impl Plugin for TwinPlugins {
         app.add_plugins((
             crate::assess::config::ConfigPlugin,
             crate::assess::dependency::DependencyPlugin,
-            crate::assess::defect::DefectPlugin,
+            crate::assess::defect::DefectPlugin { scenario: self.scenario.clone() },
             crate::assess::service::ServicePlugin,
         ));
         app.add_plugins(crate::ingest::IngestPlugin {

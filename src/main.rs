@@ -258,12 +258,68 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Run the scenario's pump to failure under varied hidden conditions, once per pump of a fleet, and write the
+    /// run-to-failure histories (pumps.csv, histories.csv or .parquet, fleet.json) that scripts/train_pace.py
+    /// trains the pace model on; or (`twin fleet import`) convert a public dataset into the same layout.
+    #[command(args_conflicts_with_subcommands = true)]
+    Fleet {
+        #[command(subcommand)]
+        command: Option<FleetCommand>,
+        /// Scenario file (.ron) whose pump the fleet is made of.
+        scenario: Option<PathBuf>,
+        /// Pumps in the fleet.
+        #[arg(long, default_value_t = 100)]
+        pumps: usize,
+        /// Seed of the fleet's conditions and of each pump's plant.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The scenario's pump to run (default: its first pump).
+        #[arg(long, value_name = "ID")]
+        asset: Option<String>,
+        /// Longest run of one pump (a pump that has not failed by then is censored).
+        #[arg(long, default_value = "120d")]
+        max_duration: Dur,
+        /// The output directory.
+        #[arg(long, short, value_name = "DIR")]
+        output: Option<PathBuf>,
+        /// Histories as csv or parquet (pumps.csv is CSV either way).
+        #[arg(long, default_value = "csv")]
+        format: twin::store::export::ExportFormat,
+        /// Pumps run at once (default: the machine's available parallelism).
+        #[arg(long, short, value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
+    },
     /// Validate scenario files; exit 0 when all are valid, 2 otherwise.
     Check {
         /// Scenario files (.ron).
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum FleetCommand {
+    /// Convert a public run-to-failure dataset's files into the fleet layout (nothing is downloaded): `ims`, a
+    /// directory of IMS snapshots (one history per channel); `femto`, a FEMTO/PRONOSTIA bearing's directory.
+    Import {
+        /// The dataset's layout.
+        layout: DatasetLayout,
+        /// The directory holding its files.
+        dir: PathBuf,
+        /// The output directory.
+        #[arg(long, short, value_name = "DIR")]
+        output: PathBuf,
+        /// Histories as csv or parquet.
+        #[arg(long, default_value = "csv")]
+        format: twin::store::export::ExportFormat,
+    },
+}
+
+/// Public run-to-failure dataset layouts `twin fleet import` reads.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DatasetLayout {
+    Ims,
+    Femto,
 }
 
 #[derive(Subcommand)]
@@ -379,6 +435,63 @@ fn main() -> ExitCode {
             match twin::store::export::export(&store, range, format, output.as_deref()) {
                 Ok(n) => {
                     eprintln!("{n} samples exported");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Some(Command::Fleet { command: Some(FleetCommand::Import { layout, dir, output, format }), .. }) => {
+            let read = match layout {
+                DatasetLayout::Ims => twin::headless::fleet::ims::read(&dir),
+                DatasetLayout::Femto => twin::headless::fleet::femto::read(&dir),
+            };
+            match read.and_then(|h| twin::headless::fleet::write_histories(&output, format, &h).map(|()| h.len())) {
+                Ok(n) => {
+                    eprintln!("{n} histories written to {}", output.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Some(Command::Fleet { command: None, scenario, pumps, seed, asset, max_duration, output, format, jobs }) => {
+            let (Some(path), Some(output)) = (scenario, output) else {
+                eprintln!("error: twin fleet needs a SCENARIO and --output DIR (or: twin fleet import ...)");
+                return ExitCode::from(2);
+            };
+            let base = match scenario::load(&path) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let jobs = jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), usize::from);
+            let opts = twin::headless::fleet::FleetOptions {
+                pumps,
+                seed,
+                asset,
+                max_s: max_duration.secs(),
+                output: output.clone(),
+                format,
+                jobs,
+                command: format!("twin fleet {} --pumps {pumps} --seed {seed}", path.display()),
+            };
+            let started = std::time::Instant::now();
+            match twin::headless::fleet::write_fleet(&base, &opts) {
+                Ok(summaries) => {
+                    let failed = summaries.iter().filter(|s| s.failure_s.is_some()).count();
+                    eprintln!(
+                        "{pumps} pumps ({failed} ran to failure, {} censored) written to {} in {:.1} s",
+                        pumps - failed,
+                        output.display(),
+                        started.elapsed().as_secs_f64()
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

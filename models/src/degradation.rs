@@ -96,6 +96,27 @@ pub fn fleet_rate(z: f64) -> f64 {
     GROWTH_RATE_MEDIAN_PER_H * (GROWTH_RATE_SIGMA_LN * z).exp()
 }
 
+/// The pace features a learnt prior on a pump's growth rate takes (name, unit), in order: 1-hour exponential means,
+/// over the minutes the pump ran before its defect was detected, of its speed ratio `n/n_r`, winding temperature,
+/// vibration RMS and current ratio `I/I_r`. The training script (`scripts/train_pace.py`) computes the same from a
+/// fleet's histories.
+pub const PACE_FEATURES: [(&str, &str); 4] =
+    [("speed_ratio", "1"), ("winding_temp_c", "degC"), ("vib_rms_mm_s", "mm/s"), ("current_ratio", "1")];
+/// Time constant of the pace features' exponential means, s.
+pub const PACE_FEATURE_TAU_S: f64 = 3600.0;
+/// Minutes a pump must have run before its pace features count.
+pub const PACE_FEATURE_MIN_MINUTES: u32 = 30;
+/// A learnt median growth rate is clamped to the fleet's median times `exp(±PACE_BOUND_SIGMAS σ)`: beyond, the
+/// physics does not believe it (a defect at initiation failing within a few days or lasting for months at the
+/// rated point).
+pub const PACE_BOUND_SIGMAS: f64 = 3.0;
+
+/// The physically plausible range of a bearing's growth rate at the rated point, 1/h (see [`PACE_BOUND_SIGMAS`]).
+pub fn pace_bounds_per_h() -> (f64, f64) {
+    let k = (PACE_BOUND_SIGMAS * GROWTH_RATE_SIGMA_LN).exp();
+    (GROWTH_RATE_MEDIAN_PER_H / k, GROWTH_RATE_MEDIAN_PER_H * k)
+}
+
 /// Remaining-life percentiles, h.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct RulBand {
@@ -141,8 +162,14 @@ impl GrowthEstimator {
 
     /// The fleet's prior (the log-normal's mean and standard deviation), detected at log-severity `ln_s0`.
     pub fn fleet(ln_s0: f64) -> Self {
-        let s2 = GROWTH_RATE_SIGMA_LN * GROWTH_RATE_SIGMA_LN;
-        let mean = GROWTH_RATE_MEDIAN_PER_H * (0.5 * s2).exp();
+        Self::lognormal(ln_s0, GROWTH_RATE_MEDIAN_PER_H, GROWTH_RATE_SIGMA_LN)
+    }
+
+    /// A log-normal prior on the rate (median per hour, log standard deviation), by its mean and standard
+    /// deviation, detected at log-severity `ln_s0`.
+    pub fn lognormal(ln_s0: f64, median_per_h: f64, sigma_ln: f64) -> Self {
+        let s2 = sigma_ln * sigma_ln;
+        let mean = median_per_h * (0.5 * s2).exp();
         let std = mean * (s2.exp() - 1.0).sqrt();
         Self::new(ln_s0, mean, std)
     }

@@ -3,7 +3,8 @@
 //! from the severity the crest factor implies once a minute (`twin_models::degradation`: a Bayesian regression of
 //! the log-severity on load-weighted time, from the fleet's prior on the rate). From detection on, the pump's wear
 //! index and remaining life are the defect's: the wear index runs from its value at detection to 1 at the failure
-//! threshold, and the remaining life is a distribution (its median in `rul_h`, p10 and p90 in `rul_band_h`).
+//! threshold, and the remaining life is a distribution (its median in `rul_h`, p10 and p90 in `rul_band_h`). The
+//! prior on the rate is the fleet's, or the scenario's pace model's ([`super::pace`]).
 
 use bevy::prelude::*;
 use serde::Serialize;
@@ -11,13 +12,15 @@ use twin_models::degradation::{self, GrowthEstimator, RulBand};
 
 use crate::ingest::Measurements;
 use crate::twin::pump::{PumpModel, PumpReadings};
-use crate::twin::{SimClock, TwinSystems};
+use crate::twin::{DependsOn, SimClock, TwinSystems};
 use crate::units::Quantity;
 
 /// Minutes running the crest factor must show a defect before it counts as detected.
 pub const DETECT_MINUTES: u32 = 5;
 /// Time between two readings of the defect's severity, s.
 pub const READING_PERIOD_S: f64 = 60.0;
+/// A pump runs (its pace features are taken) above this share of its rated speed.
+pub const RUNNING_SPEED_RATIO: f64 = 0.1;
 
 /// A detected defect and what the twin believes about it.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -36,6 +39,9 @@ pub struct TrackedDefect {
     pub growth_rate_per_h: (f64, f64),
     /// Remaining useful life at the present operating point, h.
     pub rul_h: RulBand,
+    /// The ML layer's prior on the growth rate (None: the fleet's).
+    #[serde(default)]
+    pub prior: Option<super::pace::PacePrior>,
 }
 
 /// A pump's defect watch.
@@ -47,16 +53,20 @@ pub struct DefectTracker {
     last_reading_s: f64,
     /// The defect, once detected.
     pub defect: Option<TrackedDefect>,
+    /// The pace features (kept until detection).
+    pub features: super::pace::PaceFeatures,
 }
 
 /// Takes a severity reading once a minute and, in stage 2, makes the pump's wear index and remaining life the
 /// defect's.
 pub fn track_defects(
     clock: Res<SimClock>,
-    mut pumps: Query<(&PumpModel, &mut PumpReadings, &Measurements, &mut DefectTracker)>,
+    mut layer: ResMut<super::pace::PaceLayer>,
+    mut pumps: Query<(&PumpModel, &mut PumpReadings, &Measurements, &mut DefectTracker, Option<&DependsOn>)>,
+    others: Query<&Measurements, Without<DefectTracker>>,
 ) {
     let now = clock.now_s;
-    for (model, mut readings, measurements, mut tracker) in &mut pumps {
+    for (model, mut readings, measurements, mut tracker, deps) in &mut pumps {
         let o = &readings.0;
         if now - tracker.last_reading_s >= READING_PERIOD_S {
             let dt_h = (now - tracker.last_reading_s) / 3600.0;
@@ -80,9 +90,29 @@ pub fn track_defects(
                     d.rul_h = d.estimator.rul_h(d.tau_h, g);
                 }
                 None => {
+                    // The pump's own signals, else those of what it depends on (its motor's winding and current).
+                    let measured = |q: Quantity| {
+                        std::iter::once(measurements)
+                            .chain(deps.iter().flat_map(|d| d.0.iter()).filter_map(|e| others.get(*e).ok()))
+                            .find_map(|m| m.0.get(&q).filter(|m| !m.stale))
+                            .map_or(f64::NAN, |m| m.value)
+                    };
+                    let (pump, motor) = (&model.0.pump, &model.0.motor);
+                    let speed_ratio = o.speed_rpm / pump.rated_speed_rpm;
+                    if speed_ratio > RUNNING_SPEED_RATIO {
+                        tracker.features.update(
+                            [
+                                speed_ratio,
+                                measured(Quantity::WindingTemperature),
+                                measured(Quantity::VibrationVelocityRms),
+                                measured(Quantity::MotorCurrent) / motor.rated_current_a,
+                            ],
+                            dt_h * 3600.0,
+                        );
+                    }
                     tracker.above_minutes = if severity.is_some() { tracker.above_minutes + 1 } else { 0 };
                     if let Some(s) = severity.filter(|_| tracker.above_minutes >= DETECT_MINUTES) {
-                        let mut estimator = GrowthEstimator::fleet(s.ln());
+                        let (mut estimator, prior) = super::pace::prior(&mut layer, &tracker.features, s.ln());
                         estimator.observe(0.0, s.ln());
                         tracker.defect = Some(TrackedDefect {
                             detected_at_s: now,
@@ -92,6 +122,7 @@ pub fn track_defects(
                             growth_rate_per_h: estimator.rate(),
                             rul_h: estimator.rul_h(0.0, g),
                             estimator,
+                            prior,
                         });
                     }
                 }
@@ -112,12 +143,24 @@ pub fn report(world: &World) -> std::collections::BTreeMap<String, TrackedDefect
     index.0.iter().filter_map(|(id, e)| Some((id.clone(), world.get::<DefectTracker>(*e)?.defect.clone()?))).collect()
 }
 
-/// Watches every pump for a bearing defect (after the Simulate stage, before the readings are reported).
-pub struct DefectPlugin;
+/// Watches every pump for a bearing defect (after the Simulate stage, before the readings are reported), with the
+/// scenario's pace model (if any) for the prior of a defect's growth rate.
+pub struct DefectPlugin {
+    pub scenario: std::sync::Arc<crate::scenario::Scenario>,
+}
 
 impl Plugin for DefectPlugin {
     fn build(&self, app: &mut App) {
         let world = app.world_mut();
+        match super::pace::PaceLayer::load(&self.scenario) {
+            Ok(layer) => {
+                world.insert_resource(layer);
+            }
+            Err(e) => {
+                world.insert_resource(super::pace::PaceLayer::default());
+                world.get_resource_or_init::<crate::twin::pump::ModelBuildErrors>().0.push(format!("pace_model: {e}"));
+            }
+        }
         let pumps: Vec<Entity> = world.query_filtered::<Entity, With<PumpReadings>>().iter(world).collect();
         for e in pumps {
             world.entity_mut(e).insert(DefectTracker::default());

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod defect;
 pub mod dependency;
+pub mod pace;
 pub mod service;
 
 use std::collections::BTreeMap;
@@ -35,6 +36,9 @@ pub struct Report {
     pub service_windows: Vec<service::ServiceNotification>,
     /// Model performance over the run (series and alarm scores; filled by the headless runner).
     pub performance: Performance,
+    /// The pace model and what it did (absent: physics only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pace_model: Option<pace::PaceModelReport>,
 }
 
 impl Report {
@@ -59,6 +63,7 @@ impl Report {
                 .map(|l| l.notifications.clone())
                 .unwrap_or_default(),
             performance: Performance::default(),
+            pace_model: pace::PaceModelReport::of(world),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod batch;
 mod expect;
+pub mod fleet;
 pub mod live;
 pub mod plot;
 mod report;
@@ -147,12 +148,14 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
     let mut checker = expect::Checker::new(&scenario, step_s, total_steps, opts.seed);
     let mut recorder = report::Recorder::new(&scenario);
     let mut performance = crate::sync::performance::PerformanceRecorder::default();
+    let mut pace = crate::assess::pace::PaceErrorRecorder::default();
     let bar = progress_bar(total_steps, opts.progress);
     let started = Instant::now();
 
     app.update(); // first tick: zero steps, the pipeline sees the initial state
     recorder.record(app.world(), 0.0);
     performance.record(app.world());
+    pace.record(app.world());
     checker.check(app.world_mut(), 0);
     let mut done = 0u64;
     while done < total_steps {
@@ -168,6 +171,7 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
         if done.is_multiple_of(record_every) || done == total_steps {
             recorder.record(app.world(), t);
             performance.record(app.world());
+            pace.record(app.world());
         }
         checker.check(app.world_mut(), done);
         bar.set_position(done);
@@ -195,6 +199,8 @@ pub fn run(scenario: Arc<Scenario>, path: &Path, opts: &RunOptions) -> Result<Re
     report.diagnostics = telemetry.ingestor.diagnostics();
     report.sync = crate::assess::Report::of(app.world());
     report.sync.performance = performance.finish(app.world(), &scenario, total_steps as f64 * step_s);
+    report.sync.performance.pace_prior_error_ln = pace.finish();
+    report.sync.pace_model = crate::assess::pace::PaceModelReport::of(app.world());
     if let Some(runner) = app.world().get_resource::<crate::plant::inprocess::PlantRunner>() {
         report.ingest.insert("plant_publications_refused".into(), runner.refused());
     }

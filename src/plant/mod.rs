@@ -48,8 +48,10 @@
 //! # Faults
 //! - `BearingDefect`: from `onset`, a defect of the given severity enters the pump model (damage rate ×(1 + 9 s²),
 //!   crest rise) and the synthesised vibration gets outer-race impacts scaled by the severity. The defect then
-//!   grows (`twin_models::degradation`: `ds/dt = λ g s`, faster under load and at speed) at the pump's own hidden
-//!   rate λ, drawn once per pump from the fleet's log-normal; when it reaches the failure threshold the bearing has
+//!   grows (`twin_models::degradation`: `ds/dt = λ g s`, faster under load and at speed) at the pump's hidden rate
+//!   `λ = λ_own exp((T_b - 55 °C) / 30 K)`: its own rate `λ_own`, drawn once per pump (log-normal around the
+//!   fleet's median, log standard deviation 0.25), sped up as the bearing runs warmer (the lubricant's film thins;
+//!   [`truth::lubricant_pace`], a law the twin's physics does not know and a fleet's histories show); when it reaches the failure threshold the bearing has
 //!   failed and the pump trips (stops, whatever its set-point says), and the truth records when. A defect in the
 //!   asset's history is there from the start.
 //! - `CavitationEpisode`: during `[start, start + duration)` the level the pump sees at its suction is its tank's
@@ -201,7 +203,7 @@ struct PlantPump {
     ramp_rpm_per_s: f64,
     /// Bearing defects: (onset s, severity at onset).
     defects: Vec<(f64, f64)>,
-    /// The defect's hidden growth rate at the rated point, 1/h.
+    /// The defect's own hidden growth rate at the rated point and the lubricant's reference temperature, 1/h.
     growth_rate_per_h: f64,
     /// When the bearing failed (the defect reached the threshold), s.
     failed_at_s: Option<f64>,
@@ -238,6 +240,9 @@ pub struct VirtualPlant {
     step_s: f64,
     steps: u64,
     owed_s: f64,
+    /// Whether the edge boxes synthesise vibration and the sensors publish (off: the physics and the hidden truth
+    /// only, for fleet histories).
+    telemetry: bool,
     site: Site,
     tanks: Vec<PlantTank>,
     pumps: Vec<PlantPump>,
@@ -311,7 +316,7 @@ struct PlantStation<'a> {
     t0_s: f64,
     /// The site's ambient at the start of the step, °C.
     ambient_c: f64,
-    /// 1 kHz vibration samples due in the step.
+    /// 1 kHz vibration samples due in the step (0: the edge boxes do not run).
     n_samples: u64,
 }
 
@@ -350,12 +355,15 @@ impl Station for PlantStation<'_> {
         p.outputs = p.train.step(&mut p.state, &inputs, dt_s);
         if p.severity > 0.0 && p.failed_at_s.is_none() {
             let g = p.train.defect_growth_factor(&p.outputs);
-            p.severity = degradation::grow(p.severity, p.growth_rate_per_h, g, dt_s / 3600.0);
+            let rate = p.growth_rate_per_h * truth::lubricant_pace(p.state.bearing_temp_c);
+            p.severity = degradation::grow(p.severity, rate, g, dt_s / 3600.0);
             if p.severity >= degradation::FAILURE_SEVERITY {
                 p.failed_at_s = Some(t0 + dt_s);
             }
         }
-        p.edge.run(self.tables, &p.outputs, p.severity, self.n_samples);
+        if self.n_samples > 0 {
+            p.edge.run(self.tables, &p.outputs, p.severity, self.n_samples);
+        }
         p.outputs.flow_m3h
     }
 
@@ -474,7 +482,7 @@ impl VirtualPlant {
                 command_rpm: speed,
                 ramp_rpm_per_s: if ramp > 0.0 { ramp } else { f64::INFINITY },
                 defects: a.history.bearing_defect_severity.map(|s| (0.0, s.clamp(0.0, 1.0))).into_iter().collect(),
-                growth_rate_per_h: degradation::fleet_rate(StandardNormal.sample(&mut growth_rng)),
+                growth_rate_per_h: truth::own_growth_rate(StandardNormal.sample(&mut growth_rng)),
                 failed_at_s: None,
                 cavitation: Vec::new(),
                 severity: 0.0,
@@ -627,6 +635,7 @@ impl VirtualPlant {
             step_s,
             steps: 0,
             owed_s: 0.0,
+            telemetry: true,
             site: Site::from_rng(sim, stream(seed, STREAM_SITE)),
             tanks,
             pumps,
@@ -742,6 +751,13 @@ impl VirtualPlant {
         out
     }
 
+    /// Stops the edge boxes and sensors: the plant steps its physics and keeps its hidden truth, and publishes
+    /// nothing (a fleet's run-to-failure histories are read off the truth, many times faster).
+    pub fn without_telemetry(mut self) -> Self {
+        self.telemetry = false;
+        self
+    }
+
     /// The hidden truth, for tests and for model-performance figures.
     pub fn truth(&self) -> PlantTruth {
         PlantTruth {
@@ -757,7 +773,9 @@ impl VirtualPlant {
                     state: p.state,
                     outputs: p.outputs,
                     defect_severity: p.severity,
-                    defect_growth_rate_per_h: p.growth_rate_per_h,
+                    defect_growth_rate_per_h: p.growth_rate_per_h * truth::lubricant_pace(p.state.bearing_temp_c),
+                    defect_own_growth_rate_per_h: p.growth_rate_per_h,
+                    growth_factor: p.train.defect_growth_factor(&p.outputs),
                     failed_at_s: p.failed_at_s,
                     speed_command_rpm: p.command_rpm,
                 })
@@ -814,14 +832,17 @@ impl VirtualPlant {
         let dt = self.step_s;
         let t0 = self.now_s();
         let ambient = self.site.ambient_c(t0);
-        let n_samples = self.samples_by_step(self.steps + 1) - self.samples_by_step(self.steps);
+        let n_samples =
+            if self.telemetry { self.samples_by_step(self.steps + 1) - self.samples_by_step(self.steps) } else { 0 };
         let factor = self.site.inflow_factor();
         let Self { pumps, tanks, tables, draw, .. } = self;
         let mut station = PlantStation { pumps, tanks, tables, t0_s: t0, ambient_c: ambient, n_samples };
         step_station(&mut station, draw, factor, dt);
         self.site.advance(dt);
         self.steps += 1;
-        self.publish(out);
+        if self.telemetry {
+            self.publish(out);
+        }
         let t1 = self.now_s();
         let due: Vec<usize> = (0..self.identity_changes.len())
             .filter(|&c| (t0 - EPS_S..t1 - EPS_S).contains(&self.identity_changes[c].0))

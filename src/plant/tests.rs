@@ -731,13 +731,14 @@ fn sparkplug_skewed_clock_offsets_that_device_only_and_deaths_carry_bdseq() {
 }
 
 /// When the bearing of P-101 fails with a defect of `severity` at 0 s and the pump's speed set-point at `rpm`:
-/// (failure time s, its hidden growth rate 1/h, the growth factor g while it ran).
-fn failure(severity: f64, rpm: f64, seed: u64) -> (f64, f64, f64) {
+/// (failure time s, its own hidden growth rate 1/h, the growth factor g while it ran, when `ds/dt = λ g s` with
+/// the truth's rate and g minute by minute reaches the threshold s).
+fn failure(severity: f64, rpm: f64, seed: u64) -> (f64, f64, f64, f64) {
     let mut s = station();
     s.faults = vec![FaultSpec::BearingDefect { asset: "P-101".into(), onset: Dur::from_secs(0.0), severity }];
     s.setpoints.iter_mut().find(|x| x.id == "P-101.speed").unwrap().initial = rpm;
     let mut p = plant(&s, seed);
-    let mut g = 0.0;
+    let (mut g, mut ln_s, mut expect_s) = (0.0, severity.ln(), None);
     for _ in 0..(10.0 * 86_400.0 / 60.0) as usize {
         p.advance(60.0);
         let truth = p.truth();
@@ -746,10 +747,15 @@ fn failure(severity: f64, rpm: f64, seed: u64) -> (f64, f64, f64) {
             // The pump tripped: a minute later it is still stopped, whatever the set-point says.
             p.advance(60.0);
             assert!(p.truth().pump("P-101").unwrap().outputs.speed_rpm < 1.0);
-            return (at, t.defect_growth_rate_per_h, g);
+            return (at, t.defect_own_growth_rate_per_h, g, expect_s.unwrap_or(f64::INFINITY));
         }
         let train = twin_models::PumpTrain::with_map(t.pump.clone(), t.motor.clone(), nominal_map());
         g = train.defect_growth_factor(&t.outputs);
+        // The rate in effect (the own rate at the bearing's temperature now) over the minute.
+        ln_s += t.defect_growth_rate_per_h * t.growth_factor / 60.0;
+        if ln_s >= 0.0 && expect_s.is_none() {
+            expect_s = Some(p.now_s());
+        }
     }
     panic!("no failure in 10 days");
 }
@@ -770,12 +776,12 @@ fn nominal_map() -> twin_models::LoadMap {
 
 #[test]
 fn a_defect_grows_at_the_pumps_hidden_rate_until_the_bearing_fails_and_sooner_at_full_speed() {
-    let (at, rate, g) = failure(0.9, 1480.0, 4);
-    // ds/dt = λ g s from 0.9 to 1: ln(1/0.9) / (λ g) hours (the minute steps round it up by at most one).
-    let expect_s = (1.0f64 / 0.9).ln() / (rate * g) * 3600.0;
-    assert!((at - expect_s).abs() <= 120.0, "failed at {at} s, expected {expect_s} s (λ {rate}/h, g {g})");
+    let (at, rate, g, expect_s) = failure(0.9, 1480.0, 4);
+    // ds/dt = λ g s from 0.9 to 1, λ the own rate sped up by the warm bearing (the minute steps round it by at most
+    // one either way).
+    assert!((at - expect_s).abs() <= 120.0, "failed at {at} s, expected {expect_s} s (λ_own {rate}/h, g {g})");
     // The same pump (same seed: the same hidden rate) run slower lasts longer: less speed and less load.
-    let (slow_at, slow_rate, slow_g) = failure(0.9, 1150.0, 4);
+    let (slow_at, slow_rate, slow_g, _) = failure(0.9, 1150.0, 4);
     assert_eq!(slow_rate, rate);
     assert!(slow_g < 0.85 * g, "g {slow_g} at 1150 rpm vs {g} at 1480");
     assert!(slow_at > 1.15 * at, "failed at {slow_at} s at 1150 rpm vs {at} s at 1480 rpm");

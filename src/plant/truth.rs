@@ -15,6 +15,27 @@ pub const HEAD_FACTOR: (f64, f64) = (0.95, 0.99);
 /// Winding-to-frame thermal resistance, true / nominal: manufacturing scatter of the stator, `[lo, hi]`.
 pub const WINDING_FRAME_RESISTANCE_FACTOR: (f64, f64) = (0.95, 1.10);
 
+/// Bearing temperature at which the lubricant's hidden pace factor is 1 (the bundled stations' bearings run near
+/// it), °C.
+pub const LUBRICANT_REFERENCE_C: f64 = 55.0;
+/// Bearing-temperature rise that multiplies a defect's growth rate by e: the oil film thins as it warms, and the
+/// spall's edges see more metal contact, K. The twin's physics does not know this law; a fleet shows it.
+pub const LUBRICANT_PACE_K: f64 = 30.0;
+/// Log standard deviation of a bearing's own growth rate around the lubricant-adjusted fleet median (what no
+/// operating condition explains: material, fit, the defect's shape).
+pub const RESIDUAL_GROWTH_SIGMA_LN: f64 = 0.25;
+
+/// The hidden pace factor of a defect's growth at this bearing temperature: `exp((T - T_ref) / ΔT)`.
+pub fn lubricant_pace(bearing_temp_c: f64) -> f64 {
+    if bearing_temp_c.is_finite() { ((bearing_temp_c - LUBRICANT_REFERENCE_C) / LUBRICANT_PACE_K).exp() } else { 1.0 }
+}
+
+/// A bearing's own hidden growth rate at the rated point and the reference temperature, drawn with a standard
+/// normal `z`, 1/h.
+pub fn own_growth_rate(z: f64) -> f64 {
+    twin_models::degradation::GROWTH_RATE_MEDIAN_PER_H * (RESIDUAL_GROWTH_SIGMA_LN * z).exp()
+}
+
 /// How one pump train's true parameters differ from its nominal ones (each factor is true / nominal).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TrueFactors {
@@ -100,8 +121,13 @@ pub struct PumpTruth {
     pub outputs: PumpTrainOutputs,
     /// Bearing defect severity in effect, 0..1.
     pub defect_severity: f64,
-    /// The hidden growth rate of a defect in this pump's bearing at the rated point, 1/h.
+    /// The hidden growth rate of a defect in this pump's bearing at the rated point, at the bearing's temperature
+    /// now (its own rate times [`lubricant_pace`]), 1/h.
     pub defect_growth_rate_per_h: f64,
+    /// The bearing's own hidden growth rate at the rated point and [`LUBRICANT_REFERENCE_C`], 1/h.
+    pub defect_own_growth_rate_per_h: f64,
+    /// The physics' growth factor `g = (n/n_r)(P/P_r)^p` at the true operating point now.
+    pub growth_factor: f64,
     /// When the bearing failed (its defect reached the failure threshold and the pump tripped), s.
     pub failed_at_s: Option<f64>,
     /// Speed the drive is commanded to now (after the drive's ramp), rpm.

@@ -39,6 +39,9 @@ pub enum ScenarioError {
     /// The RON text does not parse into a scenario (syntax, unknown field, wrong type).
     #[error("{}:{line}:{col}: {message}", file.display())]
     Syntax { file: PathBuf, line: usize, col: usize, message: String },
+    /// The scenario's pace model cannot be used.
+    #[error("{}: pace_model: {source}", file.display())]
+    PaceModel { file: PathBuf, source: twin_ml::MlError },
     /// The scenario parses but is inconsistent; every problem is listed.
     #[error("{}", Invalid(file, problems))]
     Invalid { file: PathBuf, problems: Vec<Problem> },
@@ -58,10 +61,26 @@ impl fmt::Display for Invalid<'_> {
     }
 }
 
-/// Reads, parses and validates a scenario file.
+/// Reads, parses and validates a scenario file. A pace model's path is made relative to the scenario's
+/// directory, and the model is loaded once to check it.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { file: path.to_owned(), source })?;
-    parse(&text, path)
+    let mut s = parse(&text, path)?;
+    if let Some(model) = &s.pace_model {
+        let resolved = path.parent().unwrap_or(Path::new("")).join(model);
+        s.pace_model = Some(resolved.display().to_string());
+        load_pace_model(&s, path)?;
+    }
+    Ok(s)
+}
+
+/// The scenario's pace model, loaded and checked against the twin's features (None: physics only); `file` names
+/// the scenario in messages.
+pub fn load_pace_model(s: &Scenario, file: &Path) -> Result<Option<twin_ml::PaceModel>, ScenarioError> {
+    let Some(model) = &s.pace_model else { return Ok(None) };
+    twin_ml::PaceModel::load(Path::new(model), &twin_models::degradation::PACE_FEATURES)
+        .map(Some)
+        .map_err(|e| ScenarioError::PaceModel { file: file.to_owned(), source: e })
 }
 
 /// The RON extensions scenario files are read (and written) with.

@@ -59,6 +59,10 @@ pub struct Scenario {
     /// Publish the twin's knowledge on the broker (off when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publish: Option<PublishSpec>,
+    /// The ML layer's degradation-pace model (ONNX, trained by `scripts/train_pace.py` on `twin fleet` histories),
+    /// relative to the scenario file: the prior of a detected defect's growth rate. Physics only when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pace_model: Option<String>,
 }
 
 /// The twin's knowledge published back on the broker, when it changed and at most once per `every` of

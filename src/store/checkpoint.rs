@@ -28,7 +28,7 @@ use crate::twin::tank::TankLevel;
 use crate::twin::{AssetIndex, Environment, SimClock};
 
 /// The format of the state this build writes and reads.
-pub const FORMAT: i64 = 1;
+pub const FORMAT: i64 = 2;
 
 /// Why a checkpoint cannot be restored. Nothing is changed in the store or the twin when it is refused.
 #[derive(Debug, thiserror::Error)]

@@ -76,6 +76,7 @@ impl PerformanceRecorder {
             calibration: self.calibration,
             confidence: self.confidence,
             alarms: score_alarms(&alarms, scenario, duration_s),
+            pace_prior_error_ln: BTreeMap::new(),
         }
     }
 }
@@ -92,6 +93,11 @@ pub struct Performance {
     pub confidence: BTreeMap<String, Vec<f64>>,
     /// Drift alarms against the injected faults.
     pub alarms: AlarmScore,
+    /// The ML layer's prediction error per pump with a learnt prior: ln(prior median / posterior mean) of the
+    /// defect's growth rate, the pace model's error as the pump's own readings see it (null before detection;
+    /// absent without a pace model).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pace_prior_error_ln: BTreeMap<String, Vec<Option<f64>>>,
 }
 
 /// Drift alarms scored against the faults the scenario injects (the virtual plant's ground truth).

@@ -60,6 +60,37 @@ pub(super) fn inspector_ui(ui: &mut Ui, world: &World, selected: Option<&str>) {
                 "growth rate {:.4} ± {:.4} /h at the rated point; remaining life p10 {:.0} h · p50 {:.0} h · p90 {:.0} h",
                 d.growth_rate_per_h.0, d.growth_rate_per_h.1, d.rul_h.p10, d.rul_h.p50, d.rul_h.p90
             ));
+            match &d.prior {
+                Some(p) => ui.label(format!(
+                    "prior from the pace model {}: {:.4} /h (×/÷ {:.2}){}",
+                    p.model,
+                    p.median_per_h,
+                    p.sigma_ln.exp(),
+                    if p.clamped {
+                        format!(", clamped from {:.4} /h to the physical bounds", p.predicted_per_h)
+                    } else {
+                        String::new()
+                    }
+                )),
+                None => {
+                    ui.label("prior: the fleet's growth rate (no pace model, or too little running before detection)")
+                }
+            };
+        });
+    }
+    if e.get::<crate::twin::pump::PumpReadings>().is_some()
+        && let Some(m) = world.get_resource::<crate::assess::pace::PaceLayer>().and_then(|l| l.model.as_ref())
+    {
+        section(ui, "Pace model", |ui| {
+            let i = &m.info;
+            ui.label(format!("{} · sha256 {}", i.version, m.short_digest()));
+            ui.label(format!(
+                "held-out error: mean |ln pace error| {:.3} (×/÷ {:.2}); residual σ {:.3}",
+                i.heldout_mae_ln,
+                i.heldout_mae_ln.exp(),
+                i.residual_sd_ln
+            ));
+            ui.small(format!("trained on {}", i.training_fleet));
         });
     }
     if let Some(w) = e.get::<crate::assess::service::ServiceWatch>().and_then(|s| s.window.as_ref()) {

@@ -5,6 +5,7 @@ mod batch;
 mod change;
 mod check;
 mod expect;
+mod fleet;
 #[cfg(feature = "gui")]
 mod gui;
 mod headless;
