@@ -76,22 +76,6 @@ pub fn read(dir: &Path) -> Result<Vec<(PumpSummary, Vec<Row>)>, FleetError> {
         let t0 = *first.get_or_insert(c);
         rows.push(dataset_row(c - t0, speed, &horizontal));
     }
-    let end = rows.last().map_or(0.0, |r| r[0]);
-    let summary = PumpSummary {
-        pump: format!("femto-{name}"),
-        source: format!("FEMTO {}", dir.display()),
-        vib_unit: "g".into(),
-        rated_speed_rpm: speed,
-        rated_current_a: f64::NAN,
-        ambient_mean_c: f64::NAN,
-        speed_setpoint_rpm: speed,
-        onset_s: f64::NAN,
-        onset_severity: f64::NAN,
-        failure_s: Some(end),
-        rows: rows.len() as u64,
-        hidden_own_growth_rate_per_h: f64::NAN,
-        hidden_unbalance_factor: f64::NAN,
-        hidden_mean_bearing_temp_c: f64::NAN,
-    };
+    let summary = super::dataset_summary(format!("femto-{name}"), format!("FEMTO {}", dir.display()), speed, &rows);
     Ok(vec![(summary, rows)])
 }

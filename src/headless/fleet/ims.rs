@@ -85,28 +85,12 @@ pub fn read(dir: &Path) -> Result<Vec<(PumpSummary, Vec<Row>)>, FleetError> {
             rows.push(dataset_row(t - t0, SPEED_RPM, samples));
         }
     }
-    let end = files.last().map_or(0.0, |(t, _)| t - t0);
     Ok(channels
         .into_iter()
         .enumerate()
         .map(|(c, rows)| {
-            let summary = PumpSummary {
-                pump: format!("ims-ch{}", c + 1),
-                source: format!("IMS {}", dir.display()),
-                vib_unit: "g".into(),
-                rated_speed_rpm: SPEED_RPM,
-                rated_current_a: f64::NAN,
-                ambient_mean_c: f64::NAN,
-                speed_setpoint_rpm: SPEED_RPM,
-                onset_s: f64::NAN,
-                onset_severity: f64::NAN,
-                failure_s: Some(end),
-                rows: rows.len() as u64,
-                hidden_own_growth_rate_per_h: f64::NAN,
-                hidden_unbalance_factor: f64::NAN,
-                hidden_mean_bearing_temp_c: f64::NAN,
-            };
-            (summary, rows)
+            let source = format!("IMS {}", dir.display());
+            (super::dataset_summary(format!("ims-ch{}", c + 1), source, SPEED_RPM, &rows), rows)
         })
         .collect())
 }

@@ -476,6 +476,27 @@ pub fn indicators(samples: &[f64]) -> (f64, f64, f64) {
     (rms, peak, if rms > 0.0 { peak / rms } else { f64::NAN })
 }
 
+/// The summary of a dataset's run-to-failure history: vibration in g, the speed it ran at, the last row its
+/// failure; everything else unknown.
+pub fn dataset_summary(pump: String, source: String, speed_rpm: f64, rows: &[Row]) -> PumpSummary {
+    PumpSummary {
+        pump,
+        source,
+        vib_unit: "g".into(),
+        rated_speed_rpm: speed_rpm,
+        rated_current_a: f64::NAN,
+        ambient_mean_c: f64::NAN,
+        speed_setpoint_rpm: speed_rpm,
+        onset_s: f64::NAN,
+        onset_severity: f64::NAN,
+        failure_s: Some(rows.last().map_or(0.0, |r| r[0])),
+        rows: rows.len() as u64,
+        hidden_own_growth_rate_per_h: f64::NAN,
+        hidden_unbalance_factor: f64::NAN,
+        hidden_mean_bearing_temp_c: f64::NAN,
+    }
+}
+
 /// A history row from a dataset: time and vibration indicators, speed when known, the rest unknown.
 pub fn dataset_row(t_s: f64, speed_rpm: f64, samples: &[f64]) -> Row {
     let (rms, peak, crest) = indicators(samples);
