@@ -110,6 +110,7 @@ fn main() {
         let failure_s = lives[k].failure_s?;
         let at = 0.5 * failure_s;
         let band = fleet::twin_rul_at(&pumps[k], with_model.then_some(model.as_path()), at).unwrap();
+        eprintln!("  {} {}: {band:?}", lives[k].pump, if with_model { "physics+ML" } else { "physics" });
         Some(Row {
             pump: lives[k].pump.clone(),
             life_h: failure_s / 3600.0,

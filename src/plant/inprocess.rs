@@ -93,16 +93,18 @@ fn advance_virtual_plant(mut runner: ResMut<PlantRunner>, clock: Res<SimClock>, 
     runner.refused += refused;
 }
 
-/// Runs the virtual plant in the app. With `via` = `None` the publications go straight into the twin's
-/// channel; with a client they are published to its broker.
+/// The in-process plant's seed is the twin's plus this, so that its noise is not the twin's own random stream.
+pub const PLANT_SEED_OFFSET: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// Runs the virtual plant in the app (its seed: `seed` + [`PLANT_SEED_OFFSET`]). With `via` = `None` the
+/// publications go straight into the twin's channel; with a client they are published to its broker.
 pub fn add_inprocess_plant(
     app: &mut App,
     scenario: &Scenario,
     seed: u64,
     via: Option<twin_mqtt::MqttClient>,
 ) -> Result<(), PlantError> {
-    // The plant's seed differs from the twin's so that its noise is not the twin's own random stream.
-    let plant = VirtualPlant::new(scenario, seed.wrapping_add(0x9e37_79b9_7f4a_7c15))?;
+    let plant = VirtualPlant::new(scenario, seed.wrapping_add(PLANT_SEED_OFFSET))?;
     let output = match via {
         Some(c) => PlantOutput::Mqtt(c),
         None => PlantOutput::Direct(app.world().resource::<Telemetry>().sender()),

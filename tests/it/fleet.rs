@@ -4,7 +4,6 @@
 //! FEMTO readers on fixtures written in those layouts.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use super::{artifacts, root, stderr, twin};
 
@@ -82,11 +81,11 @@ fn a_small_fleet_trains_a_pace_model_and_the_twins_prior_is_scikit_learns_predic
     // The twin on a new pump (not in the training fleet) with the model: its prior at detection.
     let base = twin::scenario::load(&root().join("scenes/run_to_failure.ron")).unwrap();
     let p = twin::headless::fleet::fleet_pump(&base, None, 77, 0).unwrap();
-    let mut s = p.scenario.clone();
-    s.pace_model = Some(onnx.display().to_string());
-    let s = Arc::new(s);
-    let mut app = twin::app::headless_app(s.clone(), p.plant_seed);
-    twin::plant::inprocess::add_inprocess_plant(&mut app, &s, p.plant_seed, None).unwrap();
+    let mut app = twin::headless::fleet::fleet_twin(&p, Some(&onnx)).unwrap();
+    // It watches the fleet pump's own plant (the one `twin fleet` runs to failure), not another draw.
+    let own = |plant: &twin::plant::VirtualPlant| plant.truth().pump(&p.asset).unwrap().defect_own_growth_rate_per_h;
+    let fleet_plant = twin::plant::VirtualPlant::new(&p.scenario, p.plant_seed).unwrap();
+    assert_eq!(own(&app.world().resource::<twin::plant::inprocess::PlantRunner>().plant), own(&fleet_plant));
     app.update();
     twin::change::cli::run_for(&mut app, p.summary.onset_s + 1800.0);
     let e = app.world().resource::<twin::twin::AssetIndex>().0[&p.asset];

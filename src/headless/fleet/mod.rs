@@ -503,20 +503,27 @@ pub fn dataset_row(t_s: f64, speed_rpm: f64, samples: &[f64]) -> Row {
     [t_s, speed_rpm, f64::NAN, f64::NAN, f64::NAN, rms, peak, crest, f64::NAN]
 }
 
-/// The twin's remaining-life band for fleet pump `p` at `at_s`: the twin (with the pace model at `model`, or
-/// physics only) runs on the pump's virtual plant from the start to `at_s`. None when no defect was detected by
-/// then.
-pub fn twin_rul_at(p: &FleetPump, model: Option<&Path>, at_s: f64) -> Result<Option<degradation::RulBand>, String> {
+/// The twin on fleet pump `p`'s own virtual plant (its plant seed, so its hidden truth and failure time), with
+/// the pace model at `model` or physics only, at the start.
+pub fn fleet_twin(p: &FleetPump, model: Option<&Path>) -> Result<bevy::prelude::App, String> {
     let mut s = p.scenario.clone();
     s.pace_model = model.map(|m| m.display().to_string());
     let s = std::sync::Arc::new(s);
-    let mut app = crate::app::headless_app(s.clone(), p.plant_seed);
+    let twin_seed = p.plant_seed.wrapping_sub(crate::plant::inprocess::PLANT_SEED_OFFSET);
+    let mut app = crate::app::headless_app(s.clone(), twin_seed);
     if let Some(errors) = app.world().get_resource::<crate::twin::pump::ModelBuildErrors>()
         && !errors.0.is_empty()
     {
         return Err(errors.0.join("; "));
     }
-    crate::plant::inprocess::add_inprocess_plant(&mut app, &s, p.plant_seed, None).map_err(|e| e.to_string())?;
+    crate::plant::inprocess::add_inprocess_plant(&mut app, &s, twin_seed, None).map_err(|e| e.to_string())?;
+    Ok(app)
+}
+
+/// The twin's remaining-life band for fleet pump `p` at `at_s` ([`fleet_twin`] run from the start to `at_s`).
+/// None when no defect was detected by then.
+pub fn twin_rul_at(p: &FleetPump, model: Option<&Path>, at_s: f64) -> Result<Option<degradation::RulBand>, String> {
+    let mut app = fleet_twin(p, model)?;
     app.update();
     crate::change::cli::run_for(&mut app, at_s);
     let e = app.world().resource::<crate::twin::AssetIndex>().0[&p.asset];
