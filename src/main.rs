@@ -113,7 +113,7 @@ enum Command {
         #[arg(long, value_name = "DUR", requires = "store")]
         retain: Option<Dur>,
     },
-    /// Run the twin live without a window until SIGINT or SIGTERM: on the scenario's broker, or the embedded
+    /// Run the twin live without a window until SIGINT or SIGTERM (or --until): on the scenario's broker, or the embedded
     /// broker with the virtual plant, paced to the wall clock, writing its history into the store.
     Serve {
         /// Scenario file (.ron).
@@ -143,6 +143,10 @@ enum Command {
         /// Start from the scenario, not from the store's newest checkpoint (the history is kept).
         #[arg(long, conflicts_with = "no_store")]
         fresh: bool,
+        /// Stop by itself, as on SIGTERM, once the twin's clock reaches this simulated time since its first start,
+        /// e.g. "8h" (a resumed service counts from its first start).
+        #[arg(long, value_name = "DUR")]
+        until: Option<Dur>,
     },
     /// The history store's tools.
     History {
@@ -408,6 +412,7 @@ fn main() -> ExitCode {
             status_every,
             checkpoint_every,
             fresh,
+            until,
         }) => {
             let Speed::Paced(speed) = speed else {
                 eprintln!("error: --speed max is for `twin run`; serve follows the wall clock (realtime or a factor)");
@@ -421,6 +426,7 @@ fn main() -> ExitCode {
                 status_every: std::time::Duration::from_secs_f64(status_every.secs().max(0.1)),
                 checkpoint_every_s: checkpoint_every.secs().max(1.0),
                 fresh,
+                until_s: until.map(Dur::secs),
             };
             match headless::serve::serve(&scenario, &opts) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -31,6 +31,8 @@ pub struct ServeOptions {
     pub checkpoint_every_s: f64,
     /// Start from the scenario even when the store has a checkpoint.
     pub fresh: bool,
+    /// Stop once the twin's clock reaches this simulated time, s (none: at SIGINT or SIGTERM only).
+    pub until_s: Option<f64>,
 }
 
 /// Why the service could not start (exit 2).
@@ -50,7 +52,7 @@ pub enum ServeError {
     Signal(#[from] ctrlc::Error),
 }
 
-/// Runs the service until SIGINT or SIGTERM.
+/// Runs the service until SIGINT or SIGTERM (or `until_s`).
 pub fn serve(path: &Path, opts: &ServeOptions) -> Result<(), ServeError> {
     let scenario = Arc::new(scenario::load(path)?);
     let mut app = crate::app::headless_app(scenario.clone(), opts.seed);
@@ -85,7 +87,8 @@ pub fn serve(path: &Path, opts: &ServeOptions) -> Result<(), ServeError> {
 
     let mut status = Status { at: Some((Instant::now(), 0)), ..Default::default() };
     let mut next_status = Instant::now() + opts.status_every;
-    while !stop.load(Ordering::SeqCst) {
+    let reached = |app: &App| opts.until_s.is_some_and(|t| app.world().resource::<SimClock>().now_s >= t - 1e-9);
+    while !stop.load(Ordering::SeqCst) && !reached(&app) {
         app.world().resource::<Telemetry>().wait_ready(Duration::from_millis(50));
         app.update();
         status.alarms(app.world());
@@ -95,7 +98,7 @@ pub fn serve(path: &Path, opts: &ServeOptions) -> Result<(), ServeError> {
         }
     }
 
-    info!("shutting down: signal received");
+    info!("shutting down: {}", if reached(&app) { "--until reached" } else { "signal received" });
     status.log(app.world(), &url);
     crate::publish::sparkplug::shutdown(app.world_mut());
     if let Some(result) = crate::store::finish_store(app.world_mut()) {

@@ -390,7 +390,9 @@ fn twin_serve_killed_with_sigkill_resumes_from_its_store_with_no_sample_lost_or_
     }
     let serve = |scenario: &std::path::Path, store: &std::path::Path, log: &str| {
         let args = ["serve", scenario.to_str().unwrap(), "--store", store.to_str().unwrap()];
-        let opts = ["--status-every", "1s", "--checkpoint-every", "5s"];
+        // Both stop by themselves at the same simulated time (40 s, 15 s after the plant's last message), so that
+        // their indices are compared at one instant, however loaded the machine.
+        let opts = ["--status-every", "1s", "--checkpoint-every", "5s", "--until", "40s"];
         spawn_twin(&[&args[..], &opts[..]].concat(), &dir.join(log))
     };
     let mut a = serve(&sa, &store_a, "a.log");
@@ -415,10 +417,17 @@ fn twin_serve_killed_with_sigkill_resumes_from_its_store_with_no_sample_lost_or_
         assert!(started.elapsed() < Duration::from_secs(60), "the plant did not finish");
         std::thread::sleep(Duration::from_millis(100));
     }
-    // Everything published has arrived and passed the allowed lateness.
-    std::thread::sleep(Duration::from_secs(8));
-    assert_eq!(stop(a), Some(0));
-    assert_eq!(stop(b), Some(0));
+    // Everything published has arrived and passed the allowed lateness when they stop.
+    for (twin, log) in [(&mut a, "a.log"), (&mut b, "b2.log")] {
+        let started = Instant::now();
+        while twin.try_wait().unwrap().is_none() {
+            assert!(started.elapsed() < Duration::from_secs(60), "{log}: no stop at --until");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(twin.wait().unwrap().code(), Some(0), "{log}");
+        let text = std::fs::read_to_string(dir.join(log)).unwrap();
+        assert!(text.contains("shutting down: --until reached"), "{text}");
+    }
     let log_a = plain(&std::fs::read_to_string(dir.join("a.log")).unwrap());
     let log_b = plain(&std::fs::read_to_string(dir.join("b2.log")).unwrap());
     let replayed: u64 = log_b.split("then replayed ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
