@@ -8,10 +8,9 @@
 //! that many at once (default 2). The table is printed and written to `target/fleet-bench/table.md`.
 
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use twin::headless::batch::parallel;
 use twin::headless::fleet::{self, FleetOptions, FleetPump};
 use twin::store::export::ExportFormat;
 
@@ -26,27 +25,6 @@ fn median(mut v: Vec<f64>) -> f64 {
         return f64::NAN;
     }
     if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) }
-}
-
-/// Runs `f` over `0..n` on `jobs` threads; results in order.
-fn parallel<T: Send>(n: usize, jobs: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let next = AtomicUsize::new(0);
-    let out: Mutex<Vec<Option<T>>> = Mutex::new((0..n).map(|_| None).collect());
-    std::thread::scope(|s| {
-        for _ in 0..jobs.max(1) {
-            s.spawn(|| {
-                loop {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    if k >= n {
-                        break;
-                    }
-                    let v = f(k);
-                    out.lock().unwrap()[k] = Some(v);
-                }
-            });
-        }
-    });
-    out.into_inner().unwrap().into_iter().map(|v| v.unwrap()).collect()
 }
 
 fn main() {
@@ -94,7 +72,10 @@ fn main() {
     // The held-out fleet: another seed, so other plants and conditions.
     let started = Instant::now();
     let pumps: Vec<FleetPump> = (0..n_held).map(|k| fleet::fleet_pump(&base, None, 1_000_003, k).unwrap()).collect();
-    let lives = parallel(n_held, jobs, |k| fleet::run_pump(&pumps[k], max_s).unwrap().0);
+    let lives: Vec<_> = parallel(n_held, jobs, "held-out", |k| fleet::run_pump(&pumps[k], max_s).unwrap().0)
+        .into_iter()
+        .map(|l| l.expect("a result"))
+        .collect();
     eprintln!("held-out fleet: {n_held} pumps run to failure in {:.0} s", started.elapsed().as_secs_f64());
 
     struct Row {
@@ -105,7 +86,7 @@ fn main() {
         ml: Option<twin_models::degradation::RulBand>,
     }
     let started = Instant::now();
-    let rows: Vec<Option<Row>> = parallel(2 * n_held, jobs, |j| {
+    let rows: Vec<Option<Row>> = parallel(2 * n_held, jobs, "twin", |j| {
         let (k, with_model) = (j / 2, j % 2 == 1);
         let failure_s = lives[k].failure_s?;
         let at = 0.5 * failure_s;
@@ -118,7 +99,10 @@ fn main() {
             physics: (!with_model).then_some(band).flatten(),
             ml: with_model.then_some(band).flatten(),
         })
-    });
+    })
+    .into_iter()
+    .map(|r| r.expect("a result"))
+    .collect();
     eprintln!("twin runs: {} in {:.0} s", 2 * n_held, started.elapsed().as_secs_f64());
     // Pair the two runs of each pump.
     let mut pairs: Vec<Row> = Vec::new();

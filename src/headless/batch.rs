@@ -130,39 +130,47 @@ pub fn workers(jobs: usize, cases: usize) -> usize {
     jobs.min(cases).max(1)
 }
 
-/// Runs every case on [`workers`] threads; `done` is called as each finishes (from its worker thread).
-/// Outcomes come back in case order. Writes the per-case reports and plots, `summary.json` and the JUnit file.
-pub fn run(cases: &[Case], opts: &BatchOptions, done: &(dyn Fn(&Outcome) + Sync)) -> Vec<Outcome> {
+/// Runs `f` over `0..n` on `workers` threads named `name-K` (each with a 64 MiB stack: the twin's start-up, the
+/// rapier fits, wants more than a spawned thread's default), taking the next index as each finishes. Results in
+/// index order (None where a result was lost to a poisoned lock). With no thread to be had, this thread runs the
+/// rest.
+pub fn parallel<T: Send>(n: usize, workers: usize, name: &str, f: impl Fn(usize) -> T + Sync) -> Vec<Option<T>> {
     let next = AtomicUsize::new(0);
-    let outcomes: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; cases.len()]);
+    let results: Mutex<Vec<Option<T>>> = Mutex::new((0..n).map(|_| None).collect());
     let work = || {
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(case) = cases.get(i) else { break };
-            let outcome = run_case(case, opts);
-            done(&outcome);
-            if let Ok(mut v) = outcomes.lock() {
-                v[i] = Some(outcome);
+            if i >= n {
+                break;
+            }
+            let r = f(i);
+            if let Ok(mut v) = results.lock() {
+                v[i] = Some(r);
             }
         }
     };
     std::thread::scope(|scope| {
-        for w in 0..workers(opts.jobs, cases.len()) {
-            // The twin's start-up (the rapier fits) wants more than a spawned thread's default stack.
-            let builder = std::thread::Builder::new().name(format!("twin-run-{w}")).stack_size(64 << 20);
+        for w in 0..workers.max(1) {
+            let builder = std::thread::Builder::new().name(format!("{name}-{w}")).stack_size(64 << 20);
             if builder.spawn_scoped(scope, work).is_err() {
-                work(); // no thread to be had: this one takes the rest
+                work();
                 break;
             }
         }
     });
-    let mut outcomes: Vec<Outcome> = outcomes
-        .into_inner()
-        .unwrap_or_default()
-        .into_iter()
-        .zip(cases)
-        .map(|(o, c)| o.unwrap_or_else(|| lost(c)))
-        .collect();
+    results.into_inner().unwrap_or_else(|_| (0..n).map(|_| None).collect())
+}
+
+/// Runs every case on [`workers`] threads; `done` is called as each finishes (from its worker thread).
+/// Outcomes come back in case order. Writes the per-case reports and plots, `summary.json` and the JUnit file.
+pub fn run(cases: &[Case], opts: &BatchOptions, done: &(dyn Fn(&Outcome) + Sync)) -> Vec<Outcome> {
+    let outcomes = parallel(cases.len(), workers(opts.jobs, cases.len()), "twin-run", |i| {
+        let outcome = run_case(&cases[i], opts);
+        done(&outcome);
+        outcome
+    });
+    let mut outcomes: Vec<Outcome> =
+        outcomes.into_iter().zip(cases).map(|(o, c)| o.unwrap_or_else(|| lost(c))).collect();
     if let Some(dir) = &opts.report_dir {
         let summary = Summary::of(&outcomes);
         let text = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";

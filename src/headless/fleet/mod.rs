@@ -15,7 +15,7 @@ pub mod ims;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use parquet::basic::Compression;
@@ -280,30 +280,21 @@ pub fn write_fleet(base: &Scenario, opts: &FleetOptions) -> Result<Vec<PumpSumma
         (0..opts.pumps).map(|k| fleet_pump(base, opts.asset.as_deref(), opts.seed, k)).collect::<Result<_, _>>()?;
     std::fs::create_dir_all(&opts.output).map_err(|source| FleetError::Io { path: opts.output.clone(), source })?;
     let writer = Mutex::new(HistoryWriter::create(&opts.output, opts.format)?);
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<PumpSummary, FleetError>>>> =
-        Mutex::new((0..pumps.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..opts.jobs.max(1).min(pumps.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(p) = pumps.get(k) else { break };
-                    let done = run_pump(p, opts.max_s).and_then(|(summary, rows)| {
-                        writer.lock().expect("no writer panics").write(&summary.pump, &rows)?;
-                        Ok(summary)
-                    });
-                    let failed = done.is_err();
-                    results.lock().expect("no result panics")[k] = Some(done);
-                    if failed {
-                        next.store(usize::MAX / 2, Ordering::Relaxed);
-                    }
-                }
-            });
+    // The first failure stops the pumps not yet started.
+    let failed = AtomicBool::new(false);
+    let workers = opts.jobs.max(1).min(pumps.len().max(1));
+    let results = super::batch::parallel(pumps.len(), workers, "twin-fleet", |k| {
+        if failed.load(Ordering::Relaxed) {
+            return None;
         }
+        let done = run_pump(&pumps[k], opts.max_s).and_then(|(summary, rows)| {
+            writer.lock().expect("no writer panics").write(&summary.pump, &rows)?;
+            Ok(summary)
+        });
+        failed.fetch_or(done.is_err(), Ordering::Relaxed);
+        Some(done)
     });
-    let summaries: Vec<PumpSummary> =
-        results.into_inner().expect("no result panics").into_iter().flatten().collect::<Result<_, _>>()?;
+    let summaries: Vec<PumpSummary> = results.into_iter().flatten().flatten().collect::<Result<_, _>>()?;
     writer.into_inner().expect("no writer panics").finish()?;
     write_summaries(&opts.output, &summaries)?;
     let meta = serde_json::json!({
