@@ -24,7 +24,7 @@ if ((${#missing[@]})); then
 fi
 
 # Python test peers and the ML layer's training side (tests/peers/requirements.txt: pysparkplug, a Sparkplug B
-# implementation the project did not write; pyarrow; scikit-learn, skl2onnx, onnx) in a virtual environment of the project's own, target/peers-venv, made once and refreshed when the list
+# implementation the project did not write; pyarrow; scikit-learn, skl2onnx, onnx; asyncua, an OPC UA server) in a virtual environment of the project's own, target/peers-venv, made once and refreshed when the list
 # changes. The tests find its interpreter there.
 venv=target/peers-venv
 if ! cmp -s tests/peers/requirements.txt "$venv/requirements.txt" 2>/dev/null; then

@@ -230,6 +230,7 @@ mod tests {
             skewed_clock: false,
             reordered: false,
             stale: true,
+            uncertain: false,
         };
         app.world_mut().get_mut::<Measurements>(motor).unwrap().0.insert(Quantity::WindingTemperature, stale);
         run(&mut app, tank, 20, 0.0);

@@ -45,6 +45,11 @@ pub fn virtual_plant_twin(
             m.url
         ));
     }
+    if crate::ingest::opcua::has_opcua_signals(&scenario) {
+        return Err(
+            "the scenario's telemetry comes from OPC UA servers: the virtual plant does not stand in for them".into()
+        );
+    }
     let mut app = build_twin(&scenario, seed)?;
     crate::plant::inprocess::add_inprocess_plant(&mut app, &scenario, seed, None)
         .map_err(|e| format!("virtual plant: {e}"))?;
@@ -94,8 +99,9 @@ pub struct Brought {
 /// state (there is no store of its past yet), subscribes to the broker, follows the wall clock, and waits at most
 /// `bring.wait` for every input of `bring.assets` to be fresh; whatever is still stale then is in `problems`.
 pub fn bring_twin(scenario: Arc<Scenario>, seed: u64, bring: &Bring) -> Result<Brought, String> {
+    let opcua_plant = crate::ingest::opcua::has_opcua_signals(&scenario);
     let spec = match &scenario.connections.broker {
-        BrokerSpec::Embedded => {
+        BrokerSpec::Embedded if !opcua_plant => {
             let from_s = bring.from_s.unwrap_or(DEFAULT_FROM_S);
             let (app, target) = virtual_plant_twin(scenario, seed, from_s, bring.plc)?;
             let source = format!(
@@ -104,13 +110,17 @@ pub fn bring_twin(scenario: Arc<Scenario>, seed: u64, bring: &Bring) -> Result<B
             );
             return Ok(Brought { app, target, source, problems: Vec::new() });
         }
-        BrokerSpec::Mqtt(spec) => spec.clone(),
+        BrokerSpec::Embedded => None,
+        BrokerSpec::Mqtt(spec) => Some(spec.clone()),
     };
     if bring.from_s.is_some() {
+        let from = match &spec {
+            Some(spec) => format!("the broker at {}", spec.url),
+            None => "OPC UA servers".to_string(),
+        };
         return Err(format!(
-            "--from runs the virtual plant, and this scenario's telemetry comes from the broker at {}: the twin \
-             follows the live plant (leave --from out)",
-            spec.url
+            "--from runs the virtual plant, and this scenario's telemetry comes from {from}: the twin follows the \
+             live plant (leave --from out)"
         ));
     }
     let mut app = build_twin(&scenario, seed)?;
@@ -123,8 +133,11 @@ pub fn bring_twin(scenario: Arc<Scenario>, seed: u64, bring: &Bring) -> Result<B
         _ => String::new(),
     };
     let client_id = format!("twin-cli-{}", std::process::id());
-    crate::ingest::connect_broker(app.world_mut(), &spec, crate::ingest::Session::OneShot(&client_id), None)
-        .map_err(|e| format!("broker {}: {e}", spec.url))?;
+    if let Some(spec) = &spec {
+        crate::ingest::connect_broker(app.world_mut(), spec, crate::ingest::Session::OneShot(&client_id), None)
+            .map_err(|e| format!("broker {}: {e}", spec.url))?;
+    }
+    crate::ingest::connect_opcua(app.world_mut(), &scenario, None)?;
     *app.world_mut().resource_mut::<ClockPacing>() = ClockPacing::Realtime { speed: 1.0, owed_s: 0.0, paused: false };
     let started = Instant::now();
     app.update();
@@ -146,10 +159,10 @@ pub fn bring_twin(scenario: Arc<Scenario>, seed: u64, bring: &Bring) -> Result<B
         Some(t) => format!("{} messages, the newest received {:.1} s ago", telemetry.drained, (now_unix - t).max(0.0)),
         None => "nothing received".to_string(),
     };
+    let origin = app.world().get_resource::<crate::ingest::TelemetryOrigin>().cloned().unwrap_or_default();
     let source = format!(
-        "state: the scenario's initial state (no stored history of this twin yet); live telemetry from the broker \
-         at {} for {waited_s:.1} s: {received}{plc_values}",
-        spec.url
+        "state: the scenario's initial state (no stored history of this twin yet); live telemetry from {origin} for \
+         {waited_s:.1} s: {received}{plc_values}"
     );
     Ok(Brought { app, target, source, problems })
 }

@@ -67,18 +67,72 @@ pub struct ChangeRequest {
 }
 
 /// Where writes go.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct PlcTarget {
-    pub addr: SocketAddr,
-    pub unit_id: u8,
-    /// The virtual plant's PLC (not a real device).
-    pub virtual_plc: bool,
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum PlcTarget {
+    /// A Modbus TCP device, or the virtual plant's PLC.
+    Modbus {
+        addr: SocketAddr,
+        unit_id: u8,
+        /// The virtual plant's PLC (not a real device).
+        virtual_plc: bool,
+    },
+    /// A PLC's OPC UA server.
+    OpcUa(crate::scenario::OpcUaEndpointSpec),
+}
+
+impl PlcTarget {
+    /// Whether it is the virtual plant's PLC (not a real device).
+    pub fn is_virtual(&self) -> bool {
+        matches!(self, PlcTarget::Modbus { virtual_plc: true, .. })
+    }
+
+    /// A Modbus target's address.
+    pub fn modbus_addr(&self) -> Option<SocketAddr> {
+        match self {
+            PlcTarget::Modbus { addr, .. } => Some(*addr),
+            PlcTarget::OpcUa(_) => None,
+        }
+    }
+
+    /// Connects within `timeout`.
+    pub fn connect(&self, timeout: Duration) -> Result<push::PlcConn, String> {
+        match self {
+            PlcTarget::Modbus { addr, unit_id, .. } => twin_modbus::PlcClient::connect(*addr, *unit_id, timeout)
+                .map(push::PlcConn::Modbus)
+                .map_err(|e| e.to_string()),
+            PlcTarget::OpcUa(e) => {
+                let cfg = crate::ingest::opcua::client_config(e, timeout)?;
+                twin_opcua::OpcUaClient::start(cfg).map(push::PlcConn::OpcUa).map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// Where set-point `sp` lives on this PLC, if it has an address there.
+    pub fn tag(&self, sp: &crate::scenario::SetpointSpec) -> Option<push::PlcTag> {
+        match self {
+            PlcTarget::Modbus { .. } => sp.plc.as_ref().map(|p| push::PlcTag::Register(p.spec())),
+            PlcTarget::OpcUa(_) => {
+                sp.opcua.as_ref().map(|t| push::PlcTag::Node { node: t.node.clone(), data_type: t.data_type.wire() })
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for PlcTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let what = if self.virtual_plc { " (the virtual plant's PLC)" } else { "" };
-        write!(f, "Modbus TCP {} unit {}{what}", self.addr, self.unit_id)
+        match self {
+            PlcTarget::Modbus { addr, unit_id, virtual_plc } => {
+                let what = if *virtual_plc { " (the virtual plant's PLC)" } else { "" };
+                write!(f, "Modbus TCP {addr} unit {unit_id}{what}")
+            }
+            PlcTarget::OpcUa(e) => {
+                let security = match e.security {
+                    crate::scenario::OpcUaSecurity::None => "no security".to_string(),
+                    s => format!("{s:?} {:?}", e.policy),
+                };
+                write!(f, "OPC UA {} ({security})", e.url)
+            }
+        }
     }
 }
 
@@ -91,7 +145,7 @@ pub fn real_plc(spec: &crate::scenario::ModbusSpec) -> Result<PlcTarget, String>
         .map_err(|e| format!("PLC address \"{}\": {e}", spec.addr))?
         .next()
         .ok_or_else(|| format!("PLC address \"{}\" resolves to nothing", spec.addr))?;
-    Ok(PlcTarget { addr, unit_id: spec.unit_id, virtual_plc: false })
+    Ok(PlcTarget::Modbus { addr, unit_id: spec.unit_id, virtual_plc: false })
 }
 
 /// Set-point values read from a PLC: (set-point id, value in its unit).
@@ -110,18 +164,40 @@ pub fn plc_target(app: &mut App, scenario: &Scenario) -> Result<(Option<PlcTarge
             let bind: SocketAddr = ([127, 0, 0, 1], 0).into();
             let addr = crate::plant::inprocess::serve_plc(app, scenario, bind, twin_modbus::Behaviour::Normal)
                 .map_err(|e| format!("virtual PLC: {e}"))?;
-            Ok((Some(PlcTarget { addr, unit_id: 1, virtual_plc: true }), Vec::new()))
+            Ok((Some(PlcTarget::Modbus { addr, unit_id: 1, virtual_plc: true }), Vec::new()))
         }
         crate::scenario::PlcSpec::VirtualPlc => Ok((None, Vec::new())),
         crate::scenario::PlcSpec::ModbusTcp(m) => {
             let target = real_plc(m)?;
-            let read = match &scenario.connections.broker {
-                crate::scenario::BrokerSpec::Mqtt(_) => read_live_setpoints(app.world_mut(), scenario, &target)?,
-                crate::scenario::BrokerSpec::Embedded => Vec::new(),
+            let read = if live_plant(scenario) {
+                read_live_setpoints(app.world_mut(), scenario, &target)?
+            } else {
+                Vec::new()
+            };
+            Ok((Some(target), read))
+        }
+        crate::scenario::PlcSpec::OpcUa(p) => {
+            let e = scenario
+                .connections
+                .opcua
+                .iter()
+                .find(|e| e.name == p.endpoint)
+                .ok_or_else(|| format!("no OPC UA endpoint \"{}\" in connections.opcua", p.endpoint))?;
+            let target = PlcTarget::OpcUa(e.clone());
+            let read = if live_plant(scenario) {
+                read_live_setpoints(app.world_mut(), scenario, &target)?
+            } else {
+                Vec::new()
             };
             Ok((Some(target), read))
         }
     }
+}
+
+/// Whether the scenario's telemetry is a real plant's (a broker's, or OPC UA servers'), not the virtual plant's.
+pub fn live_plant(scenario: &Scenario) -> bool {
+    matches!(scenario.connections.broker, crate::scenario::BrokerSpec::Mqtt(_))
+        || crate::ingest::opcua::has_opcua_signals(scenario)
 }
 
 /// How a change request ended.
@@ -212,8 +288,8 @@ pub fn connect(
     timeout: Duration,
     audit: &mut AuditLog,
     actor: &str,
-) -> Result<twin_modbus::PlcClient, ChangeError> {
-    twin_modbus::PlcClient::connect(target.addr, target.unit_id, timeout).or_else(|e| {
+) -> Result<push::PlcConn, ChangeError> {
+    target.connect(timeout).or_else(|e| {
         let alarm = format!("cannot reach the PLC at {target}: {e}; nothing written");
         audit.append(actor, "alarm", &json!({"alarm": alarm}))?;
         Err(ChangeError::Unreachable(alarm))
@@ -231,15 +307,15 @@ pub fn writes_refusal(scenario: &Scenario, user_allows: bool, target: Option<&Pl
     }
 }
 
-/// The register writes that carry out validated drafts: each set-point's ramp, with the value to roll back to.
-pub fn push_steps(scenario: &Scenario, validations: &[Validation]) -> Vec<push::Step> {
+/// The writes on `target` that carry out validated drafts: each set-point's ramp, with the value to roll back to.
+pub fn push_steps(scenario: &Scenario, target: &PlcTarget, validations: &[Validation]) -> Vec<push::Step> {
     validations
         .iter()
         .filter_map(|v| {
             let sp = scenario.setpoints.iter().find(|s| s.id == v.setpoint)?;
             Some(push::Step {
                 setpoint: v.setpoint.clone(),
-                spec: sp.plc.spec(),
+                tag: target.tag(sp)?,
                 values: v.ramp.clone(),
                 previous: v.from,
             })
@@ -256,13 +332,13 @@ pub fn read_live_setpoints(
     target: &PlcTarget,
 ) -> Result<Vec<(String, f64)>, String> {
     let timeout = Duration::from_secs_f64(scenario.change.timeout.secs());
-    let client = twin_modbus::PlcClient::connect(target.addr, target.unit_id, timeout)
+    let client = target
+        .connect(timeout)
         .map_err(|e| format!("cannot reach the PLC at {target} to read the live set-points: {e}"))?;
     let mut read = Vec::new();
     for sp in &scenario.setpoints {
-        let value = client
-            .read_value(&sp.plc.spec())
-            .map_err(|e| format!("cannot read {} from the PLC at {target}: {e}", sp.id))?;
+        let Some(tag) = target.tag(sp) else { continue };
+        let value = client.read(&tag).map_err(|e| format!("cannot read {} from the PLC at {target}: {e}", sp.id))?;
         let Some(c) = sp.target.quantity().converter(&sp.unit) else { continue };
         if value.is_finite() {
             world.write_message(SetpointReported { setpoint: sp.id.clone(), value: c.to_canonical(value) });

@@ -1,5 +1,5 @@
-//! The push of an approved change set to a PLC over Modbus TCP: each set-point is written (ramped where the plan
-//! says), every write is read back, and a mismatch, a timeout or any PLC error rolls every set-point already
+//! The push of an approved change set to a PLC, over Modbus TCP or OPC UA: each set-point is written (ramped where
+//! the plan says), every write is read back, and a mismatch, a timeout or any PLC error rolls every set-point already
 //! touched back to its previous value and raises an alarm. Every write, read-back and rollback is in the audit
 //! log before it happens (the write) or as soon as it is known (the read-back).
 
@@ -8,16 +8,72 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::json;
 use twin_modbus::{PlcClient, RegisterSpec};
+use twin_opcua::OpcUaClient;
 
 use super::audit::{AuditError, AuditLog};
+
+/// Where a set-point lives on its PLC.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlcTag {
+    /// Holding registers of a Modbus PLC.
+    Register(RegisterSpec),
+    /// A variable of an OPC UA server, and the data type it is written as.
+    Node { node: String, data_type: twin_opcua::DataType },
+}
+
+impl PlcTag {
+    /// The tag as the audit log names it.
+    fn audit(&self) -> serde_json::Value {
+        match self {
+            PlcTag::Register(r) => json!({"register": r.address}),
+            PlcTag::Node { node, .. } => json!({"node": node}),
+        }
+    }
+}
+
+/// A connection to the PLC a push writes to.
+pub enum PlcConn {
+    Modbus(PlcClient),
+    OpcUa(OpcUaClient),
+}
+
+impl PlcConn {
+    /// The PLC, as the audit log names it.
+    pub fn peer(&self) -> String {
+        match self {
+            PlcConn::Modbus(c) => c.peer().to_string(),
+            PlcConn::OpcUa(c) => c.url().to_string(),
+        }
+    }
+
+    /// Writes `value` (the set-point's unit) to `tag`. An OPC UA node's own StatusCode decides, by its name.
+    pub fn write(&self, tag: &PlcTag, value: f64) -> Result<(), String> {
+        match (self, tag) {
+            (PlcConn::Modbus(c), PlcTag::Register(r)) => c.write_value(r, value).map_err(|e| e.to_string()),
+            (PlcConn::OpcUa(c), PlcTag::Node { node, data_type }) => {
+                c.write(node, *data_type, value).map_err(|e| e.to_string())
+            }
+            _ => Err("the set-point has no address on this PLC".into()),
+        }
+    }
+
+    /// Reads `tag` back, in the set-point's unit.
+    pub fn read(&self, tag: &PlcTag) -> Result<f64, String> {
+        match (self, tag) {
+            (PlcConn::Modbus(c), PlcTag::Register(r)) => c.read_value(r).map_err(|e| e.to_string()),
+            (PlcConn::OpcUa(c), PlcTag::Node { node, .. }) => c.read(node).map_err(|e| e.to_string()),
+            _ => Err("the set-point has no address on this PLC".into()),
+        }
+    }
+}
 
 /// One set-point's part of a push.
 #[derive(Debug, Clone)]
 pub struct Step {
     /// Set-point id.
     pub setpoint: String,
-    /// Its registers.
-    pub spec: RegisterSpec,
+    /// Where it lives on the PLC.
+    pub tag: PlcTag,
     /// The values to write in order (a ramp, or one), in the set-point's unit.
     pub values: Vec<f64>,
     /// The value before the change, in the set-point's unit (what a rollback restores).
@@ -37,22 +93,28 @@ pub struct PushReport {
     pub alarm: Option<String>,
 }
 
-/// Whether a read-back matches what was written: within half the register's step.
-fn matches(spec: &RegisterSpec, wrote: f64, read: f64) -> bool {
-    let tol = match spec.encoding {
-        twin_modbus::Encoding::F32 => 1e-6 * wrote.abs().max(1.0),
-        _ => 0.5 / spec.scale.abs(),
+/// Whether a read-back matches what was written: within half the register's step, or the float's precision.
+fn matches(tag: &PlcTag, wrote: f64, read: f64) -> bool {
+    use twin_opcua::DataType as T;
+    let tol = match tag {
+        PlcTag::Register(spec) => match spec.encoding {
+            twin_modbus::Encoding::F32 => 1e-6 * wrote.abs().max(1.0),
+            _ => 0.5 / spec.scale.abs(),
+        },
+        PlcTag::Node { data_type: T::Double, .. } => 1e-12 * wrote.abs().max(1.0),
+        PlcTag::Node { data_type: T::Float, .. } => 1e-6 * wrote.abs().max(1.0),
+        PlcTag::Node { .. } => 0.5,
     };
     (read - wrote).abs() <= tol
 }
 
 /// Writes and verifies one value; `Err` says why it failed.
-fn write_verified(client: &PlcClient, spec: &RegisterSpec, value: f64) -> (Result<(), String>, Option<f64>) {
-    if let Err(e) = client.write_value(spec, value) {
+fn write_verified(client: &PlcConn, tag: &PlcTag, value: f64) -> (Result<(), String>, Option<f64>) {
+    if let Err(e) = client.write(tag, value) {
         return (Err(format!("write failed: {e}")), None);
     }
-    match client.read_value(spec) {
-        Ok(v) if matches(spec, value, v) => (Ok(()), Some(v)),
+    match client.read(tag) {
+        Ok(v) if matches(tag, value, v) => (Ok(()), Some(v)),
         Ok(v) => (Err(format!("read back {v} after writing {value}")), Some(v)),
         Err(e) => (Err(format!("read-back failed: {e}")), None),
     }
@@ -62,14 +124,14 @@ fn write_verified(client: &PlcClient, spec: &RegisterSpec, value: f64) -> (Resul
 /// Returns the report; only a failure to write the audit log is an error (and stops the push before the write
 /// it would have described).
 pub fn push(
-    client: &PlcClient,
+    client: &PlcConn,
     steps: &[Step],
     interval: Duration,
     audit: &mut AuditLog,
     actor: &str,
 ) -> Result<PushReport, AuditError> {
     let mut report = PushReport { writes: Vec::new(), final_values: Vec::new(), rolled_back: false, alarm: None };
-    let peer = client.peer().to_string();
+    let peer = client.peer();
     let mut failure = None;
     let mut touched = 0;
     'steps: for (k, step) in steps.iter().enumerate() {
@@ -78,13 +140,13 @@ pub fn push(
             if i > 0 {
                 std::thread::sleep(interval);
             }
-            audit.append(
-                actor,
-                "write",
-                &json!({"setpoint": step.setpoint, "value": v, "register": step.spec.address, "plc": peer,
-                        "ramp_step": i + 1, "ramp_steps": step.values.len()}),
-            )?;
-            let (result, read) = write_verified(client, &step.spec, v);
+            let mut entry = json!({"setpoint": step.setpoint, "value": v, "plc": peer,
+                                   "ramp_step": i + 1, "ramp_steps": step.values.len()});
+            if let (Some(e), serde_json::Value::Object(tag)) = (entry.as_object_mut(), step.tag.audit()) {
+                e.extend(tag);
+            }
+            audit.append(actor, "write", &entry)?;
+            let (result, read) = write_verified(client, &step.tag, v);
             audit.append(
                 actor,
                 "readback",
@@ -114,7 +176,7 @@ pub fn push(
             "rollback",
             &json!({"setpoint": step.setpoint, "value": step.previous, "reason": why, "plc": peer}),
         )?;
-        let (result, read) = write_verified(client, &step.spec, step.previous);
+        let (result, read) = write_verified(client, &step.tag, step.previous);
         audit.append(
             actor,
             "rollback_readback",

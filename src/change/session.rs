@@ -157,7 +157,7 @@ impl ChangeSession {
 
     /// Where a push writes.
     pub fn target(&self) -> Option<PlcTarget> {
-        self.target
+        self.target.clone()
     }
 
     /// Makes `target` the PLC pushes write to (the drafts' validations stand: the target is no layer's input).
@@ -362,7 +362,7 @@ impl ChangeSession {
             (!problems.is_empty())
                 .then(|| format!("the inputs are no longer fresh: {}; validate again", problems.join("; ")))
         });
-        let target = match (refusal, self.target) {
+        let target = match (refusal, self.target.clone()) {
             (None, Some(t)) => t,
             (why, _) => {
                 let why = why.unwrap_or_else(|| "no PLC to write to".into());
@@ -379,8 +379,8 @@ impl ChangeSession {
         let ids: Vec<u64> = self.drafts.iter().map(|d| d.id).collect();
         self.audit(author, "push_start", json!({"target": target.to_string(), "drafts": ids}))?;
         Ok(PushPlan {
+            steps: push_steps(&scenario, &target, &validations),
             target,
-            steps: push_steps(&scenario, &validations),
             timeout: Duration::from_secs_f64(scenario.change.timeout.secs()),
             interval: Duration::from_secs_f64(scenario.change.ramp_interval.secs()),
         })
@@ -429,7 +429,7 @@ impl ChangeSession {
         let mut log = self.audit.take().ok_or_else(|| ChangeError::Invalid("no audit log".into()))?;
         let actor = author.to_owned();
         let (tx, rx) = bounded(1);
-        let target = plan.target;
+        let target = plan.target.clone();
         std::thread::Builder::new()
             .name("twin-push".into())
             .spawn(move || {

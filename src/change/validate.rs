@@ -12,7 +12,7 @@ use super::{ChangeError, whatif};
 use crate::assess::config::{ConfigStatus, Configuration};
 use crate::ingest::{Measurements, Telemetry, TelemetryOrigin};
 pub use crate::scenario::Layer;
-use crate::scenario::{Index, PlcSpec, RegisterEncoding, Requirement, SetpointSpec};
+use crate::scenario::{Index, PlcSpec, RegisterEncoding, Requirement, Scenario, SetpointSpec};
 use crate::sync::{Assimilation, Setpoints};
 use crate::twin::pump::{Feed, PumpModel, PumpReadings, PumpState, output_index};
 use crate::twin::tank::TankLevel;
@@ -65,21 +65,30 @@ impl Validation {
     }
 }
 
-/// The resolution of a set-point's register, in its unit (0 for a float).
-pub fn resolution(sp: &SetpointSpec) -> f64 {
-    match sp.plc.encoding {
-        RegisterEncoding::F32 => 0.0,
-        _ => 1.0 / sp.plc.scale.abs(),
+/// The resolution of a set-point on its PLC, in its unit (0 for a float): its register's on a Modbus PLC, its
+/// node's data type's on an OPC UA PLC.
+pub fn resolution(scenario: &Scenario, sp: &SetpointSpec) -> f64 {
+    use crate::scenario::OpcUaDataType as T;
+    match (&scenario.connections.plc, &sp.plc, &sp.opcua) {
+        (PlcSpec::OpcUa(_), _, Some(tag)) => match tag.data_type {
+            T::Double | T::Float => 0.0,
+            _ => 1.0,
+        },
+        (_, Some(plc), _) => match plc.encoding {
+            RegisterEncoding::F32 => 0.0,
+            _ => 1.0 / plc.scale.abs(),
+        },
+        _ => 0.0,
     }
 }
 
 /// The ramp from `from` to `to`: equal steps no larger than the rate allows in one interval, each rounded to the
 /// register's resolution, ending exactly at `to`.
-pub fn ramp(sp: &SetpointSpec, from: f64, to: f64, interval_s: f64) -> Vec<f64> {
+pub fn ramp(scenario: &Scenario, sp: &SetpointSpec, from: f64, to: f64, interval_s: f64) -> Vec<f64> {
     let max_step = sp.max_rate_per_s * interval_s;
     let delta = to - from;
     let n = if max_step > 0.0 { (delta.abs() / max_step - 1e-9).ceil().max(1.0) as usize } else { 1 };
-    let res = resolution(sp);
+    let res = resolution(scenario, sp);
     (1..=n)
         .map(|k| {
             if k == n {
@@ -178,7 +187,7 @@ pub fn prepare(world: &World, draft: &Draft, seed: u64) -> Result<Pending, Chang
     let mut verdicts = Vec::new();
 
     // (1) Envelope.
-    let res = resolution(sp);
+    let res = resolution(&scenario, sp);
     let off_grid = res > 0.0 && ((to / res) - (to / res).round()).abs() > 1e-6;
     verdicts.push(if !to.is_finite() || to < sp.min || to > sp.max {
         fail(Layer::Envelope, format!("{to} {unit} is outside the envelope [{}, {}] {unit}", sp.min, sp.max))
@@ -191,7 +200,7 @@ pub fn prepare(world: &World, draft: &Draft, seed: u64) -> Result<Pending, Chang
 
     // (2) Rate.
     let interval = change.ramp_interval.secs();
-    let plan = ramp(sp, from, to, interval);
+    let plan = ramp(&scenario, sp, from, to, interval);
     let ramp_s = (plan.len().saturating_sub(1)) as f64 * interval;
     verdicts.push(if sp.max_rate_per_s <= 0.0 {
         fail(Layer::Rate, format!("{} allows no change (max_rate_per_s is {})", sp.id, sp.max_rate_per_s))
@@ -335,13 +344,24 @@ pub fn input_problems(world: &World, asset: &str) -> Vec<String> {
     let mut problems = Vec::new();
     let scenario = &world.resource::<LoadedScenario>().0;
     let origin = world.get_resource::<TelemetryOrigin>().cloned().unwrap_or_default();
-    if let PlcSpec::ModbusTcp(m) = &scenario.connections.plc
-        && !matches!(origin, TelemetryOrigin::Broker(_))
+    let real_plc = match &scenario.connections.plc {
+        PlcSpec::ModbusTcp(m) => Some(m.addr.clone()),
+        PlcSpec::OpcUa(p) => Some(
+            scenario
+                .connections
+                .opcua
+                .iter()
+                .find(|e| e.name == p.endpoint)
+                .map_or(p.endpoint.clone(), |e| e.url.clone()),
+        ),
+        PlcSpec::VirtualPlc => None,
+    };
+    if let Some(plc) = real_plc
+        && !origin.is_real_plant()
     {
         problems.push(format!(
-            "the twin's telemetry comes from {origin}, not from the real plant: a change for the real PLC at {} is \
-             decided on the plant's live data only (connections: (broker: Mqtt(url: ...)))",
-            m.addr
+            "the twin's telemetry comes from {origin}, not from the real plant: a change for the real PLC at {plc} is \
+             decided on the plant's live data only (connections: (broker: Mqtt(url: ...)) or OPC UA signals)"
         ));
     }
     let index = &world.resource::<AssetIndex>().0;

@@ -1,7 +1,8 @@
 //! Connects a live twin (the workbench's, `twin serve`'s) to telemetry. With the scenario's default
 //! `broker: Embedded` it starts an in-process MQTT broker on loopback and the virtual plant publishing to it, so
 //! live data, faults and drift can be seen with nothing installed; with `Mqtt(url: ...)` it subscribes to that
-//! broker, in a persistent session, and runs no plant. Where the scenario asks, the twin publishes its knowledge
+//! broker, in a persistent session, and runs no plant. Signals that name OPC UA nodes are subscribed on their
+//! servers, and then no virtual plant runs either. Where the scenario asks, the twin publishes its knowledge
 //! there (`crate::publish`).
 
 use std::time::{Duration, Instant};
@@ -40,7 +41,13 @@ pub fn connect_live(
     seed: u64,
     client_id: &str,
 ) -> anyhow::Result<Option<PlcTarget>> {
+    let opcua_plant = crate::ingest::opcua::has_opcua_signals(scenario);
     match &scenario.connections.broker {
+        // The plant's OPC UA servers are its telemetry: no virtual plant stands in for it.
+        BrokerSpec::Embedded if opcua_plant => {
+            let urls: Vec<&str> = scenario.connections.opcua.iter().map(|e| e.url.as_str()).collect();
+            app.insert_resource(LiveLink { url: urls.join(", "), virtual_plant: false, _broker: None });
+        }
         BrokerSpec::Embedded => {
             let broker = twin_mqtt::broker::start_embedded().context("starting the embedded MQTT broker")?;
             let url = broker.url();
@@ -61,7 +68,10 @@ pub fn connect_live(
             app.insert_resource(LiveLink { url: spec.url.clone(), virtual_plant: false, _broker: None });
         }
     }
-    if let Some(p) = &scenario.publish {
+    crate::ingest::connect_opcua(app.world_mut(), scenario, Some(DRAIN_BUDGET)).map_err(anyhow::Error::msg)?;
+    if let Some(p) = &scenario.publish
+        && !(opcua_plant && matches!(scenario.connections.broker, BrokerSpec::Embedded))
+    {
         app.add_plugins(crate::publish::JsonPublishPlugin);
         if let Some(sp) = &p.sparkplug {
             let url = app.world().resource::<LiveLink>().url.clone();

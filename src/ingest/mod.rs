@@ -3,6 +3,7 @@
 //! lands on the asset entities as [`Measurements`] with their quality flags. Nothing here knows MQTT.
 
 pub mod csv;
+pub mod opcua;
 pub mod quality;
 pub mod recording;
 
@@ -41,6 +42,9 @@ pub struct Measured {
     pub reordered: bool,
     /// No sample for several expected periods.
     pub stale: bool,
+    /// The source said the value is Uncertain (an OPC UA status): applied, and flagged.
+    #[serde(default)]
+    pub uncertain: bool,
 }
 
 /// One sample applied to the twin this tick, in event-time order: what the state estimation consumes. A
@@ -80,6 +84,8 @@ pub struct Telemetry {
     pub drained: u64,
     /// A live MQTT client, when the twin is connected to a broker.
     pub mqtt: Option<twin_mqtt::MqttClient>,
+    /// Live OPC UA subscriptions, one per endpoint the signals name.
+    pub opcua: Vec<opcua::OpcUaLink>,
     /// The twin's time since which the live messages now waiting may have arrived, s since its t = 0: the previous
     /// drain's, or an earlier one's while the drains since stopped at their budget with messages left waiting.
     live_since_s: Option<f64>,
@@ -133,6 +139,9 @@ impl Telemetry {
         if let Some(c) = &self.mqtt {
             sel.recv(c.receiver());
         }
+        for l in &self.opcua {
+            sel.recv(l.client.receiver());
+        }
         sel.ready_timeout(timeout).is_ok()
     }
 
@@ -168,7 +177,8 @@ impl Telemetry {
     /// Messages refused because a channel was full: the twin's inbound channel and the live client's.
     pub fn dropped_channel_full(&self) -> u64 {
         let mqtt_dropped = self.mqtt.as_ref().map_or(0, |c| c.stats().dropped_channel_full);
-        self.dropped_full.load(Ordering::Relaxed) + mqtt_dropped
+        let opcua_dropped: u64 = self.opcua.iter().map(|l| l.client.stats().dropped_channel_full).sum();
+        self.dropped_full.load(Ordering::Relaxed) + mqtt_dropped + opcua_dropped
     }
 
     /// Counters of every ingestion outcome, with the channel drops, keyed for reports.
@@ -176,6 +186,9 @@ impl Telemetry {
         let mut m: BTreeMap<String, u64> = self.ingestor.counts().iter().map(|(k, v)| (outcome_key(*k), *v)).collect();
         m.insert("dropped_channel_full".into(), self.dropped_channel_full());
         m.insert("messages".into(), self.drained);
+        for (status, n) in self.ingestor.status_counts() {
+            m.insert(format!("status.{status}"), *n);
+        }
         m
     }
 }
@@ -221,6 +234,16 @@ pub enum TelemetryOrigin {
     Replay,
     /// An external MQTT broker: the plant's own telemetry. Its URL.
     Broker(String),
+    /// OPC UA servers of the plant, subscribed to: the plant's own telemetry. Their URLs.
+    OpcUa(String),
+}
+
+impl TelemetryOrigin {
+    /// Whether the telemetry is the real plant's (a broker's or an OPC UA server's): the only kind a decision
+    /// about a real PLC is made on.
+    pub fn is_real_plant(&self) -> bool {
+        matches!(self, TelemetryOrigin::Broker(_) | TelemetryOrigin::OpcUa(_))
+    }
 }
 
 impl std::fmt::Display for TelemetryOrigin {
@@ -230,6 +253,7 @@ impl std::fmt::Display for TelemetryOrigin {
             TelemetryOrigin::VirtualPlant => write!(f, "the virtual plant"),
             TelemetryOrigin::Replay => write!(f, "a replayed recording"),
             TelemetryOrigin::Broker(url) => write!(f, "the broker at {url}"),
+            TelemetryOrigin::OpcUa(urls) => write!(f, "the OPC UA server at {urls}"),
         }
     }
 }
@@ -266,6 +290,31 @@ pub fn connect_broker(
     }
     telemetry.connect(cfg)?;
     world.insert_resource(TelemetryOrigin::Broker(spec.url.clone()));
+    Ok(())
+}
+
+/// Subscribes the twin in `world` to the OPC UA servers its signals name (see [`opcua::connect`]), with the twin's
+/// t = 0 at the wall clock's now unless its clock already ran (a resumed twin). Unless a broker is the origin
+/// already, the telemetry's origin becomes the OPC UA servers. Nothing happens without OPC UA signals.
+pub fn connect_opcua(world: &mut World, scenario: &Scenario, budget: Option<Duration>) -> Result<(), String> {
+    if !opcua::has_opcua_signals(scenario) {
+        return Ok(());
+    }
+    let links = opcua::connect(scenario, Duration::from_secs_f64(scenario.change.timeout.secs().max(5.0)))?;
+    let urls: Vec<String> = links.iter().map(|l| l.client.url().to_owned()).collect();
+    let fresh = world.resource::<SimClock>().steps_done == 0;
+    let mut telemetry = world.resource_mut::<Telemetry>();
+    if telemetry.mqtt.is_none() {
+        telemetry.budget = budget;
+        if fresh {
+            telemetry.epoch_unix_s = crate::scenario::unix_now_s();
+        }
+    }
+    telemetry.opcua = links;
+    let origin = world.get_resource::<TelemetryOrigin>().cloned().unwrap_or_default();
+    if !matches!(origin, TelemetryOrigin::Broker(_)) {
+        world.insert_resource(TelemetryOrigin::OpcUa(urls.join(", ")));
+    }
     Ok(())
 }
 
@@ -321,6 +370,7 @@ impl Plugin for IngestPlugin {
             dropped_full: Arc::new(AtomicU64::new(0)),
             drained: 0,
             mqtt: None,
+            opcua: Vec::new(),
             live_since_s: None,
             live_seen: false,
             receive_lag_s: 0.0,
@@ -379,6 +429,23 @@ fn drain_telemetry(
         }
         t.mqtt = Some(client);
     }
+    // OPC UA values, stamped like live MQTT messages.
+    let links = std::mem::take(&mut t.opcua);
+    for link in &links {
+        t.ingestor.set_receive_window(window_s.0, window_s.1);
+        let rx = link.client.receiver();
+        while let Ok(c) = rx.try_recv() {
+            t.live_seen = true;
+            if let Some(msg) = opcua::message(link, &c, now_unix) {
+                t.take(msg, recorder.as_deref_mut());
+            }
+            let filling = rx.capacity().is_some_and(|cap| rx.len() > cap / 2);
+            if over_budget(t) && !filling {
+                break;
+            }
+        }
+    }
+    t.opcua = links;
     while let Ok(mut msg) = t.rx.try_recv() {
         // Received "now" on the twin's clock, unless the producer stamped its own receive time within this tick
         // (a replay, the in-process plant).
@@ -395,11 +462,13 @@ fn drain_telemetry(
         }
     }
     // Messages left waiting at the budget may date from any drain since the last one that emptied the channels.
-    let backlog = t.mqtt.as_ref().is_some_and(|c| !c.receiver().is_empty()) || !t.rx.is_empty();
+    let backlog = t.mqtt.as_ref().is_some_and(|c| !c.receiver().is_empty())
+        || t.opcua.iter().any(|l| !l.client.receiver().is_empty())
+        || !t.rx.is_empty();
     if !backlog || t.live_since_s.is_none() {
         t.live_since_s = Some(clock.now_s);
     }
-    t.receive_lag_s = if t.live_seen || t.mqtt.is_some() {
+    t.receive_lag_s = if t.live_seen || t.mqtt.is_some() || !t.opcua.is_empty() {
         let waiting_s = t.live_since_s.map_or(0.0, |since| clock.now_s - since);
         (waiting_s + window_s.1).clamp(0.0, MAX_RECEIVE_LAG_S)
     } else {
@@ -417,6 +486,7 @@ fn drain_telemetry(
             skewed_clock: s.skewed_clock,
             reordered: s.reordered,
             stale: false,
+            uncertain: s.uncertain,
         };
         if let Ok(mut m) = assets.get_mut(e) {
             let newest = m.0.get(&sig.quantity).is_none_or(|old| old.event_s <= measured.event_s);

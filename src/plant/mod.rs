@@ -117,7 +117,7 @@ use twin_models::params::{MotorParams, PumpParams, TankParams};
 use twin_models::tank::TankState;
 use twin_models::{ModelError, PumpTrain, PumpTrainInputs, PumpTrainOutputs, PumpTrainState};
 
-use crate::scenario::{AssetKind, FaultSpec, Scenario, SetpointTarget, SignalSource};
+use crate::scenario::{AssetKind, FaultSpec, MqttSource, Scenario, SetpointTarget, SignalSource};
 use crate::twin::coupling::{Station, step_station};
 use crate::units::{Quantity, UnitConverter};
 use edge::{EdgeTables, SAMPLE_RATE_HZ, VibrationEdge};
@@ -541,8 +541,20 @@ impl VirtualPlant {
                 stream(seed, STREAM_SENSOR + i as u64),
             ));
 
+            let value_level;
             let src = match &sig.source {
                 SignalSource::Mqtt(src) => src,
+                // What an OPC UA subscription would deliver, value by value: the in-process plant hands it over as
+                // the value-level message of the signal (it serves no OPC UA).
+                SignalSource::OpcUa(_) => {
+                    value_level = MqttSource {
+                        topic: format!("{}{}", crate::ingest::VALUE_TOPIC_PREFIX, sig.id),
+                        value: "$.value".into(),
+                        timestamp: Some("$.ts".into()),
+                        quality: None,
+                    };
+                    &value_level
+                }
                 SignalSource::Sparkplug(sp) => {
                     let n = match sp_nodes.iter().position(|n| n.group == sp.group && n.id == sp.edge_node) {
                         Some(n) => n,

@@ -25,7 +25,8 @@ impl VirtualPlc {
         let bank = server.registers();
         let mut points = Vec::new();
         for sp in &scenario.setpoints {
-            let spec = sp.plc.spec();
+            let Some(plc) = &sp.plc else { continue };
+            let spec = plc.spec();
             bank.set_value(&spec, sp.initial)?;
             points.push((sp.id.clone(), spec, sp.initial));
         }

@@ -71,6 +71,12 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         s.pace_model = Some(resolved.display().to_string());
         load_pace_model(&s, path)?;
     }
+    let dir = path.parent().unwrap_or(Path::new(""));
+    for e in &mut s.connections.opcua {
+        for p in [&mut e.pki_dir, &mut e.user_cert, &mut e.user_key].into_iter().flatten() {
+            *p = dir.join(&*p).display().to_string();
+        }
+    }
     Ok(s)
 }
 

@@ -303,6 +303,72 @@ pub struct Connections {
     pub broker: BrokerSpec,
     #[serde(default)]
     pub plc: PlcSpec,
+    /// OPC UA servers, by name: signals (`OpcUa(endpoint: ..., node: ...)`) and an OPC UA PLC name them.
+    #[serde(default)]
+    pub opcua: Vec<OpcUaEndpointSpec>,
+}
+
+/// An OPC UA server. Secrets are never written here: only the names of variables or files holding them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpcUaEndpointSpec {
+    /// The name signals and the PLC use for it.
+    pub name: String,
+    /// `opc.tcp://host:port[/path]`.
+    pub url: String,
+    /// Message security: `SignAndEncrypt` (the default), `Sign`, or `None` (which the workbench shows).
+    #[serde(default)]
+    pub security: OpcUaSecurity,
+    /// Security policy of a signed channel.
+    #[serde(default)]
+    pub policy: OpcUaPolicy,
+    /// Environment variable holding the user name (with `password_env`).
+    #[serde(default)]
+    pub username_env: Option<String>,
+    /// Environment variable holding the password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// X.509 user certificate (DER or PEM), relative to the scenario, with `user_key`.
+    #[serde(default)]
+    pub user_cert: Option<String>,
+    /// The user certificate's private key (PEM), relative to the scenario.
+    #[serde(default)]
+    pub user_key: Option<String>,
+    /// Trust the server's certificate the first time it is seen and add it to the trust list. Off: an unknown
+    /// certificate is refused (and put in the PKI directory's `rejected/` for an administrator to move to
+    /// `trusted/`).
+    #[serde(default)]
+    pub trust_on_first_use: bool,
+    /// The client's certificate, key and trust list, relative to the scenario [default: the twin's files,
+    /// `$XDG_DATA_HOME/twin/pki` or `~/.local/share/twin/pki`]. The client's certificate is made on first use.
+    #[serde(default)]
+    pub pki_dir: Option<String>,
+    /// How often the server publishes the subscription's values.
+    #[serde(default = "default_publishing_interval")]
+    pub publishing_interval: Dur,
+}
+
+fn default_publishing_interval() -> Dur {
+    Dur::from_secs(0.1)
+}
+
+/// OPC UA message security.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum OpcUaSecurity {
+    #[default]
+    SignAndEncrypt,
+    Sign,
+    /// No security: messages in clear, unsigned.
+    None,
+}
+
+/// OPC UA security policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum OpcUaPolicy {
+    #[default]
+    Basic256Sha256,
+    Aes128Sha256RsaOaep,
+    Aes256Sha256RsaPss,
 }
 
 /// The MQTT broker.
@@ -343,6 +409,16 @@ pub enum PlcSpec {
     VirtualPlc,
     /// A real Modbus TCP device.
     ModbusTcp(ModbusSpec),
+    /// A PLC's OPC UA server: set-points are written to their `opcua` nodes.
+    OpcUa(OpcUaPlcSpec),
+}
+
+/// An OPC UA PLC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpcUaPlcSpec {
+    /// The name of one of `connections.opcua`.
+    pub endpoint: String,
 }
 
 /// A Modbus TCP device.
@@ -529,6 +605,26 @@ pub enum SignalSource {
     Mqtt(MqttSource),
     /// A metric of a Sparkplug B edge node or device (protobuf, births with aliases, sequence numbers).
     Sparkplug(SparkplugSource),
+    /// A node of an OPC UA server, read through a subscription (sampling interval: the signal's period; dead-band:
+    /// the signal's, absolute).
+    OpcUa(OpcUaSource),
+}
+
+/// An OPC UA variable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpcUaSource {
+    /// The name of one of `connections.opcua`.
+    pub endpoint: String,
+    /// Node id, e.g. "ns=2;s=P101.Flow".
+    pub node: String,
+    /// Values the server queues between two publishes.
+    #[serde(default = "default_queue_size")]
+    pub queue_size: u32,
+}
+
+fn default_queue_size() -> u32 {
+    10
 }
 
 /// A Sparkplug B metric: `spBv1.0/{group}/DDATA/{edge_node}/{device}` (or `NDATA/{edge_node}` without a device),
@@ -599,8 +695,51 @@ pub struct SetpointSpec {
     pub max: f64,
     /// Largest change per second, in `unit`/s.
     pub max_rate_per_s: f64,
-    /// PLC register mapping.
-    pub plc: PlcRegister,
+    /// PLC register mapping (a Modbus PLC: the virtual one or a real one).
+    #[serde(default)]
+    pub plc: Option<PlcRegister>,
+    /// The node written on an OPC UA PLC.
+    #[serde(default)]
+    pub opcua: Option<OpcUaTag>,
+}
+
+/// A set-point's node on an OPC UA PLC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpcUaTag {
+    /// Node id, e.g. "ns=2;s=P101.SpeedSetpoint".
+    pub node: String,
+    /// The node's data type; the value is written in the set-point's unit.
+    #[serde(default)]
+    pub data_type: OpcUaDataType,
+}
+
+/// Data types a set-point node may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum OpcUaDataType {
+    #[default]
+    Double,
+    Float,
+    Int16,
+    UInt16,
+    Int32,
+    UInt32,
+    Int64,
+}
+
+impl OpcUaDataType {
+    /// The protocol crate's type.
+    pub fn wire(self) -> twin_opcua::DataType {
+        match self {
+            OpcUaDataType::Double => twin_opcua::DataType::Double,
+            OpcUaDataType::Float => twin_opcua::DataType::Float,
+            OpcUaDataType::Int16 => twin_opcua::DataType::Int16,
+            OpcUaDataType::UInt16 => twin_opcua::DataType::UInt16,
+            OpcUaDataType::Int32 => twin_opcua::DataType::Int32,
+            OpcUaDataType::UInt32 => twin_opcua::DataType::UInt32,
+            OpcUaDataType::Int64 => twin_opcua::DataType::Int64,
+        }
+    }
 }
 
 /// Register encodings on the PLC.

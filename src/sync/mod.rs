@@ -275,6 +275,7 @@ mod tests {
                 skewed_clock: false,
                 reordered: false,
                 stale: false,
+                uncertain: false,
             },
         }
     }

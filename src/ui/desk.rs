@@ -278,7 +278,7 @@ mod tests {
         let scenario = app.world().resource::<LoadedScenario>().0.clone();
         let bind: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
         let addr = crate::plant::inprocess::serve_plc(app, &scenario, bind, twin_modbus::Behaviour::Normal).unwrap();
-        let target = Some(PlcTarget { addr, unit_id: 1, virtual_plc: true });
+        let target = Some(PlcTarget::Modbus { addr, unit_id: 1, virtual_plc: true });
         let mut d = ChangeDesk::new(dir.path().join("audit.jsonl"), target, 1);
         d.user = "alice".into();
         d.setpoint = "P-101.speed".into();

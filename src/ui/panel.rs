@@ -277,14 +277,18 @@ fn connections_ui(ui: &mut Ui, world: &World, plc: Option<crate::change::PlcTarg
     let n = |k: &str| counters.get(k).copied().unwrap_or(0);
     let link = world.get_resource::<crate::headless::live::LiveLink>();
     let connected = telemetry.mqtt.as_ref().map(|c| c.stats().connected);
-    // Painted, not a glyph: the default fonts have no filled circle.
-    let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
-    let (centre, radius) = (rect.center(), 4.5);
-    match connected {
-        Some(true) => ui.painter().circle_filled(centre, radius, egui::Color32::from_rgb(60, 200, 90)),
-        Some(false) => ui.painter().circle_filled(centre, radius, egui::Color32::from_rgb(230, 70, 60)),
-        None => ui.painter().circle_stroke(centre, radius, egui::Stroke::new(1.5, egui::Color32::GRAY)),
-    };
+    // A plant on OPC UA alone has no broker to show (its endpoints follow).
+    let broker = telemetry.mqtt.is_some() || telemetry.opcua.is_empty();
+    if broker {
+        // Painted, not a glyph: the default fonts have no filled circle.
+        let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+        let (centre, radius) = (rect.center(), 4.5);
+        match connected {
+            Some(true) => ui.painter().circle_filled(centre, radius, egui::Color32::from_rgb(60, 200, 90)),
+            Some(false) => ui.painter().circle_filled(centre, radius, egui::Color32::from_rgb(230, 70, 60)),
+            None => ui.painter().circle_stroke(centre, radius, egui::Stroke::new(1.5, egui::Color32::GRAY)),
+        };
+    }
     let url = link.map_or("no broker".to_owned(), |l| {
         if l.virtual_plant { format!("{} (embedded, virtual plant)", l.url) } else { l.url.clone() }
     });
@@ -293,16 +297,19 @@ fn connections_ui(ui: &mut Ui, world: &World, plc: Option<crate::change::PlcTarg
         .iter()
         .filter(|(k, v)| {
             **v > 0
+                && !k.starts_with("status.")
                 && !matches!(k.as_str(), "accepted" | "reordered" | "messages" | "dropped_channel_full" | "identity")
         })
         .map(|(k, v)| (k.clone(), *v))
         .collect();
     let total_rejected: u64 = rejected.iter().map(|(_, v)| v).sum();
-    ui.label(format!("Broker {url}")).on_hover_text(if connected == Some(false) {
-        "disconnected"
-    } else {
-        "connected"
-    });
+    if broker {
+        ui.label(format!("Broker {url}")).on_hover_text(if connected == Some(false) {
+            "disconnected"
+        } else {
+            "connected"
+        });
+    }
     ui.monospace(format!("{rate:.0} msg/s"));
     let drops = n("dropped_channel_full");
     ui.colored_label(
@@ -321,6 +328,35 @@ fn connections_ui(ui: &mut Ui, world: &World, plc: Option<crate::change::PlcTarg
     if !diagnostics.is_empty() {
         ui.colored_label(egui::Color32::from_rgb(230, 150, 40), format!("source problems {}", diagnostics.len()))
             .on_hover_text(diagnostics.join("\n\n"));
+    }
+    // OPC UA servers: connected or not, and a channel without security said out loud.
+    for link in &telemetry.opcua {
+        let c = &link.client;
+        ui.separator();
+        let colour =
+            if c.connected() { egui::Color32::from_rgb(60, 200, 90) } else { egui::Color32::from_rgb(230, 70, 60) };
+        let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+        ui.painter().circle_filled(rect.center(), 4.5, colour);
+        let s = c.stats();
+        ui.label(format!("OPC UA {}", c.url())).on_hover_text(format!(
+            "{} values received, {} dropped (channel full), {} connection losses, {} reconnects; statuses: {}",
+            s.received,
+            s.dropped_channel_full,
+            s.connection_losses,
+            s.reconnects,
+            telemetry.ingestor.status_counts().iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+        ));
+        if c.security() == twin_opcua::SecurityMode::None {
+            ui.label(
+                egui::RichText::new("⚠ NO SECURITY")
+                    .strong()
+                    .color(egui::Color32::WHITE)
+                    .background_color(egui::Color32::from_rgb(200, 30, 30)),
+            )
+            .on_hover_text(
+                "The scenario asks for OPC UA without security: values and writes travel unsigned, in clear",
+            );
+        }
     }
     // What the twin publishes, and where (the scenario's `publish`).
     let spec = world.resource::<crate::twin::LoadedScenario>().0.publish.clone();

@@ -188,13 +188,15 @@ fn a_pushed_speed_change_reaches_the_virtual_plc_is_read_back_and_the_plants_tel
     let dir = artifacts("change-push");
     let (mut app, target) = live(station(), 1.0);
     let target = target.unwrap();
-    assert!(target.virtual_plc);
-    assert_eq!(mbpoll(target.addr, 10, 1), vec![1480], "mbpoll reads the initial set-point");
+    assert!(target.is_virtual());
+    let addr = target.modbus_addr().unwrap();
+    assert_eq!(mbpoll(addr, 10, 1), vec![1480], "mbpoll reads the initial set-point");
     let flow_before = measured_flow(&app);
     let log = dir.join("audit.jsonl");
-    let mut session = ChangeSession::new(log.clone(), Some(target), 1);
+    let mut session = ChangeSession::new(log.clone(), Some(target.clone()), 1);
     let mut announced = None;
-    let out = run_change(&mut app, &request(&["bob"], true), &mut session, &mut |t| announced = Some(*t)).unwrap();
+    let out =
+        run_change(&mut app, &request(&["bob"], true), &mut session, &mut |t| announced = Some(t.clone())).unwrap();
     assert_eq!(out.status, Status::Pushed, "{out:#?}");
     assert_eq!(announced, Some(target), "the target was named before the first write");
     let push = out.push.unwrap();
@@ -202,7 +204,7 @@ fn a_pushed_speed_change_reaches_the_virtual_plc_is_read_back_and_the_plants_tel
         push.writes.iter().map(|w| (w.1, w.2)).collect::<Vec<_>>(),
         [1460.0, 1440.0, 1420.0, 1400.0].map(|v| (v, Some(v)))
     );
-    assert_eq!(mbpoll(target.addr, 10, 1), vec![1400], "mbpoll reads what the twin wrote");
+    assert_eq!(mbpoll(addr, 10, 1), vec![1400], "mbpoll reads what the twin wrote");
 
     run_for(&mut app, 120.0);
     let truth = app.world().resource::<PlantRunner>().plant.truth();
@@ -273,7 +275,7 @@ fn nothing_is_written_unless_writes_are_enabled_validated_and_approved() {
     for (k, (s, req, why)) in runs.into_iter().enumerate() {
         app.world_mut().insert_resource(twin::twin::LoadedScenario(Arc::new(s)));
         let log = dir.join(format!("audit{k}.jsonl"));
-        let mut session = ChangeSession::new(log.clone(), Some(target), 1);
+        let mut session = ChangeSession::new(log.clone(), Some(target.clone()), 1);
         let out = run_change(&mut app, &req, &mut session, &mut |_| panic!("no target is announced")).unwrap();
         match &out.status {
             Status::WritesDisabled(reason) => assert!(reason.starts_with(why), "{reason}"),
@@ -282,7 +284,7 @@ fn nothing_is_written_unless_writes_are_enabled_validated_and_approved() {
         }
         assert!(!audit_events(&log).iter().any(|e| e == "write"));
     }
-    assert_eq!(mbpoll(target.addr, 10, 1), vec![1480], "the PLC still holds the initial set-point");
+    assert_eq!(mbpoll(target.modbus_addr().unwrap(), 10, 1), vec![1480], "the PLC still holds the initial set-point");
 }
 
 #[test]

@@ -134,8 +134,24 @@ fn the_virtual_plants_telemetry_never_decides_a_change_for_a_real_plc() {
     assert_eq!(plc.writes(), Vec::<String>::new(), "the PLC received no write");
 }
 
-/// `twin plant` publishing the station to `broker` in real time; killed on drop.
-struct LivePlant(Child);
+/// `twin plant` publishing a scenario to a broker in real time; killed on drop.
+pub(super) struct LivePlant(Child);
+
+impl LivePlant {
+    /// Starts `twin plant SCENARIO --broker URL --speed realtime` for ten minutes.
+    pub(super) fn start(scenario: &Path, url: &str) -> LivePlant {
+        LivePlant(
+            Command::new(env!("CARGO_BIN_EXE_twin"))
+                .args(["plant", scenario.to_str().unwrap(), "--broker", url, "--duration", "600s"])
+                .args(["--speed", "realtime"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start twin plant"),
+        )
+    }
+}
 
 impl Drop for LivePlant {
     fn drop(&mut self) {
@@ -166,16 +182,7 @@ fn a_change_decided_on_fresh_live_telemetry_is_pushed_to_the_real_plc_and_read_b
     let plant_scenario = station_with(&plant_dir, &format!(r#"(broker: Mqtt(url: "{url}"))"#));
     let text = std::fs::read_to_string(&plant_scenario).unwrap();
     std::fs::write(&plant_scenario, text.replace("initial: 1480.0,", "initial: 1460.0,")).unwrap();
-    let _plant = LivePlant(
-        Command::new(env!("CARGO_BIN_EXE_twin"))
-            .args(["plant", plant_scenario.to_str().unwrap(), "--broker", &url, "--duration", "600s"])
-            .args(["--speed", "realtime"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start twin plant"),
-    );
+    let _plant = LivePlant::start(&plant_scenario, &url);
 
     // A what-if on the live twin: answered on fresh inputs, saying where its state came from.
     let s = scenario.to_str().unwrap();

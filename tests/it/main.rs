@@ -11,6 +11,7 @@ mod gui;
 mod headless;
 mod layers;
 mod live_change;
+mod opcua;
 mod replay;
 mod serve;
 mod sparkplug;

@@ -15,7 +15,8 @@ pub struct RawMessage {
 
 /// Topic prefix of value-level messages: `$twin/value/<signal id>` carries one value of that signal in its unit,
 /// `{"ts": <source time, Unix s>, "value": <number>}` (non-finite values as the strings `"NaN"`, `"inf"`,
-/// `"-inf"`). Replays of data from elsewhere (CSV) arrive this way, so a signal of any source (JSON or Sparkplug)
+/// `"-inf"`), with `"status": "<name>"` when the source judged it other than Good (OPC UA: a Bad value is
+/// rejected, an Uncertain one applied and flagged). Replays of data from elsewhere (CSV) arrive this way, so a signal of any source (JSON or Sparkplug)
 /// can be fed value by value through the same checks. `$` topics are the broker's own in MQTT: no device
 /// publishes on them.
 pub const VALUE_TOPIC_PREFIX: &str = "$twin/value/";
@@ -84,4 +85,6 @@ pub enum Outcome {
     Ignored,
     /// An asset's configuration and firmware report (its identity topic).
     Identity,
+    /// The source's own status says Bad (OPC UA): not applied; counted by the status's name too.
+    BadStatus,
 }

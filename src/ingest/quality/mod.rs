@@ -50,6 +50,8 @@ pub struct SignalEntry {
     pub topic: String,
     /// The Sparkplug metric, for a Sparkplug signal (then `value_path` is empty and `timestamp_path` `None`).
     pub sparkplug: Option<SparkplugSource>,
+    /// The node, for an OPC UA signal (its values arrive as value-level messages; `topic` is the node id).
+    pub opcua: Option<String>,
     /// JSON path of the value, compiled once (`None` for a Sparkplug signal, or a path that does not compile:
     /// the scenario's validation refuses those, so every message would count `missing_value`).
     pub value_path: Option<json::JsonPath>,
@@ -83,6 +85,9 @@ pub struct Sample {
     pub skewed_clock: bool,
     /// Arrived out of order (within the allowed lateness).
     pub reordered: bool,
+    /// Its source said the value is Uncertain (an OPC UA status): applied, and flagged.
+    #[serde(default)]
+    pub uncertain: bool,
 }
 
 /// Ingestion settings.
@@ -167,6 +172,12 @@ pub struct Ingestor {
     /// topic is matched once (at most [`MATCH_CACHE_TOPICS`] topics are kept; others are matched every time).
     #[serde(skip)]
     matches: HashMap<String, Vec<usize>>,
+    /// Values with a status other than Good (OPC UA), by status name: Bad ones were rejected, Uncertain ones applied.
+    #[serde(default)]
+    statuses: BTreeMap<String, u64>,
+    /// The value [`Ingestor::check_value`] checks next is Uncertain.
+    #[serde(skip)]
+    uncertain_next: bool,
 }
 
 /// Received topics whose matching signals are remembered, at most: a stream of ever new topics (unknown ones
@@ -204,6 +215,7 @@ impl Ingestor {
         self.pending = saved.pending;
         self.arrivals = saved.arrivals;
         self.counts = saved.counts;
+        self.statuses = saved.statuses;
         self.per_signal = saved.per_signal;
         self.sp_health = saved.sp_health;
         self.tracker = saved.tracker;
@@ -224,6 +236,11 @@ impl Ingestor {
                         (src.topic.clone(), None, json::JsonPath::parse(&src.value).ok(), ts)
                     }
                     SignalSource::Sparkplug(sp) => (data_topic(sp), Some(sp.clone()), None, None),
+                    SignalSource::OpcUa(src) => (src.node.clone(), None, None, None),
+                };
+                let opcua = match &s.source {
+                    SignalSource::OpcUa(src) => Some(src.node.clone()),
+                    _ => None,
                 };
                 let (a, b) = (converter.to_canonical(s.valid.0), converter.to_canonical(s.valid.1));
                 Some(SignalEntry {
@@ -232,6 +249,7 @@ impl Ingestor {
                     quantity: s.quantity,
                     topic,
                     sparkplug,
+                    opcua,
                     value_path,
                     timestamp_path,
                     converter,
@@ -257,6 +275,8 @@ impl Ingestor {
             identities: Vec::new(),
             receive_window_s: (0.0, 0.0),
             matches: HashMap::new(),
+            statuses: BTreeMap::new(),
+            uncertain_next: false,
             sp_signals,
             sp_nodes,
             sp_health: BTreeMap::new(),
@@ -281,6 +301,11 @@ impl Ingestor {
     /// Counts of every outcome so far.
     pub fn counts(&self) -> &BTreeMap<Outcome, u64> {
         &self.counts
+    }
+
+    /// Values whose source gave a status other than Good (OPC UA), by status name, e.g. `BadSensorFailure`.
+    pub fn status_counts(&self) -> &BTreeMap<String, u64> {
+        &self.statuses
     }
 
     /// Counts of every outcome per signal, in the table's order.
@@ -320,8 +345,12 @@ impl Ingestor {
     /// node with signals its NBIRTH, NDATA, NDEATH topics and DBIRTH, DDATA, DDEATH of any device (not its
     /// commands). Sorted, without repeats.
     pub fn subscriptions(&self) -> Vec<String> {
-        let mut v: Vec<String> =
-            self.signals.iter().filter(|s| s.sparkplug.is_none()).map(|s| s.topic.clone()).collect();
+        let mut v: Vec<String> = self
+            .signals
+            .iter()
+            .filter(|s| s.sparkplug.is_none() && s.opcua.is_none())
+            .map(|s| s.topic.clone())
+            .collect();
         v.extend(self.identity_topics.keys().cloned());
         for (g, n) in &self.sp_nodes {
             let ns = sparkplug::NAMESPACE;
@@ -370,7 +399,8 @@ impl Ingestor {
             None => {
                 let m: Vec<usize> = (0..self.signals.len())
                     .filter(|&i| {
-                        self.signals[i].sparkplug.is_none() && topic::matches(&self.signals[i].topic, &msg.topic)
+                        let s = &self.signals[i];
+                        s.sparkplug.is_none() && s.opcua.is_none() && topic::matches(&s.topic, &msg.topic)
                     })
                     .collect();
                 if self.matches.len() < MATCH_CACHE_TOPICS {
@@ -480,6 +510,15 @@ impl Ingestor {
             Err(CodecError::NonFinite { .. }) => return self.count(Some(i), Outcome::NonFinite),
             Err(_) => return self.count(Some(i), Outcome::BadPayload),
         };
+        // A source's own verdict on the value (an OPC UA StatusCode's name): Bad is rejected, Uncertain applied and
+        // flagged, each counted by its name.
+        if let Some(status) = json.get("status").and_then(|s| s.as_str()) {
+            *self.statuses.entry(status.to_owned()).or_default() += 1;
+            if status.starts_with("Bad") {
+                return self.count(Some(i), Outcome::BadStatus);
+            }
+            self.uncertain_next = status.starts_with("Uncertain");
+        }
         let source_s = match json.get("ts") {
             None => Some(msg.received_s),
             Some(ts) => json::timestamp(ts, "$.ts").ok(),
@@ -515,6 +554,7 @@ impl Ingestor {
     /// canonical unit, finite, in range, a readable source time (`None`: unreadable), clock correction, lateness
     /// and reordering. A value that passes is queued for [`Ingestor::release`] (which applies the dead-band).
     fn check_value(&mut self, i: usize, v: f64, source_s: Option<f64>, received_s: f64, clock: ClockJudgement) {
+        let uncertain = std::mem::take(&mut self.uncertain_next);
         let sig = &self.signals[i];
         let value = sig.converter.to_canonical(v);
         if !value.is_finite() {
@@ -542,8 +582,16 @@ impl Ingestor {
             reordered = true;
         }
         let received_from_s = received_s - self.receive_window_s.0;
-        let sample =
-            Sample { signal: i, value, event_s, received_s, received_from_s, skewed_clock: clock.skewed, reordered };
+        let sample = Sample {
+            signal: i,
+            value,
+            event_s,
+            received_s,
+            received_from_s,
+            skewed_clock: clock.skewed,
+            reordered,
+            uncertain,
+        };
         let st = &mut self.state[i];
         st.watermark_s = Some(st.watermark_s.map_or(event_s, |w| w.max(event_s)));
         // The latest it may have arrived: a live message drained at a tick's start may have come at its end.

@@ -25,6 +25,7 @@ pub fn validate(s: &Scenario, text: &str) -> Vec<Problem> {
     check_assets(&mut c, s, &known_assets);
     check_signals(&mut c, s, &known_assets);
     check_setpoints(&mut c, s, &known_assets);
+    check_opcua(&mut c, s);
     check_faults(&mut c, s, &known_assets);
     check_change(&mut c, s, &known_assets);
     check_maintenance(&mut c, s, &known_assets);
@@ -249,6 +250,8 @@ fn check_signals(c: &mut Collector<'_>, s: &Scenario, k: &Known<'_>) {
         }
         match &sig.source {
             SignalSource::Sparkplug(sp) => check_sparkplug(c, i, sp, &mut sparkplug_metrics),
+            // Checked with the endpoints (check_opcua).
+            SignalSource::OpcUa(_) => {}
             SignalSource::Mqtt(m) => {
                 let paths = [("value", Some(m.value.as_str())), ("timestamp", m.timestamp.as_deref())];
                 for (field, path) in paths {
@@ -266,6 +269,96 @@ fn check_signals(c: &mut Collector<'_>, s: &Scenario, k: &Known<'_>) {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The OPC UA endpoints, and every signal, set-point and PLC that names one.
+fn check_opcua(c: &mut Collector<'_>, s: &Scenario) {
+    let endpoints = &s.connections.opcua;
+    let names = known(endpoints.iter().map(|e| e.name.as_str()).collect());
+    let at_endpoint = |c: &mut Collector<'_>, i: usize, field: &str, message: String| {
+        let off = c.map.key("opcua", 0).unwrap_or(0);
+        c.push(off, format!("connections.opcua[{i}].{field}"), message);
+    };
+    for (i, e) in endpoints.iter().enumerate() {
+        if e.name.trim().is_empty() || endpoints[..i].iter().any(|o| o.name == e.name) {
+            at_endpoint(c, i, "name", format!("endpoint name \"{}\" must be non-empty and unique", e.name));
+        }
+        if !e.url.starts_with("opc.tcp://") || e.url.len() <= "opc.tcp://".len() {
+            at_endpoint(
+                c,
+                i,
+                "url",
+                format!("\"{}\" is not an OPC UA endpoint URL; write opc.tcp://host:port[/path]", e.url),
+            );
+        }
+        if e.username_env.is_some() != e.password_env.is_some() {
+            at_endpoint(
+                c,
+                i,
+                "username_env",
+                "a user name needs a password: give username_env and password_env".into(),
+            );
+        }
+        if e.user_cert.is_some() != e.user_key.is_some() {
+            at_endpoint(
+                c,
+                i,
+                "user_cert",
+                "an X.509 user certificate needs its key: give user_cert and user_key".into(),
+            );
+        }
+        if e.user_cert.is_some() && e.username_env.is_some() {
+            at_endpoint(c, i, "user_cert", "give a user name and password or a user certificate, not both".into());
+        }
+        if e.publishing_interval.secs() <= 0.0 {
+            at_endpoint(c, i, "publishing_interval", "the publishing interval must be longer than 0 s".into());
+        }
+    }
+    let exists = |name: &str| endpoints.iter().any(|e| e.name == name);
+    let none =
+        if names.is_empty() { "none is declared in connections.opcua".to_string() } else { format!("known: {names}") };
+    for (i, sig) in s.signals.iter().enumerate() {
+        let SignalSource::OpcUa(src) = &sig.source else { continue };
+        if !exists(&src.endpoint) {
+            c.at(
+                at_value("signals", i, "source.endpoint", &src.endpoint),
+                format!("unknown OPC UA endpoint \"{}\"; {none}", src.endpoint),
+            );
+        }
+        if let Err(e) = twin_opcua::check_node(&src.node) {
+            c.at(at_value("signals", i, "source.node", &src.node), e.to_string());
+        }
+        if src.queue_size == 0 {
+            c.at(at("signals", i, "source.queue_size"), "the queue size must be at least 1".into());
+        }
+    }
+    let opcua_plc = match &s.connections.plc {
+        PlcSpec::OpcUa(p) => {
+            if !exists(&p.endpoint) {
+                c.top("plc", format!("connections.plc: unknown OPC UA endpoint \"{}\"; {none}", p.endpoint));
+            }
+            true
+        }
+        _ => false,
+    };
+    for (i, sp) in s.setpoints.iter().enumerate() {
+        match (&sp.plc, &sp.opcua) {
+            (None, _) if !opcua_plc => c.at(
+                at("setpoints", i, "plc"),
+                "the set-point needs its Modbus register: plc: (register: ..., encoding: ...)".into(),
+            ),
+            (_, None) if opcua_plc => c.at(
+                at("setpoints", i, "opcua"),
+                "the PLC is an OPC UA server: the set-point needs its node: opcua: (node: \"ns=2;s=...\")".into(),
+            ),
+            (_, Some(tag)) => {
+                if let Err(e) = twin_opcua::check_node(&tag.node) {
+                    c.at(at_value("setpoints", i, "opcua.node", &tag.node), e.to_string());
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -296,14 +389,15 @@ fn check_setpoints(c: &mut Collector<'_>, s: &Scenario, k: &Known<'_>) {
         if !(sp.max_rate_per_s > 0.0 && sp.max_rate_per_s.is_finite()) {
             c.at(at("setpoints", i, "max_rate_per_s"), "rate limit must be a positive number".into());
         }
-        if !(sp.plc.scale.is_finite() && sp.plc.scale != 0.0) {
+        let Some(plc) = &sp.plc else { continue };
+        if !(plc.scale.is_finite() && plc.scale != 0.0) {
             c.at(at("setpoints", i, "plc.scale"), "scale must be a non-zero number".into());
         }
-        let width = match sp.plc.encoding {
+        let width = match plc.encoding {
             RegisterEncoding::U16 | RegisterEncoding::I16 => 1u16,
             RegisterEncoding::U32 | RegisterEncoding::F32 => 2,
         };
-        for r in sp.plc.register..sp.plc.register.saturating_add(width) {
+        for r in plc.register..plc.register.saturating_add(width) {
             if let Some(other) = registers.insert(r, i) {
                 c.at(
                     at("setpoints", i, "plc.register"),
@@ -824,5 +918,52 @@ mod tests {
             ),
             ""
         );
+    }
+
+    #[test]
+    fn opcua_endpoints_sources_and_setpoint_nodes_are_checked() {
+        let station = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenes/pump_station.ron")).unwrap();
+        let with = |connections: &str, flow: &str, tag: &str| {
+            station
+                .replace("connections: (broker: Embedded, plc: VirtualPlc),", &format!("connections: {connections},"))
+                .replace(
+                    r#"source: Mqtt(topic: "plant/p101/flow", value: "$.value", timestamp: "$.ts"),"#,
+                    &format!("source: {flow},"),
+                )
+                .replace("plc: (register: 10, encoding: U16, scale: 1.0)),", &format!("{tag}),"))
+        };
+        let ok = with(
+            r#"(plc: OpcUa(endpoint: "line1"), opcua: [(name: "line1", url: "opc.tcp://plc:4840")])"#,
+            r#"OpcUa(endpoint: "line1", node: "ns=2;s=P101.Flow")"#,
+            r#"opcua: (node: "ns=2;s=P101.Speed", data_type: Int16)"#,
+        );
+        assert_eq!(problems(&ok), "");
+        let s = crate::scenario::parse(&ok, Path::new("t.ron")).unwrap();
+        assert_eq!(
+            s.connections.opcua[0].security,
+            crate::scenario::OpcUaSecurity::SignAndEncrypt,
+            "secure by default"
+        );
+        assert_eq!(s.connections.opcua[0].policy, crate::scenario::OpcUaPolicy::Basic256Sha256);
+        assert!(!s.connections.opcua[0].trust_on_first_use, "trust on first use only when asked");
+
+        let e = problems(&with(
+            r#"(plc: OpcUa(endpoint: "line2"), opcua: [(name: "line1", url: "http://plc", username_env: "U")])"#,
+            r#"OpcUa(endpoint: "nowhere", node: "P101.Flow")"#,
+            "",
+        ));
+        for expected in [
+            r#"connections.opcua[0].url: "http://plc" is not an OPC UA endpoint URL"#,
+            "connections.opcua[0].username_env: a user name needs a password",
+            r#"plc: connections.plc: unknown OPC UA endpoint "line2"; known: line1"#,
+            r#"signals[4].source.endpoint: unknown OPC UA endpoint "nowhere"; known: line1"#,
+            r#"signals[4].source.node: "P101.Flow" is not an OPC UA node id"#,
+            "setpoints[0].opcua: the PLC is an OPC UA server: the set-point needs its node",
+        ] {
+            assert!(e.contains(expected), "{expected}\n{e}");
+        }
+        // A Modbus PLC needs each set-point's register.
+        let e = problems(&with("(plc: VirtualPlc)", r#"Mqtt(topic: "f", value: "$.v")"#, ""));
+        assert!(e.contains("setpoints[0].plc: the set-point needs its Modbus register"), "{e}");
     }
 }
