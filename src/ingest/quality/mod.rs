@@ -175,9 +175,6 @@ pub struct Ingestor {
     /// Values with a status other than Good (OPC UA), by status name: Bad ones were rejected, Uncertain ones applied.
     #[serde(default)]
     statuses: BTreeMap<String, u64>,
-    /// The value [`Ingestor::check_value`] checks next is Uncertain.
-    #[serde(skip)]
-    uncertain_next: bool,
 }
 
 /// Received topics whose matching signals are remembered, at most: a stream of ever new topics (unknown ones
@@ -276,7 +273,6 @@ impl Ingestor {
             receive_window_s: (0.0, 0.0),
             matches: HashMap::new(),
             statuses: BTreeMap::new(),
-            uncertain_next: false,
             sp_signals,
             sp_nodes,
             sp_health: BTreeMap::new(),
@@ -493,7 +489,7 @@ impl Ingestor {
                     _ => json::timestamp_at(&json, p).ok(),
                 },
             };
-            self.check_value(i, v, source_s, msg.received_s, clock);
+            self.check_value(i, v, source_s, msg.received_s, clock, false);
         }
     }
 
@@ -512,12 +508,13 @@ impl Ingestor {
         };
         // A source's own verdict on the value (an OPC UA StatusCode's name): Bad is rejected, Uncertain applied and
         // flagged, each counted by its name.
+        let mut uncertain = false;
         if let Some(status) = json.get("status").and_then(|s| s.as_str()) {
             *self.statuses.entry(status.to_owned()).or_default() += 1;
             if status.starts_with("Bad") {
                 return self.count(Some(i), Outcome::BadStatus);
             }
-            self.uncertain_next = status.starts_with("Uncertain");
+            uncertain = status.starts_with("Uncertain");
         }
         let source_s = match json.get("ts") {
             None => Some(msg.received_s),
@@ -543,7 +540,7 @@ impl Ingestor {
         let clock = topic.clock.judgement();
         self.rebase(&[i], moved);
         match json.get("value").map(|x| json::number(x, "$.value")) {
-            Some(Ok(v)) => self.check_value(i, v, source_s, msg.received_s, clock),
+            Some(Ok(v)) => self.check_value(i, v, source_s, msg.received_s, clock, uncertain),
             None => self.count(Some(i), Outcome::MissingValue),
             Some(Err(CodecError::NonFinite { .. })) => self.count(Some(i), Outcome::NonFinite),
             Some(Err(_)) => self.count(Some(i), Outcome::NotANumber),
@@ -552,9 +549,17 @@ impl Ingestor {
 
     /// The checks every value goes through, whatever its encoding: conversion of `v` (the signal's unit) to the
     /// canonical unit, finite, in range, a readable source time (`None`: unreadable), clock correction, lateness
-    /// and reordering. A value that passes is queued for [`Ingestor::release`] (which applies the dead-band).
-    fn check_value(&mut self, i: usize, v: f64, source_s: Option<f64>, received_s: f64, clock: ClockJudgement) {
-        let uncertain = std::mem::take(&mut self.uncertain_next);
+    /// and reordering. A value that passes is queued for [`Ingestor::release`] (which applies the dead-band),
+    /// flagged `uncertain` when its source said so.
+    fn check_value(
+        &mut self,
+        i: usize,
+        v: f64,
+        source_s: Option<f64>,
+        received_s: f64,
+        clock: ClockJudgement,
+        uncertain: bool,
+    ) {
         let sig = &self.signals[i];
         let value = sig.converter.to_canonical(v);
         if !value.is_finite() {
@@ -684,6 +689,24 @@ mod tests {
 
     fn count(i: &Ingestor, o: Outcome) -> u64 {
         i.counts().get(&o).copied().unwrap_or(0)
+    }
+
+    #[test]
+    fn a_sources_status_rejects_bad_values_by_name_and_flags_uncertain_ones() {
+        let mut i = ingestor();
+        let topic = format!("{VALUE_TOPIC_PREFIX}T-1.level");
+        i.ingest(&msg(&topic, r#"{"ts": 1, "value": 100, "status": "BadSensorFailure"}"#, 1.0));
+        // An Uncertain message without a value flags nothing that follows.
+        i.ingest(&msg(&topic, r#"{"ts": 2, "status": "UncertainLastUsableValue"}"#, 2.0));
+        i.ingest(&msg(&topic, r#"{"ts": 3, "value": 120}"#, 3.0));
+        i.ingest(&msg(&topic, r#"{"ts": 4, "value": 130, "status": "UncertainLastUsableValue"}"#, 4.0));
+        let out = i.release(f64::INFINITY);
+        let got: Vec<(i64, bool)> = out.iter().map(|s| ((s.value * 1000.0).round() as i64, s.uncertain)).collect();
+        assert_eq!(got, [(1200, false), (1300, true)], "120 and 130 cm, in mm; the Bad one not applied");
+        assert_eq!(count(&i, Outcome::BadStatus), 1);
+        assert_eq!(count(&i, Outcome::MissingValue), 1);
+        let statuses: Vec<(&str, u64)> = i.status_counts().iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(statuses, [("BadSensorFailure", 1), ("UncertainLastUsableValue", 2)]);
     }
 
     #[test]

@@ -155,7 +155,7 @@ impl Ingestor {
                     match self.sp_signals.get(&key) {
                         Some(&i) => {
                             let source_s = m.timestamp_ms.map_or(msg.received_s, |ms| ms as f64 / 1000.0);
-                            self.check_value(i, m.value, Some(source_s), msg.received_s, clock);
+                            self.check_value(i, m.value, Some(source_s), msg.received_s, clock, false);
                         }
                         None if is_protocol_metric(&key.3) => {}
                         None => self.count(None, Outcome::UnmappedMetric),
