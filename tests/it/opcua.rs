@@ -289,3 +289,17 @@ fn a_change_decided_on_live_opcua_telemetry_is_written_to_the_set_point_node_and
     let client = twin_opcua::OpcUaClient::start(cfg).unwrap();
     assert_eq!(client.read("ns=2;s=P101.SpeedSetpoint").unwrap(), 1400.0, "the server holds what was written");
 }
+
+#[test]
+fn twin_run_of_an_opcua_scenario_hands_the_virtual_plants_readings_over_without_a_server() {
+    // `twin run` is the in-process virtual plant, never a server: the OPC UA signal's readings arrive as its
+    // value-level messages, through the same checks, with nothing listening at the endpoint.
+    let dir = artifacts("opcua-run");
+    let path = station(&dir, "opc.tcp://127.0.0.1:1/", &dir.join("pki"), PASSWORD, "VirtualPlc", &[]);
+    let report = dir.join("report.json");
+    let out = super::twin(&["run", path.to_str().unwrap(), "--duration", "1h", "--report", report.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["ingest_by_signal"]["P-101.flow"]["accepted"], 3600, "one a second: {}", r["ingest_by_signal"]);
+    assert_eq!(r["ingest_by_signal"]["P-101.vib_rms"]["accepted"], 3600);
+}
