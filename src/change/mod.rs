@@ -154,9 +154,9 @@ pub type SetpointValues = Vec<(String, f64)>;
 /// The PLC that set-point changes of the twin in `app` are pushed to, for the CLI and the workbench alike, with
 /// the live set-points read from it (empty when none were read). The scenario's virtual PLC is served by the
 /// in-process virtual plant on a free loopback port (only where that plant runs: with a real broker there is no
-/// virtual PLC to write to). A real Modbus TCP PLC is the target; with a real broker's telemetry its set-points
-/// are read first and become the twin's live ones, so that drafts and ramps start from what the PLC holds (with
-/// the virtual plant's telemetry the validation refuses every change for it, so there is nothing to read).
+/// virtual PLC to write to). A real PLC (Modbus TCP, or an OPC UA server) is the target; with the real plant's
+/// telemetry its set-points are read first and become the twin's live ones, so that drafts and ramps start from
+/// what the PLC holds (see [`with_live_setpoints`]).
 pub fn plc_target(app: &mut App, scenario: &Scenario) -> Result<(Option<PlcTarget>, SetpointValues), String> {
     let virtual_plant = app.world().get_resource::<crate::plant::inprocess::PlantRunner>().is_some();
     match &scenario.connections.plc {
@@ -167,31 +167,25 @@ pub fn plc_target(app: &mut App, scenario: &Scenario) -> Result<(Option<PlcTarge
             Ok((Some(PlcTarget::Modbus { addr, unit_id: 1, virtual_plc: true }), Vec::new()))
         }
         crate::scenario::PlcSpec::VirtualPlc => Ok((None, Vec::new())),
-        crate::scenario::PlcSpec::ModbusTcp(m) => {
-            let target = real_plc(m)?;
-            let read = if live_plant(scenario) {
-                read_live_setpoints(app.world_mut(), scenario, &target)?
-            } else {
-                Vec::new()
-            };
-            Ok((Some(target), read))
-        }
+        crate::scenario::PlcSpec::ModbusTcp(m) => with_live_setpoints(app, scenario, real_plc(m)?),
         crate::scenario::PlcSpec::OpcUa(p) => {
             let e = scenario
-                .connections
-                .opcua
-                .iter()
-                .find(|e| e.name == p.endpoint)
+                .opcua_endpoint(&p.endpoint)
                 .ok_or_else(|| format!("no OPC UA endpoint \"{}\" in connections.opcua", p.endpoint))?;
-            let target = PlcTarget::OpcUa(e.clone());
-            let read = if live_plant(scenario) {
-                read_live_setpoints(app.world_mut(), scenario, &target)?
-            } else {
-                Vec::new()
-            };
-            Ok((Some(target), read))
+            with_live_setpoints(app, scenario, PlcTarget::OpcUa(e.clone()))
         }
     }
+}
+
+/// A real PLC as the target, with its set-points read first when the telemetry is the real plant's (with the
+/// virtual plant's, the validation refuses every change for it, so there is nothing to read).
+fn with_live_setpoints(
+    app: &mut App,
+    scenario: &Scenario,
+    target: PlcTarget,
+) -> Result<(Option<PlcTarget>, SetpointValues), String> {
+    let read = if live_plant(scenario) { read_live_setpoints(app.world_mut(), scenario, &target)? } else { Vec::new() };
+    Ok((Some(target), read))
 }
 
 /// Whether the scenario's telemetry is a real plant's (a broker's, or OPC UA servers'), not the virtual plant's.

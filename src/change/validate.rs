@@ -346,14 +346,7 @@ pub fn input_problems(world: &World, asset: &str) -> Vec<String> {
     let origin = world.get_resource::<TelemetryOrigin>().cloned().unwrap_or_default();
     let real_plc = match &scenario.connections.plc {
         PlcSpec::ModbusTcp(m) => Some(m.addr.clone()),
-        PlcSpec::OpcUa(p) => Some(
-            scenario
-                .connections
-                .opcua
-                .iter()
-                .find(|e| e.name == p.endpoint)
-                .map_or(p.endpoint.clone(), |e| e.url.clone()),
-        ),
+        PlcSpec::OpcUa(p) => Some(scenario.opcua_endpoint(&p.endpoint).map_or(p.endpoint.clone(), |e| e.url.clone())),
         PlcSpec::VirtualPlc => None,
     };
     if let Some(plc) = real_plc

@@ -96,22 +96,6 @@ pub fn connect(scenario: &Scenario, timeout: Duration) -> Result<Vec<OpcUaLink>,
 /// The value message of one data change of `link` (`None` for an item the link does not know).
 pub fn message(link: &OpcUaLink, c: &twin_opcua::DataChange, received_unix_s: f64) -> Option<super::RawMessage> {
     let id = link.signals.get(c.item)?;
-    let mut body = serde_json::Map::new();
-    if let Some(t) = c.source_unix_s.or(c.server_unix_s) {
-        body.insert("ts".into(), serde_json::json!(t));
-    }
-    match c.value {
-        Some(v) if v.is_finite() => body.insert("value".into(), serde_json::json!(v)),
-        Some(v) => body.insert("value".into(), serde_json::json!(v.to_string())),
-        None => None,
-    };
-    if c.status != 0 {
-        body.insert("status".into(), serde_json::json!(twin_opcua::status_name(c.status)));
-    }
-    let payload = serde_json::Value::Object(body).to_string().into_bytes();
-    Some(super::RawMessage {
-        topic: format!("{}{id}", super::VALUE_TOPIC_PREFIX),
-        payload,
-        received_s: received_unix_s,
-    })
+    let status = (c.status != 0).then(|| twin_opcua::status_name(c.status));
+    Some(super::quality::value_message_with(id, c.value, c.source_unix_s.or(c.server_unix_s), status, received_unix_s))
 }

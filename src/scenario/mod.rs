@@ -127,6 +127,11 @@ impl Scenario {
         self.assets.iter().find(|a| a.id == id)
     }
 
+    /// The OPC UA endpoint named `name` in `connections.opcua`.
+    pub fn opcua_endpoint(&self, name: &str) -> Option<&OpcUaEndpointSpec> {
+        self.connections.opcua.iter().find(|e| e.name == name)
+    }
+
     /// The calendar time the run starts at, Unix s: `simulation.start`, else the time this process first asked
     /// (so the twin and the virtual plant count a bearing's dated history to the same instant).
     pub fn start_unix_s(&self) -> f64 {

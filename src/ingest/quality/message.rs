@@ -23,8 +23,30 @@ pub const VALUE_TOPIC_PREFIX: &str = "$twin/value/";
 
 /// A value-level message for signal `signal` (see [`VALUE_TOPIC_PREFIX`]), `value` in the signal's unit.
 pub fn value_message(signal: &str, value: f64, source_unix_s: f64, received_unix_s: f64) -> RawMessage {
-    let value = if value.is_finite() { serde_json::json!(value) } else { serde_json::json!(value.to_string()) };
-    let payload = serde_json::json!({ "ts": source_unix_s, "value": value }).to_string().into_bytes();
+    value_message_with(signal, Some(value), Some(source_unix_s), None, received_unix_s)
+}
+
+/// A value-level message whose parts a source may leave out: no value (`missing_value`), no source time (the
+/// receive time stands in), and the source's status name when it is not Good.
+pub fn value_message_with(
+    signal: &str,
+    value: Option<f64>,
+    source_unix_s: Option<f64>,
+    status: Option<&str>,
+    received_unix_s: f64,
+) -> RawMessage {
+    let mut body = serde_json::Map::new();
+    if let Some(t) = source_unix_s {
+        body.insert("ts".into(), serde_json::json!(t));
+    }
+    if let Some(v) = value {
+        let v = if v.is_finite() { serde_json::json!(v) } else { serde_json::json!(v.to_string()) };
+        body.insert("value".into(), v);
+    }
+    if let Some(s) = status {
+        body.insert("status".into(), serde_json::json!(s));
+    }
+    let payload = serde_json::Value::Object(body).to_string().into_bytes();
     RawMessage { topic: format!("{VALUE_TOPIC_PREFIX}{signal}"), payload, received_s: received_unix_s }
 }
 

@@ -33,7 +33,7 @@ use crate::units::{Quantity, UnitConverter};
 pub use clock::CLOCK_MIN_SPAN_S;
 use clock::{ClockEstimate, ClockJudgement};
 pub use identity::IdentityReport;
-pub use message::{Outcome, RawMessage, VALUE_TOPIC_PREFIX, value_message};
+pub use message::{Outcome, RawMessage, VALUE_TOPIC_PREFIX, value_message, value_message_with};
 pub use spb::MAX_PENDING_COMMANDS;
 use spb::{SparkplugKey, data_topic};
 

@@ -316,7 +316,7 @@ fn check_opcua(c: &mut Collector<'_>, s: &Scenario) {
             at_endpoint(c, i, "publishing_interval", "the publishing interval must be longer than 0 s".into());
         }
     }
-    let exists = |name: &str| endpoints.iter().any(|e| e.name == name);
+    let exists = |name: &str| s.opcua_endpoint(name).is_some();
     let none =
         if names.is_empty() { "none is declared in connections.opcua".to_string() } else { format!("known: {names}") };
     for (i, sig) in s.signals.iter().enumerate() {
