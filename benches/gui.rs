@@ -89,13 +89,17 @@ fn write(s: &Scenario, path: &Path) {
 }
 
 /// Windowless: the twin (one model step per frame: 60x at 60 frames/s), the workbench's systems and the egui
-/// layout and tessellation of every panel, with the first pump selected; median on-CPU and wall ms per frame
+/// layout and tessellation of every panel, with the first pump selected and the plots' crosshair pinned (its
+/// read-out of every chart drawn); median on-CPU and wall ms per frame
 /// over 300 frames after 30 of warm-up.
 fn windowless(s: &Scenario, plant: bool, dir: &Path) -> (f64, f64) {
     let mut w =
         twin::ui::windowless::Windowless::new(std::sync::Arc::new(s.clone()), 1, plant, dir.join("audit.jsonl"))
             .expect("windowless workbench");
-    w.app.world_mut().resource_mut::<twin::ui::state::Workbench>().selected = Some("P-0".into());
+    let mut bench = w.app.world_mut().resource_mut::<twin::ui::state::Workbench>();
+    bench.selected = Some("P-0".into());
+    // The crosshair pinned inside the window: every frame reads every chart's series out at it.
+    bench.view.cursor_s = Some(120.0);
     for _ in 0..30 {
         w.frame(1);
     }

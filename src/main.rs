@@ -43,7 +43,7 @@ struct GuiArgs {
     #[arg(long, value_name = "ASSET")]
     select: Option<String>,
     /// The right panel's page at start.
-    #[arg(long, default_value = "inspector", value_parser = ["inspector", "change", "audit"])]
+    #[arg(long, default_value = "inspector", value_parser = ["inspector", "change", "audit", "quality"])]
     page: String,
     /// Record the CPU time of each frame's main-world update and write the figures here as JSON after
     /// `--frames` frames, then exit (the GUI benchmark).
@@ -56,6 +56,15 @@ struct GuiArgs {
     /// With --store: start from the scenario, not from the store's newest checkpoint (the history is kept).
     #[arg(long, requires = "store")]
     fresh: bool,
+    /// Pin the plots' crosshair at this simulated time (e.g. "14h"), with every chart's value read out there.
+    #[arg(long, value_name = "TIME")]
+    cursor: Option<Dur>,
+    /// Where the plots' CSV and PNG exports are written.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    export_dir: PathBuf,
+    /// With --screenshot: also export the plots (CSV and PNG, as the buttons do) halfway through the frames.
+    #[arg(long, requires = "screenshot")]
+    export_plots: bool,
 }
 
 #[derive(Subcommand)]
@@ -722,11 +731,15 @@ fn gui(args: GuiArgs) -> ExitCode {
         page: match args.page.as_str() {
             "change" => twin::ui::state::RightTab::Change,
             "audit" => twin::ui::state::RightTab::Audit,
+            "quality" => twin::ui::state::RightTab::Quality,
             _ => twin::ui::state::RightTab::Inspector,
         },
         frame_stats: args.frame_stats,
         store: args.store,
         fresh: args.fresh,
+        cursor: args.cursor.map(|d| d.secs()),
+        export_dir: args.export_dir,
+        export_plots: args.export_plots,
     };
     match twin::ui::run_gui(scenario, opts) {
         Ok(()) => ExitCode::SUCCESS,

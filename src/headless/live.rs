@@ -27,6 +27,9 @@ pub struct LiveLink {
     pub url: String,
     /// Whether the virtual plant runs in-process.
     pub virtual_plant: bool,
+    /// Whether that plant runs in lock-step with the twin, its publications handed over without the broker
+    /// (see [`pace_plant`]).
+    pub lockstep: bool,
     _broker: Option<EmbeddedBroker>,
 }
 
@@ -46,7 +49,12 @@ pub fn connect_live(
         // The plant's OPC UA servers are its telemetry: no virtual plant stands in for it.
         BrokerSpec::Embedded if opcua_plant => {
             let urls: Vec<&str> = scenario.connections.opcua.iter().map(|e| e.url.as_str()).collect();
-            app.insert_resource(LiveLink { url: urls.join(", "), virtual_plant: false, _broker: None });
+            app.insert_resource(LiveLink {
+                url: urls.join(", "),
+                virtual_plant: false,
+                lockstep: false,
+                _broker: None,
+            });
         }
         BrokerSpec::Embedded => {
             let broker = twin_mqtt::broker::start_embedded().context("starting the embedded MQTT broker")?;
@@ -60,12 +68,17 @@ pub fn connect_live(
             plant_cfg.subscriptions = vec![(crate::plant::publish::NCMD_FILTER.into(), twin_mqtt::Qos::AtLeastOnce)];
             let plant_client = MqttClient::start(plant_cfg)?;
             add_inprocess_plant(app, scenario, seed, Some(plant_client))?;
-            app.insert_resource(LiveLink { url, virtual_plant: true, _broker: Some(broker) });
+            app.insert_resource(LiveLink { url, virtual_plant: true, lockstep: false, _broker: Some(broker) });
         }
         BrokerSpec::Mqtt(spec) => {
             let session = crate::ingest::Session::Persistent(client_id);
             crate::ingest::connect_broker(app.world_mut(), spec, session, Some(DRAIN_BUDGET))?;
-            app.insert_resource(LiveLink { url: spec.url.clone(), virtual_plant: false, _broker: None });
+            app.insert_resource(LiveLink {
+                url: spec.url.clone(),
+                virtual_plant: false,
+                lockstep: false,
+                _broker: None,
+            });
         }
     }
     crate::ingest::connect_opcua(app.world_mut(), scenario, Some(DRAIN_BUDGET)).map_err(anyhow::Error::msg)?;
@@ -91,6 +104,29 @@ pub fn connect_live(
             Ok(None)
         }
     }
+}
+
+/// The fastest simulated time (s per wall-clock s) at which the virtual plant publishes over the embedded broker:
+/// faster, its messages would wait behind the twin's drain budget and reach it late (stale, "skewed" clocks) or
+/// not at all (a full channel).
+pub const BROKER_PATH_MAX_SPEED: f64 = 60.0;
+
+/// Sets how the virtual plant of a live twin reaches it at `speed`: over the embedded broker up to
+/// [`BROKER_PATH_MAX_SPEED`], stepped in lock-step with the twin above it (its publications handed over in
+/// process, at their send times, and the twin's tick cut to what the channel holds). Returns whether it is in
+/// lock-step; nothing changes without a virtual plant.
+pub fn pace_plant(world: &mut World, speed: f64) -> bool {
+    let Some(mut link) = world.get_resource_mut::<LiveLink>() else { return false };
+    if !link.virtual_plant {
+        return false;
+    }
+    let lockstep = speed > BROKER_PATH_MAX_SPEED;
+    link.lockstep = lockstep;
+    let direct = lockstep.then(|| world.resource::<Telemetry>().sender());
+    if let Some(mut runner) = world.get_resource_mut::<crate::plant::inprocess::PlantRunner>() {
+        runner.set_lockstep(direct);
+    }
+    lockstep
 }
 
 /// Opens the history store at `path` into `app` and, when `resume`, restores its newest checkpoint; before

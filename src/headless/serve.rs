@@ -75,6 +75,7 @@ pub fn serve(path: &Path, opts: &ServeOptions) -> Result<(), ServeError> {
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))?;
     super::live::connect_live(&mut app, &scenario, opts.seed, "twin-serve").map_err(ServeError::Connect)?;
     let owed_s = super::live::after_resume(&mut app, resumed.as_ref(), opts.speed);
+    super::live::pace_plant(app.world_mut(), opts.speed);
     app.insert_resource(ClockPacing::Realtime { speed: opts.speed, owed_s, paused: false });
     let url = app.world().resource::<super::live::LiveLink>().url.clone();
     info!(

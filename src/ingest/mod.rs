@@ -448,8 +448,10 @@ fn drain_telemetry(
     t.opcua = links;
     while let Ok(mut msg) = t.rx.try_recv() {
         // Received "now" on the twin's clock, unless the producer stamped its own receive time within this tick
-        // (a replay, the in-process plant).
-        if msg.received_s.is_finite() && msg.received_s <= tick_end_unix {
+        // (a replay, the in-process plant). Those are all taken, budget or not: their producer runs in the app and
+        // publishes no more than the tick's span, and one left waiting would be received late.
+        let stamped = msg.received_s.is_finite() && msg.received_s <= tick_end_unix;
+        if stamped {
             t.ingestor.set_receive_window(0.0, 0.0);
         } else {
             msg.received_s = now_unix;
@@ -457,7 +459,7 @@ fn drain_telemetry(
             t.ingestor.set_receive_window(window_s.0, window_s.1);
         }
         t.take(msg, recorder.as_deref_mut());
-        if over_budget(t) {
+        if !stamped && over_budget(t) {
             break;
         }
     }

@@ -3,6 +3,11 @@
 //! published to the twin's inbound channel, received at the time it was sent, as a loss-free broker would. Used by
 //! `twin run` (deterministically, no broker) and by the workbench when no external plant is connected.
 //!
+//! A plant that publishes to a broker can be put in lock-step ([`PlantRunner::set_lockstep`]): its publications
+//! then go straight into the twin's channel, stamped at their send times, and the twin's clock takes at most
+//! [`LOCKSTEP_MAX_S_PER_TICK`] per tick, so the channel holds what one tick publishes. The workbench does this at
+//! speeds the broker path cannot carry (see `crate::headless::live::pace_plant`).
+//!
 //! Sparkplug rebirth requests go the other way: with a direct output, the twin's queued commands
 //! (`Ingestor::take_commands`) are handed to [`VirtualPlant::handle_command`] before each advance; with an MQTT
 //! output, the NCMDs the plant's client receives are (the client must subscribe to `spBv1.0/+/NCMD/+`).
@@ -30,11 +35,19 @@ pub struct PlantRunner {
     output: PlantOutput,
     /// Publications the output refused (a full channel or client queue).
     refused: u64,
+    /// Publications the broker client refused (those the twin's channel refused are in its drops).
+    refused_upstream: u64,
     /// Publications the output took, since the start.
     pub published: u64,
     /// The plant's PLC, when it serves its set-points over Modbus TCP.
     pub plc: Option<super::plc::VirtualPlc>,
+    /// In lock-step: the twin's channel, which publications go into instead of the broker.
+    lockstep: Option<TelemetrySender>,
 }
+
+/// Simulated time one tick may take at most while the plant runs in lock-step, s: an hour of the bundled station
+/// is some 80,000 publications, which the twin's channel ([`crate::ingest::CHANNEL_CAPACITY`]) must hold.
+pub const LOCKSTEP_MAX_S_PER_TICK: f64 = 600.0;
 
 impl PlantRunner {
     /// Publications so far that did not reach the output.
@@ -45,15 +58,28 @@ impl PlantRunner {
     /// Publications refused before they reached the twin's channel (by the MQTT client); those the twin's full
     /// channel refused (direct output) are already in its `dropped_channel_full`.
     pub fn refused_upstream(&self) -> u64 {
-        match self.output {
-            PlantOutput::Direct(_) => 0,
-            PlantOutput::Mqtt(_) => self.refused,
-        }
+        self.refused_upstream
+    }
+
+    /// Puts the plant in lock-step with the twin (`Some`: the twin's channel) or back on its output (`None`).
+    /// A plant whose output is the twin's channel already is always in lock-step.
+    pub fn set_lockstep(&mut self, direct: Option<TelemetrySender>) {
+        self.lockstep = direct;
+    }
+
+    /// Whether the plant's publications go straight into the twin's channel.
+    pub fn lockstep(&self) -> bool {
+        self.lockstep.is_some() || matches!(self.output, PlantOutput::Direct(_))
     }
 }
 
 /// Hands the plant the commands meant for it, advances it to the twin's clock and forwards its publications.
-fn advance_virtual_plant(mut runner: ResMut<PlantRunner>, clock: Res<SimClock>, mut telemetry: ResMut<Telemetry>) {
+/// In lock-step (with a broker client as the output) the tick is cut to [`LOCKSTEP_MAX_S_PER_TICK`].
+fn advance_virtual_plant(
+    mut runner: ResMut<PlantRunner>,
+    mut clock: ResMut<SimClock>,
+    mut telemetry: ResMut<Telemetry>,
+) {
     let runner = &mut *runner;
     match &runner.output {
         PlantOutput::Direct(_) => {
@@ -70,6 +96,10 @@ fn advance_virtual_plant(mut runner: ResMut<PlantRunner>, clock: Res<SimClock>, 
     if let Some(plc) = &mut runner.plc {
         plc.apply(&mut runner.plant);
     }
+    if runner.lockstep.is_some() {
+        let most = (LOCKSTEP_MAX_S_PER_TICK / clock.step_s).floor().max(1.0) as u32;
+        clock.pending_steps = clock.pending_steps.min(most);
+    }
     // The plant runs ahead of the twin, as reality does: to the time the twin reaches at the end of this tick.
     let target = clock.now_s + f64::from(clock.pending_steps) * clock.step_s;
     let dt = target - runner.plant.now_s();
@@ -77,20 +107,25 @@ fn advance_virtual_plant(mut runner: ResMut<PlantRunner>, clock: Res<SimClock>, 
         return;
     }
     let pubs = runner.plant.advance(dt);
-    let mut refused = 0;
+    let (mut refused, mut refused_upstream) = (0, 0);
     for p in pubs {
-        let ok = match &runner.output {
-            PlantOutput::Direct(tx) => tx.offer(RawMessage {
+        let upstream = runner.lockstep.is_none() && matches!(runner.output, PlantOutput::Mqtt(_));
+        let ok = match (&runner.lockstep, &runner.output) {
+            (Some(tx), _) | (None, PlantOutput::Direct(tx)) => tx.offer(RawMessage {
                 topic: p.topic,
                 payload: p.payload,
                 received_s: VirtualPlant::EPOCH_UNIX_S + p.sent_s,
             }),
-            PlantOutput::Mqtt(c) => c.publish(&p.topic, p.payload, twin_mqtt::Qos::AtLeastOnce, p.retain).is_ok(),
+            (None, PlantOutput::Mqtt(c)) => {
+                c.publish(&p.topic, p.payload, twin_mqtt::Qos::AtLeastOnce, p.retain).is_ok()
+            }
         };
         refused += u64::from(!ok);
+        refused_upstream += u64::from(!ok && upstream);
         runner.published += u64::from(ok);
     }
     runner.refused += refused;
+    runner.refused_upstream += refused_upstream;
 }
 
 /// The in-process plant's seed is the twin's plus this, so that its noise is not the twin's own random stream.
@@ -111,7 +146,15 @@ pub fn add_inprocess_plant(
     };
     app.world_mut().resource_mut::<Telemetry>().epoch_unix_s = VirtualPlant::EPOCH_UNIX_S;
     app.insert_resource(crate::ingest::TelemetryOrigin::VirtualPlant)
-        .insert_resource(PlantRunner { plant, output, refused: 0, published: 0, plc: None })
+        .insert_resource(PlantRunner {
+            plant,
+            output,
+            refused: 0,
+            refused_upstream: 0,
+            published: 0,
+            plc: None,
+            lockstep: None,
+        })
         .add_systems(Update, advance_virtual_plant.in_set(TwinSystems::Sources));
     Ok(())
 }

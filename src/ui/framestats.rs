@@ -48,7 +48,7 @@ impl Plugin for FrameStatsPlugin {
             failure: self.failure.clone(),
         })
         .add_systems(First, start_frame)
-        .add_systems(Last, end_frame);
+        .add_systems(Last, end_frame.in_set(super::FrameEnd::Decide));
     }
 }
 

@@ -15,6 +15,20 @@ use crate::units::Quantity;
 pub const SERIES_CAP: usize = 2048;
 /// Simulated seconds between two samples at the start.
 pub const FIRST_INTERVAL_S: f64 = 30.0;
+/// Set-point changes kept (the oldest go first).
+pub const SETPOINT_CAP: usize = 1024;
+
+/// A pump's speed set-point changed (a push, a rollback, a recovery from a restart).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetpointChange {
+    /// Simulated time it was seen, s.
+    pub t_s: f64,
+    pub asset: String,
+    /// Before, rpm.
+    pub from_rpm: f64,
+    /// After, rpm.
+    pub to_rpm: f64,
+}
 
 /// One recorded trace of an asset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -36,6 +50,10 @@ pub struct History {
     next_s: f64,
     cap: usize,
     pub series: BTreeMap<String, BTreeMap<Trace, Vec<[f64; 2]>>>,
+    /// Speed set-point changes, oldest first (at most [`SETPOINT_CAP`]).
+    pub setpoints: std::collections::VecDeque<SetpointChange>,
+    /// Each pump's speed set-point when last looked at, rpm.
+    last_setpoint: BTreeMap<String, f64>,
 }
 
 impl Default for History {
@@ -47,7 +65,14 @@ impl Default for History {
 impl History {
     /// An empty history sampling every `every_s`, `cap` points per series.
     pub fn new(every_s: f64, cap: usize) -> Self {
-        Self { every_s, next_s: 0.0, cap: cap.max(4), series: BTreeMap::new() }
+        Self {
+            every_s,
+            next_s: 0.0,
+            cap: cap.max(4),
+            series: BTreeMap::new(),
+            setpoints: Default::default(),
+            last_setpoint: BTreeMap::new(),
+        }
     }
 
     /// Whether a sample is due at simulated time `t_s` (and schedules the next one).
@@ -94,6 +119,23 @@ impl History {
         self.every_s *= 2.0;
     }
 
+    /// Notes pump `asset`'s speed set-point `rpm` at `t_s`: a change from the last one noted is kept.
+    pub fn note_setpoint(&mut self, asset: &str, t_s: f64, rpm: f64) {
+        match self.last_setpoint.get_mut(asset) {
+            Some(last) if *last != rpm => {
+                if self.setpoints.len() >= SETPOINT_CAP {
+                    self.setpoints.pop_front();
+                }
+                self.setpoints.push_back(SetpointChange { t_s, asset: asset.to_owned(), from_rpm: *last, to_rpm: rpm });
+                *last = rpm;
+            }
+            Some(_) => {}
+            None => {
+                self.last_setpoint.insert(asset.to_owned(), rpm);
+            }
+        }
+    }
+
     /// The points of one trace (empty when none were recorded).
     pub fn get(&self, asset: &str, trace: Trace) -> &[[f64; 2]] {
         self.series.get(asset).and_then(|t| t.get(&trace)).map_or(&[], Vec::as_slice)
@@ -113,6 +155,10 @@ impl Plugin for HistoryPlugin {
 fn record_history(world: &mut World) {
     let now = world.resource::<SimClock>().now_s;
     world.resource_scope(|world, mut h: Mut<History>| {
+        let mut pumps = world.query::<(&Asset, &crate::twin::pump::SpeedSetpoint)>();
+        for (asset, sp) in pumps.iter(world) {
+            h.note_setpoint(&asset.id, now, sp.rpm);
+        }
         if !h.due(now) {
             return;
         }
@@ -168,5 +214,19 @@ mod tests {
         h.push("P-1", Trace::Index(Index::Flow), 9.0, f64::NAN);
         assert_eq!(h.get("P-1", Trace::Index(Index::Flow)).len(), 5);
         assert!(h.get("X", Trace::Index(Index::Flow)).is_empty());
+    }
+
+    #[test]
+    fn a_set_point_change_is_noted_once_with_its_old_and_new_values() {
+        let mut h = History::new(30.0, 100);
+        h.note_setpoint("P-1", 0.0, 1450.0);
+        h.note_setpoint("P-1", 10.0, 1450.0);
+        assert!(h.setpoints.is_empty(), "the first value is no change");
+        h.note_setpoint("P-1", 20.0, 1400.0);
+        h.note_setpoint("P-1", 30.0, 1400.0);
+        assert_eq!(
+            h.setpoints.iter().collect::<Vec<_>>(),
+            [&SetpointChange { t_s: 20.0, asset: "P-1".into(), from_rpm: 1450.0, to_rpm: 1400.0 }]
+        );
     }
 }

@@ -158,9 +158,9 @@ pub(super) fn inspector_ui(ui: &mut Ui, world: &World, selected: Option<&str>) {
                         }
                     }
                 }
-                let stale = m.is_some_and(|m| m.stale);
+                let suspect = m.is_some_and(|m| m.stale || m.skewed_clock);
                 let text = flags.join(" · ");
-                if stale {
+                if suspect {
                     ui.colored_label(egui::Color32::YELLOW, text)
                 } else {
                     ui.small(text)

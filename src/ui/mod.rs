@@ -5,6 +5,7 @@
 mod camera;
 mod changes;
 pub mod desk;
+pub mod events;
 mod files;
 pub mod framestats;
 pub mod health;
@@ -12,7 +13,8 @@ pub mod history;
 mod inspector;
 mod look;
 mod panel;
-mod plots;
+pub mod plots;
+mod quality;
 mod scene;
 mod screenshot;
 pub mod state;
@@ -37,6 +39,15 @@ use crate::twin::ClockPacing;
 /// Simulated seconds per wall-clock second when the workbench is asked to run "as fast as possible": a window
 /// is paced by its frames anyway, so `max` means an hour per second.
 const MAX_SPEED_FACTOR: f64 = 3600.0;
+
+/// The workbench's systems at the end of a frame, in order: those that may end the run (screenshot mode, frame
+/// statistics), then those that finish what must outlive it (the history store), so an exit asked for in this
+/// frame is seen before the app is torn down.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+enum FrameEnd {
+    Decide,
+    Finish,
+}
 
 /// How the workbench opens.
 #[derive(Debug, Clone)]
@@ -64,6 +75,12 @@ pub struct GuiOptions {
     pub store: Option<PathBuf>,
     /// Start from the scenario, not from the store's checkpoint.
     pub fresh: bool,
+    /// Pin the plots' crosshair at this simulated time, s.
+    pub cursor: Option<f64>,
+    /// Where the plots' exports go.
+    pub export_dir: PathBuf,
+    /// In screenshot mode, export the plots halfway through the frames.
+    pub export_plots: bool,
 }
 
 /// Opens the workbench on `scenario` and runs until the window is closed (or, in screenshot mode, until the
@@ -89,6 +106,7 @@ pub fn run_gui(scenario: Arc<Scenario>, opts: GuiOptions) -> anyhow::Result<()> 
                     ..default()
                 }),
         )
+        .configure_sets(Last, (FrameEnd::Decide, FrameEnd::Finish).chain())
         .add_plugins(EguiPlugin::default())
         .add_plugins(files::FilesPlugin {
             seed: opts.seed,
@@ -116,6 +134,7 @@ pub fn run_gui(scenario: Arc<Scenario>, opts: GuiOptions) -> anyhow::Result<()> 
     };
     let target = crate::headless::live::connect_live(&mut app, &scenario_for_live, opts.seed, "twin-workbench")?;
     let owed_s = crate::headless::live::after_resume(&mut app, resumed.as_ref(), speed);
+    crate::headless::live::pace_plant(app.world_mut(), speed);
     app.insert_resource(ClockPacing::Realtime { speed, owed_s, paused: false });
     if let Some(path) = &opts.store {
         let epoch = app.world().resource::<crate::ingest::Telemetry>().epoch_unix_s;
@@ -124,13 +143,21 @@ pub fn run_gui(scenario: Arc<Scenario>, opts: GuiOptions) -> anyhow::Result<()> 
     app.insert_resource(desk::ChangeDesk::new(opts.audit.clone(), target, opts.seed));
     let mut bench = app.world_mut().resource_mut::<state::Workbench>();
     bench.selected = opts.select.clone();
+    bench.view.cursor_s = opts.cursor;
+    bench.export_dir.clone_from(&opts.export_dir);
     bench.right_tab = opts.page;
     let failure = Arc::new(Mutex::new(None));
     if let Some(path) = opts.frame_stats {
         app.add_plugins(framestats::FrameStatsPlugin { path, frames: opts.frames, failure: failure.clone() });
     }
     if let Some(path) = opts.screenshot {
-        app.add_plugins(screenshot::ScreenshotPlugin { path, frames: opts.frames, failure: failure.clone() });
+        let export_plots_at = opts.export_plots.then_some(opts.frames / 2);
+        app.add_plugins(screenshot::ScreenshotPlugin {
+            path,
+            frames: opts.frames,
+            export_plots_at,
+            failure: failure.clone(),
+        });
     }
     let exit = app.run();
     if let Some(why) = failure.lock().unwrap_or_else(|e| e.into_inner()).take() {

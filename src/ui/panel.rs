@@ -19,7 +19,7 @@ use super::health;
 use super::scene::{anchor_height, site_point};
 use super::state::{RightTab, TreeRow, Workbench};
 use super::widgets::{format_sim_time, label, speed_label};
-use super::{changes, files, inspector, plots, tree};
+use super::{changes, files, inspector, plots, quality, tree};
 use crate::twin::tank::TankModel;
 use crate::twin::{Asset, AssetIndex, ClockPacing, LoadedScenario, SimClock, SitePosition};
 
@@ -49,6 +49,10 @@ pub(super) enum Action {
     Approve(String),
     Push,
     WhatIf(String),
+    /// Save the visible charts' data as CSV.
+    ExportCsv,
+    /// Save the plot panel as a PNG.
+    ExportPng,
 }
 
 /// Height of the plot panel at start, logical pixels.
@@ -57,25 +61,29 @@ const PLOTS_HEIGHT: f32 = 250.0;
 /// Time speeds offered in the top bar, simulated seconds per second.
 pub(super) const SPEEDS: [f64; 6] = [1.0, 10.0, 60.0, 600.0, 3600.0, 86_400.0];
 
-/// Message rate of the telemetry, measured over the wall clock.
+/// Message rate of the telemetry and pace of simulated time, measured over the wall clock.
 #[derive(Resource, Debug, Default)]
 pub(super) struct Rates {
-    last: Option<(Instant, u64)>,
+    /// When last taken: the wall clock, the message counter, the simulated clock (s).
+    last: Option<(Instant, u64, f64)>,
     /// Messages per wall-clock second, smoothed.
     pub per_s: f64,
+    /// Simulated seconds per wall-clock second (the speed achieved), smoothed.
+    pub sim_per_s: f64,
 }
 
 impl Rates {
-    /// Takes the message counter now; updates the rate at most every half second.
-    pub fn update(&mut self, count: u64, now: Instant) {
+    /// Takes the message counter and the simulated clock `sim_s` now; updates the rates at most every half second.
+    pub fn update(&mut self, count: u64, sim_s: f64, now: Instant) {
         match self.last {
-            None => self.last = Some((now, count)),
-            Some((t, c)) => {
+            None => self.last = Some((now, count, sim_s)),
+            Some((t, c, s)) => {
                 let dt = now.duration_since(t).as_secs_f64();
                 if dt >= 0.5 {
-                    let r = count.saturating_sub(c) as f64 / dt;
-                    self.per_s = if self.per_s == 0.0 { r } else { 0.6 * self.per_s + 0.4 * r };
-                    self.last = Some((now, count));
+                    let smooth = |old: f64, new: f64| if old == 0.0 { new } else { 0.6 * old + 0.4 * new };
+                    self.per_s = smooth(self.per_s, count.saturating_sub(c) as f64 / dt);
+                    self.sim_per_s = smooth(self.sim_per_s, (sim_s - s).max(0.0) / dt);
+                    self.last = Some((now, count, sim_s));
                 }
             }
         }
@@ -151,7 +159,8 @@ pub(super) fn ui_pass(ctx: &egui::Context, world: &mut World) -> Option<egui::Re
         d.session.poll(world);
     }
     let messages = world.resource::<crate::ingest::Telemetry>().drained;
-    world.resource_mut::<Rates>().update(messages, Instant::now());
+    let sim_s = world.resource::<SimClock>().now_s;
+    world.resource_mut::<Rates>().update(messages, sim_s, Instant::now());
     let mut actions = Vec::new();
     files::shortcuts(ctx, &mut actions);
     // The rows graded with the tints (taken out for the layout, not copied), or graded now before the first tint.
@@ -196,7 +205,7 @@ fn layout(
     egui::Panel::bottom("workbench_plots").resizable(true).default_size(PLOTS_HEIGHT).min_size(160.0).show(
         &mut root,
         |ui| {
-            plots::plots_ui(ui, world, bench, desk.as_deref());
+            plots::plots_ui(ui, world, bench, desk.as_deref(), actions);
         },
     );
     egui::Panel::left("workbench_asset_tree").resizable(true).default_size(230.0).show(&mut root, |ui| {
@@ -208,12 +217,14 @@ fn layout(
                 ui.selectable_value(&mut bench.right_tab, RightTab::Inspector, "Inspector");
                 ui.selectable_value(&mut bench.right_tab, RightTab::Change, "Change");
                 ui.selectable_value(&mut bench.right_tab, RightTab::Audit, "Audit log");
+                ui.selectable_value(&mut bench.right_tab, RightTab::Quality, "Data quality");
             });
             ui.separator();
             match (bench.right_tab, &mut desk) {
                 (RightTab::Inspector, _) => inspector::inspector_ui(ui, world, bench.selected.as_deref()),
                 (RightTab::Change, Some(d)) => changes::change_ui(ui, world, d, bench.selected.as_deref(), actions),
                 (RightTab::Audit, Some(d)) => changes::audit_ui(ui, d),
+                (RightTab::Quality, _) => quality::quality_ui(ui, world, &mut bench.source_rates),
                 (_, None) => {
                     ui.label("No change desk: the workbench has no twin to change.");
                 }
@@ -256,6 +267,13 @@ fn top_bar(
                     }
                 }
             });
+            // Said out loud when the machine cannot keep the pace asked for (simulated time then runs slower;
+            // nothing is skipped).
+            let achieved = world.resource::<Rates>().sim_per_s;
+            if !*paused && achieved > 0.0 && achieved < 0.8 * *speed {
+                ui.colored_label(egui::Color32::from_rgb(230, 150, 40), format!("achieved {achieved:.0}x"))
+                    .on_hover_text("This machine steps the twin slower than the speed asked for; nothing is skipped");
+            }
         }
         ui.separator();
         if let Some(d) = desk {
@@ -289,8 +307,10 @@ fn connections_ui(ui: &mut Ui, world: &World, plc: Option<crate::change::PlcTarg
             None => ui.painter().circle_stroke(centre, radius, egui::Stroke::new(1.5, egui::Color32::GRAY)),
         };
     }
-    let url = link.map_or("no broker".to_owned(), |l| {
-        if l.virtual_plant { format!("{} (embedded, virtual plant)", l.url) } else { l.url.clone() }
+    let url = link.map_or("no broker".to_owned(), |l| match (l.virtual_plant, l.lockstep) {
+        (true, false) => format!("{} (embedded, virtual plant)", l.url),
+        (true, true) => format!("{} idle: virtual plant in lock-step", l.url),
+        _ => l.url.clone(),
     });
     let rate = world.resource::<Rates>().per_s;
     let rejected: Vec<(String, u64)> = counters
@@ -304,11 +324,16 @@ fn connections_ui(ui: &mut Ui, world: &World, plc: Option<crate::change::PlcTarg
         .collect();
     let total_rejected: u64 = rejected.iter().map(|(_, v)| v).sum();
     if broker {
-        ui.label(format!("Broker {url}")).on_hover_text(if connected == Some(false) {
-            "disconnected"
-        } else {
-            "connected"
-        });
+        let hover = match (connected, link.is_some_and(|l| l.lockstep)) {
+            (Some(false), _) => "disconnected".to_owned(),
+            (_, true) => format!(
+                "connected; above {}x the virtual plant is stepped with the twin and hands its messages over in \
+                 process, at their send times: the broker path would deliver them late",
+                crate::headless::live::BROKER_PATH_MAX_SPEED
+            ),
+            _ => "connected".to_owned(),
+        };
+        ui.label(format!("Broker {url}")).on_hover_text(hover);
     }
     ui.monospace(format!("{rate:.0} msg/s"));
     let drops = n("dropped_channel_full");
@@ -441,6 +466,7 @@ fn apply(world: &mut World, action: Action) {
                 *speed = s;
                 *owed_s = 0.0;
             }
+            crate::headless::live::pace_plant(world, s);
         }
         Action::Select(id) => world.resource_mut::<Workbench>().toggle_select(&id),
         Action::Files(f) => files::apply(world, f),
@@ -450,6 +476,8 @@ fn apply(world: &mut World, action: Action) {
         Action::Validate => desk_do(world, |d, w| d.validate_all(w)),
         Action::Approve(name) => desk_do(world, |d, _| d.approve(&name)),
         Action::Push => desk_do(world, |d, w| d.start_push(w)),
+        Action::ExportCsv => plots::export_csv(world),
+        Action::ExportPng => plots::export_png(world),
         Action::WhatIf(pump) => desk_do(world, |d, w| {
             let horizon = w.resource::<LoadedScenario>().0.change.horizon.secs().max(7.0 * 86_400.0);
             d.start_whatif(w, &pump, horizon, 300)
@@ -493,15 +521,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_message_rate_is_counted_over_the_wall_clock() {
+    fn the_message_rate_and_the_speed_achieved_are_counted_over_the_wall_clock() {
         let mut r = Rates::default();
         let t0 = Instant::now();
-        r.update(100, t0);
-        r.update(150, t0 + std::time::Duration::from_millis(200));
+        r.update(100, 0.0, t0);
+        r.update(150, 600.0, t0 + std::time::Duration::from_millis(200));
         assert_eq!(r.per_s, 0.0, "not before half a second");
-        r.update(200, t0 + std::time::Duration::from_secs(1));
+        r.update(200, 3600.0, t0 + std::time::Duration::from_secs(1));
         assert!((r.per_s - 100.0).abs() < 1e-9, "{}", r.per_s);
-        r.update(200, t0 + std::time::Duration::from_secs(2));
+        assert!((r.sim_per_s - 3600.0).abs() < 1e-9, "{}", r.sim_per_s);
+        r.update(200, 3600.0, t0 + std::time::Duration::from_secs(2));
         assert!((r.per_s - 60.0).abs() < 1e-9, "smoothed toward 0: {}", r.per_s);
+        assert!((r.sim_per_s - 2160.0).abs() < 1e-9, "paused: smoothed toward 0: {}", r.sim_per_s);
     }
 }

@@ -14,6 +14,8 @@ const WATCHDOG_FRAMES: u32 = 600;
 pub(super) struct ScreenshotPlugin {
     pub path: PathBuf,
     pub frames: u32,
+    /// Export the plots (CSV and PNG, as their buttons do) after this many frames.
+    pub export_plots_at: Option<u32>,
     /// Set to the reason when the run ends without a screenshot.
     pub failure: Arc<Mutex<Option<String>>>,
 }
@@ -24,6 +26,7 @@ struct ScreenshotJob {
     path: PathBuf,
     frames: u32,
     frames_done: u32,
+    export_plots_at: Option<u32>,
     requested: bool,
     /// Set by the capture observer: whether the file was written.
     written: Arc<Mutex<Option<bool>>>,
@@ -36,11 +39,12 @@ impl Plugin for ScreenshotPlugin {
             path: self.path.clone(),
             frames: self.frames,
             frames_done: 0,
+            export_plots_at: self.export_plots_at,
             requested: false,
             written: Arc::new(Mutex::new(None)),
             failure: self.failure.clone(),
         })
-        .add_systems(Last, advance_screenshot_job);
+        .add_systems(Last, (advance_screenshot_job, export_plots).chain().in_set(super::FrameEnd::Decide));
     }
 }
 
@@ -75,6 +79,16 @@ fn advance_screenshot_job(mut commands: Commands, mut job: ResMut<ScreenshotJob>
     if job.frames_done >= job.frames.saturating_add(WATCHDOG_FRAMES) {
         fail(&job, &mut exit, format!("no screenshot after {} frames", job.frames_done));
     }
+}
+
+/// Exports the plots once, when their frame comes.
+fn export_plots(world: &mut World) {
+    let job = world.resource::<ScreenshotJob>();
+    if job.export_plots_at != Some(job.frames_done) {
+        return;
+    }
+    super::plots::export_csv(world);
+    super::plots::export_png(world);
 }
 
 /// Records why screenshot mode failed and exits with an error.

@@ -45,6 +45,61 @@ impl PlotWindow {
     }
 }
 
+/// The plots' crosshair and layout: where the pointer is, what a click pinned, which chart is maximised, and
+/// where each chart was drawn (the linked axes' record, and what a PNG export takes).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlotView {
+    /// The crosshair pinned by a click, simulated s.
+    pub cursor_s: Option<f64>,
+    /// Where the pointer is over a chart this frame, simulated s.
+    pub hover_s: Option<f64>,
+    /// The chart shown alone (double-clicked), by title.
+    pub maximised: Option<&'static str>,
+    /// What each chart drew in the last frame: title, rectangle (logical pixels), x range (simulated s).
+    pub shown: Vec<(&'static str, bevy_egui::egui::Rect, f64, f64)>,
+    /// The plot panel's rectangle in the last frame, logical pixels.
+    pub panel: Option<bevy_egui::egui::Rect>,
+}
+
+impl PlotView {
+    /// The crosshair's time: the pointer's over a chart, else the pinned one.
+    pub fn cursor(&self) -> Option<f64> {
+        self.hover_s.or(self.cursor_s)
+    }
+}
+
+/// Messages per simulated second of each source (by kind and name), from its message counter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceRates {
+    /// The counters when last taken, and the simulated time then, s.
+    last: Option<(f64, std::collections::BTreeMap<String, u64>)>,
+    /// Rates by source key, messages per simulated second.
+    pub per_s: std::collections::BTreeMap<String, f64>,
+}
+
+/// Simulated time between two updates of [`SourceRates`], s.
+pub const SOURCE_RATE_EVERY_S: f64 = 60.0;
+
+impl SourceRates {
+    /// Takes the sources' counters (`key`, messages) at simulated time `now_s`; the rates move once at least
+    /// [`SOURCE_RATE_EVERY_S`] has passed (a clock that went back, a restore, starts over).
+    pub fn update<'a>(&mut self, now_s: f64, counts: impl Iterator<Item = (&'a str, u64)>) {
+        let counts: std::collections::BTreeMap<String, u64> = counts.map(|(k, n)| (k.to_owned(), n)).collect();
+        match &self.last {
+            Some((t, old)) if now_s - t >= SOURCE_RATE_EVERY_S => {
+                let dt = now_s - t;
+                self.per_s = counts
+                    .iter()
+                    .map(|(k, n)| (k.clone(), n.saturating_sub(old.get(k).copied().unwrap_or(0)) as f64 / dt))
+                    .collect();
+                self.last = Some((now_s, counts));
+            }
+            Some((t, _)) if now_s >= *t => {}
+            _ => self.last = Some((now_s, counts)),
+        }
+    }
+}
+
 /// A message for a modal dialog.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dialog {
@@ -59,6 +114,8 @@ pub enum RightTab {
     Inspector,
     Change,
     Audit,
+    /// Data quality per source.
+    Quality,
 }
 
 /// The workbench's state.
@@ -69,6 +126,12 @@ pub struct Workbench {
     /// Asset tree filter (case-insensitive substring of the id or kind).
     pub filter: String,
     pub plots: PlotWindow,
+    /// The plots' crosshair and layout.
+    pub view: PlotView,
+    /// Message rates per source, for the data-quality page.
+    pub source_rates: SourceRates,
+    /// Where the plots' exports are written (empty: the working directory).
+    pub export_dir: PathBuf,
     /// A dialog to show (errors from opening a file, …).
     pub dialog: Option<Dialog>,
     pub recent: RecentFiles,
@@ -260,5 +323,20 @@ mod tests {
         assert_eq!(r.paths[1], dir.path().join("s9.ron"));
         assert_eq!(r.paths.iter().filter(|p| p.ends_with("s5.ron")).count(), 1);
         assert_eq!(RecentFiles::load(store).paths, r.paths);
+    }
+
+    #[test]
+    fn source_rates_are_messages_per_simulated_second_over_at_least_a_simulated_minute() {
+        let mut r = SourceRates::default();
+        r.update(0.0, [("MQTT a", 0), ("MQTT b", 10)].into_iter());
+        r.update(30.0, [("MQTT a", 30), ("MQTT b", 10)].into_iter());
+        assert!(r.per_s.is_empty(), "not before a minute");
+        r.update(60.0, [("MQTT a", 60), ("MQTT b", 13)].into_iter());
+        assert_eq!(r.per_s.get("MQTT a"), Some(&1.0));
+        assert_eq!(r.per_s.get("MQTT b"), Some(&0.05));
+        // The clock went back (a restore): start over.
+        r.update(10.0, [("MQTT a", 5)].into_iter());
+        r.update(70.0, [("MQTT a", 65)].into_iter());
+        assert_eq!(r.per_s.get("MQTT a"), Some(&1.0));
     }
 }

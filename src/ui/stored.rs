@@ -93,7 +93,7 @@ pub(super) struct StoredPlugin;
 
 impl Plugin for StoredPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Last, close_on_exit);
+        app.add_systems(Last, close_on_exit.in_set(super::FrameEnd::Finish));
     }
 }
 

@@ -47,6 +47,23 @@ fn near(p: &[u8; 3], c: [u8; 3], tol: i32) -> bool {
     p.iter().zip(c).all(|(a, b)| (*a as i32 - b as i32).abs() <= tol)
 }
 
+/// Opens the workbench under Xvfb (1280x800) with `args`, its settings and audit log in `dir`, until it has
+/// written its screenshot; returns its stderr after checking it succeeded.
+fn workbench(args: &[&std::ffi::OsStr], dir: &std::path::Path) -> String {
+    let out = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1280x800x24", env!("CARGO_BIN_EXE_twin")])
+        .args(args)
+        .arg("--audit")
+        .arg(dir.join("audit.jsonl"))
+        .env("XDG_CONFIG_HOME", dir)
+        .current_dir(root())
+        .output()
+        .expect("xvfb-run is installed by scripts/test.sh");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "the workbench failed under Xvfb ({args:?}):\n{err}");
+    err
+}
+
 /// The first pump of a scenario file (the tests select it, so its inspector and plots show).
 fn first_pump(scene: &std::path::Path) -> String {
     let s = twin::scenario::load(scene).expect("bundled scenario loads");
@@ -59,20 +76,13 @@ fn the_workbench_opens_each_scenario_under_xvfb_and_draws_the_plant_panels_and_p
     for scene in scenes() {
         let stem = scene.file_stem().unwrap().to_str().unwrap().to_owned();
         let shot = dir.join(format!("{stem}.png"));
-        let audit = dir.join(format!("{stem}-audit.jsonl"));
         let pump = first_pump(&scene);
-        let out = Command::new("xvfb-run")
-            .args(["-a", "-s", "-screen 0 1280x800x24", env!("CARGO_BIN_EXE_twin")])
-            .arg(&scene)
-            .args(["--screenshot", shot.to_str().unwrap(), "--frames", "60", "--select", &pump])
-            .arg("--audit")
-            .arg(&audit)
-            .env("XDG_CONFIG_HOME", &dir)
-            .current_dir(root())
-            .output()
-            .expect("xvfb-run is installed by scripts/test.sh");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{stem}: the workbench failed under Xvfb:\n{err}");
+        let args = ["--screenshot", shot.to_str().unwrap(), "--frames", "60", "--select", &pump];
+        let mut argv = vec![scene.as_os_str()];
+        argv.extend(args.iter().map(std::ffi::OsStr::new));
+        let own = dir.join(&stem);
+        std::fs::create_dir_all(&own).unwrap();
+        workbench(&argv, &own);
 
         let img = decode(&shot);
         assert_eq!((img.width, img.height), (1280, 800), "{stem}: window size");
@@ -148,18 +158,10 @@ fn the_workbench_on_a_store_resumes_where_twin_serve_stopped_and_plots_the_store
     // The workbench opens on the store: it resumes from that checkpoint, draws the plots' ranges from the store,
     // and leaves a later checkpoint when it closes.
     let shot = dir.join("resumed.png");
-    let out = Command::new("xvfb-run")
-        .args(["-a", "-s", "-screen 0 1280x800x24", env!("CARGO_BIN_EXE_twin")])
-        .args(["scenes/pump_station.ron", "--store", store.to_str().unwrap()])
-        .args(["--screenshot", shot.to_str().unwrap(), "--frames", "60", "--select", "P-101"])
-        .arg("--audit")
-        .arg(dir.join("audit.jsonl"))
-        .env("XDG_CONFIG_HOME", &dir)
-        .current_dir(root())
-        .output()
-        .expect("xvfb-run is installed by scripts/test.sh");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the workbench failed:\n{err}");
+    let args = ["scenes/pump_station.ron", "--store", store.to_str().unwrap()];
+    let more = ["--screenshot", shot.to_str().unwrap(), "--frames", "60", "--select", "P-101"];
+    let argv: Vec<&std::ffi::OsStr> = args.iter().chain(&more).map(std::ffi::OsStr::new).collect();
+    let err = workbench(&argv, &dir);
     let at = format!("resumed from the checkpoint at t = {}s", served_s.round());
     assert!(err.contains(&at), "no '{at}' in:\n{err}");
     assert!(err.contains("history store closed"), "{err}");
@@ -184,4 +186,97 @@ fn the_workbench_on_a_store_resumes_where_twin_serve_stopped_and_plots_the_store
         .count();
     let share = columns as f32 / ((x1 - x0) * w);
     assert!(share > 0.8, "the measured temperature covers {share:.2} of its chart's left half");
+}
+
+#[test]
+fn at_the_highest_speed_the_workbench_shows_fresh_values_no_drops_and_plots_with_crosshair_events_and_rul_band() {
+    let dir = artifacts("gui-plots");
+    let shot = dir.join("one-day-per-second.png");
+    // The fastest speed the top bar offers (1 d/s): the virtual plant runs in lock-step with the twin, 600
+    // simulated seconds a frame at most, so 100 frames reach past the seeded bearing fault (detected near 12:50).
+    // The crosshair is pinned at 14 h, after the fault.
+    let args = ["scenes/pump_station.ron", "--speed", "86400x", "--cursor", "14h", "--select", "P-101"];
+    let more = ["--screenshot", shot.to_str().unwrap(), "--frames", "100", "--export-plots", "--export-dir"];
+    let mut argv: Vec<&std::ffi::OsStr> = args.iter().chain(&more).map(std::ffi::OsStr::new).collect();
+    argv.push(dir.as_os_str());
+    workbench(&argv, &dir);
+    let img = decode(&shot);
+    let count = |r: &[[u8; 3]], c: [u8; 3], tol: i32| r.iter().filter(|p| near(p, c, tol)).count();
+
+    // Zero drops: the connections row has no warning colour (the drop counter turns amber above 0).
+    let connections = img.region(0.0, 1.0, 0.028, 0.052);
+    let warn = count(&connections, [230, 150, 40], 25);
+    assert!(text_pixels(&connections) > 200, "the connections row is drawn ({})", text_pixels(&connections));
+    assert_eq!(warn, 0, "a warning in the connections row (drops?): {warn} amber pixels");
+    // Fresh values: no live value in the inspector is flagged stale or skewed (those flags are yellow).
+    let inspector = img.region(0.57, 1.0, 0.06, 0.62);
+    let yellow = count(&inspector, [255, 255, 0], 40);
+    assert!(text_pixels(&inspector) > 1000, "the inspector is drawn");
+    assert_eq!(yellow, 0, "a live value is flagged stale or skewed: {yellow} yellow pixels");
+
+    // The crosshair's read-out above the charts: each chart's series in its colour.
+    let readout = img.region(0.0, 1.0, 0.715, 0.76);
+    let colours = [
+        ("cavitation now", [255, 150, 60]),
+        ("cavitation 1 h ahead", [230, 90, 200]),
+        ("insulation", [250, 210, 80]),
+        ("measured temperature", [255, 120, 90]),
+        ("predicted temperature", [120, 200, 255]),
+        ("residual", [200, 160, 255]),
+    ];
+    let shown: Vec<(&str, usize)> = colours.iter().map(|(n, c)| (*n, count(&readout, *c, 40))).collect();
+    assert!(shown.iter().filter(|(_, n)| *n > 8).count() >= 5, "the read-out's values by colour: {shown:?}");
+
+    // The crosshair itself: a light vertical line through at least four charts (the same time on each).
+    let (y0, y1) = ((0.8 * 800.0) as usize, (0.96 * 800.0) as usize);
+    let columns: Vec<usize> = (0..img.width)
+        .filter(|&x| {
+            let lit = (y0..y1).filter(|&y| near(&img.rgb[y * img.width + x], [230, 230, 230], 25)).count();
+            lit as f32 > 0.6 * (y1 - y0) as f32
+        })
+        .collect();
+    let mut lines = columns.clone();
+    lines.dedup_by(|a, b| *a <= *b + 2);
+    assert!(lines.len() >= 4, "crosshair lines at columns {columns:?}");
+
+    // Event markers: the detected fault (magenta, dotted) on the charts.
+    let charts = img.region(0.0, 1.0, 0.78, 0.97);
+    let magenta = count(&charts, [255, 0, 255], 60);
+    assert!(magenta > 100, "no fault marker on the charts ({magenta} magenta pixels)");
+
+    // The remaining-life chart's p10–p90 band: a dull green fill (a quarter of the line's light green).
+    let rul = img.region(0.175, 0.33, 0.78, 0.97);
+    let band = rul
+        .iter()
+        .filter(|p| p[1] as i32 > p[0] as i32 + 12 && p[1] as i32 > p[2] as i32 + 12 && p[1] < 140 && p[1] > 40)
+        .count();
+    assert!(band > 300, "no remaining-life band ({band} pixels)");
+
+    // The plots exported halfway (as the CSV and PNG buttons do): the panel's picture, and its data.
+    let exported = |ext: &str| {
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                p.file_name().unwrap().to_str().unwrap().starts_with("twin-plots-P-101-")
+                    && p.extension().is_some_and(|e| e == ext)
+            })
+            .unwrap_or_else(|| panic!("no exported {ext} in {}", dir.display()))
+    };
+    let panel = decode(&exported("png"));
+    assert!(panel.width > 1200 && (200..300).contains(&panel.height), "{} x {}", panel.width, panel.height);
+    let all = panel.region(0.0, 1.0, 0.0, 1.0);
+    assert!(count(&all, [230, 60, 50], 30) > 300, "the panel's picture has no alarm threshold lines");
+    let csv = std::fs::read_to_string(exported("csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("chart,series,time_s,time,value,note"));
+    let charts: std::collections::BTreeSet<&str> = lines.map(|l| l.split(',').next().unwrap()).collect();
+    for chart in ["Bearing wear", "Cavitation risk", "Insulation health", "Winding temperature, °C"] {
+        assert!(charts.iter().any(|c| chart.starts_with(c.trim_matches('"'))), "{chart} not exported: {charts:?}");
+    }
+}
+
+/// Light (text) pixels in a region: egui's text on its dark fill.
+fn text_pixels(r: &[[u8; 3]]) -> usize {
+    r.iter().filter(|p| luma(p) > 110.0).count()
 }

@@ -18,6 +18,7 @@
 mod clock;
 mod identity;
 mod message;
+mod sources;
 mod spb;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -34,6 +35,7 @@ pub use clock::CLOCK_MIN_SPAN_S;
 use clock::{ClockEstimate, ClockJudgement};
 pub use identity::IdentityReport;
 pub use message::{Outcome, RawMessage, VALUE_TOPIC_PREFIX, value_message, value_message_with};
+pub use sources::{SourceKind, SourceQuality};
 pub use spb::MAX_PENDING_COMMANDS;
 use spb::{SparkplugKey, data_topic};
 
@@ -65,6 +67,9 @@ pub struct SignalEntry {
     pub deadband: f64,
     /// Expected sample period, s.
     pub period_s: f64,
+    /// The source it comes from, as the data-quality panel groups signals: its MQTT topic filter, Sparkplug
+    /// `group/node[/device]`, or OPC UA endpoint.
+    pub source: (SourceKind, String),
 }
 
 /// A sample that passed every check, ready for the twin.
@@ -239,6 +244,17 @@ impl Ingestor {
                     SignalSource::OpcUa(src) => Some(src.node.clone()),
                     _ => None,
                 };
+                let source = match &s.source {
+                    SignalSource::Mqtt(src) => (SourceKind::Mqtt, src.topic.clone()),
+                    SignalSource::Sparkplug(sp) => (
+                        SourceKind::Sparkplug,
+                        match &sp.device {
+                            Some(d) => format!("{}/{}/{d}", sp.group, sp.edge_node),
+                            None => format!("{}/{}", sp.group, sp.edge_node),
+                        },
+                    ),
+                    SignalSource::OpcUa(src) => (SourceKind::OpcUa, src.endpoint.clone()),
+                };
                 let (a, b) = (converter.to_canonical(s.valid.0), converter.to_canonical(s.valid.1));
                 Some(SignalEntry {
                     id: s.id.clone(),
@@ -253,6 +269,7 @@ impl Ingestor {
                     valid: (a.min(b), a.max(b)),
                     deadband: (converter.to_canonical(s.deadband) - converter.to_canonical(0.0)).abs(),
                     period_s: s.period.secs(),
+                    source,
                 })
             })
             .collect();
@@ -731,6 +748,38 @@ mod tests {
         assert_eq!(j.matches.get("site/a/level").map(Vec::len), Some(1));
         assert_eq!(j.release(f64::INFINITY).len(), 2);
         assert_eq!(count(&j, Outcome::Accepted), 2);
+    }
+
+    #[test]
+    fn each_source_reports_its_messages_rejections_by_reason_newest_sample_clock_and_what_waits() {
+        let mut i = ingestor();
+        for k in 0..5 {
+            let ts = 1000.0 + f64::from(k);
+            i.ingest(&msg("site/a/level", &format!(r#"{{"v": {}, "ts": {ts}}}"#, 250 + 10 * k), ts + 0.2));
+        }
+        i.ingest(&msg("site/b/level", r#"{"v": 1e300, "ts": 1005}"#, 1005.2));
+        i.ingest(&msg("site/b/level", r#"{"v": -1, "ts": 1006}"#, 1006.2));
+        i.ingest(&msg("site/a/level", r#"{"v": "high", "ts": 1007}"#, 1007.2));
+        // Stamped ahead of the twin's clock: it waits for its time.
+        i.ingest(&msg("site/a/level", r#"{"v": 260, "ts": 1100}"#, 1008.2));
+        assert_eq!(i.release(1050.0).len(), 5);
+        let sources = i.sources();
+        assert_eq!(sources.len(), 1, "one topic filter, one source: {sources:#?}");
+        let q = &sources[0];
+        assert_eq!(
+            (q.kind, q.name.as_str(), q.signals.as_slice()),
+            (SourceKind::Mqtt, "site/+/level", &["T-1.level".to_owned()][..])
+        );
+        assert_eq!(q.accepted, 5);
+        assert_eq!(q.rejected.get("out_of_range"), Some(&2));
+        assert_eq!(q.rejected.get("not_a_number"), Some(&1));
+        assert_eq!(q.rejected.values().sum::<u64>(), 3, "{:?}", q.rejected);
+        assert_eq!(q.messages, 8, "five accepted, three refused (the waiting one is not counted yet)");
+        assert_eq!(q.waiting, 1);
+        assert!(q.last_received_s.is_some_and(|t| t >= 1008.2), "{:?}", q.last_received_s);
+        let (skewed, offset) = q.clock.expect("a clock estimated from its timestamps");
+        assert!(!skewed && offset.abs() < 1.0, "{offset}");
+        assert_eq!(q.held, None);
     }
 
     #[test]

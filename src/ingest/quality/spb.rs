@@ -64,6 +64,14 @@ impl Ingestor {
         out
     }
 
+    /// Why the messages of Sparkplug edge node `group/node` are held back, if they are.
+    pub(super) fn held_reason(&self, group: &str, node: &str) -> Option<String> {
+        let h = self.sp_health.get(&(group.to_owned(), node.to_owned())).filter(|h| h.held > 0)?;
+        let why =
+            if h.births == 0 { "the node never sent its birth (NBIRTH)" } else { "waiting for the node's rebirth" };
+        Some(format!("{} message(s) held: {why}; {} rebirth request(s) sent", h.held, h.rebirths))
+    }
+
     /// Takes the commands the twin should publish (QoS 1, not retained): Sparkplug rebirth requests. At most
     /// [`MAX_PENDING_COMMANDS`] wait; further ones are dropped and counted as `command_dropped`.
     pub fn take_commands(&mut self) -> Vec<(String, Vec<u8>)> {
