@@ -112,7 +112,7 @@ impl PlcTarget {
         match self {
             PlcTarget::Modbus { .. } => sp.plc.as_ref().map(|p| push::PlcTag::Register(p.spec())),
             PlcTarget::OpcUa(_) => {
-                sp.opcua.as_ref().map(|t| push::PlcTag::Node { node: t.node.clone(), data_type: t.data_type.wire() })
+                sp.opcua.as_ref().map(|t| push::PlcTag::Node { node: t.node.clone(), data_type: t.data_type })
             }
         }
     }

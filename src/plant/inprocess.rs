@@ -108,8 +108,8 @@ fn advance_virtual_plant(
     }
     let pubs = runner.plant.advance(dt);
     let (mut refused, mut refused_upstream) = (0, 0);
+    let upstream = runner.lockstep.is_none() && matches!(runner.output, PlantOutput::Mqtt(_));
     for p in pubs {
-        let upstream = runner.lockstep.is_none() && matches!(runner.output, PlantOutput::Mqtt(_));
         let ok = match (&runner.lockstep, &runner.output) {
             (Some(tx), _) | (None, PlantOutput::Direct(tx)) => tx.offer(RawMessage {
                 topic: p.topic,

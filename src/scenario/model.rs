@@ -714,33 +714,8 @@ pub struct OpcUaTag {
     pub data_type: OpcUaDataType,
 }
 
-/// Data types a set-point node may have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum OpcUaDataType {
-    #[default]
-    Double,
-    Float,
-    Int16,
-    UInt16,
-    Int32,
-    UInt32,
-    Int64,
-}
-
-impl OpcUaDataType {
-    /// The protocol crate's type.
-    pub fn wire(self) -> twin_opcua::DataType {
-        match self {
-            OpcUaDataType::Double => twin_opcua::DataType::Double,
-            OpcUaDataType::Float => twin_opcua::DataType::Float,
-            OpcUaDataType::Int16 => twin_opcua::DataType::Int16,
-            OpcUaDataType::UInt16 => twin_opcua::DataType::UInt16,
-            OpcUaDataType::Int32 => twin_opcua::DataType::Int32,
-            OpcUaDataType::UInt32 => twin_opcua::DataType::UInt32,
-            OpcUaDataType::Int64 => twin_opcua::DataType::Int64,
-        }
-    }
-}
+/// Data types a set-point node may have: the OPC UA crate's own, named as the scenario writes them.
+pub use twin_opcua::DataType as OpcUaDataType;
 
 /// Register encodings on the PLC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

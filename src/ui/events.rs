@@ -143,19 +143,18 @@ pub fn plot_events(world: &World, assets: &[&str], x0: f64, x1: f64) -> Vec<Plot
                 ),
             );
         }
-        for r in &a.revisions {
-            for &id in assets {
-                add(
-                    r.from_s,
-                    EventKind::Revised,
-                    id,
-                    format!(
-                        "late data revised {} to {} (the shaded span)",
-                        format_sim_time(r.from_s),
-                        format_sim_time(r.to_s)
-                    ),
-                );
-            }
+        // A revised span concerns the whole twin: listed once, under the train's first asset.
+        for r in a.revisions.iter().filter(|_| !assets.is_empty()) {
+            add(
+                r.from_s,
+                EventKind::Revised,
+                assets[0],
+                format!(
+                    "late data revised {} to {} (the shaded span)",
+                    format_sim_time(r.from_s),
+                    format_sim_time(r.to_s)
+                ),
+            );
         }
     }
     for m in &world.resource::<LoadedScenario>().0.maintenance {
@@ -176,8 +175,6 @@ pub fn plot_events(world: &World, assets: &[&str], x0: f64, x1: f64) -> Vec<Plot
         }
     }
     out.sort_by(|a, b| a.t_s.total_cmp(&b.t_s).then(a.kind.cmp(&b.kind)));
-    // A revised span shows once, not once per asset.
-    out.dedup_by(|a, b| a.kind == EventKind::Revised && b.kind == EventKind::Revised && a.t_s == b.t_s);
     out
 }
 

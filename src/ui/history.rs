@@ -152,10 +152,9 @@ impl Plugin for HistoryPlugin {
 }
 
 /// Samples every asset's indices and the scored measurements when a sample is due.
-fn record_history(world: &mut World) {
+fn record_history(world: &mut World, pumps: &mut QueryState<(&Asset, &crate::twin::pump::SpeedSetpoint)>) {
     let now = world.resource::<SimClock>().now_s;
     world.resource_scope(|world, mut h: Mut<History>| {
-        let mut pumps = world.query::<(&Asset, &crate::twin::pump::SpeedSetpoint)>();
         for (asset, sp) in pumps.iter(world) {
             h.note_setpoint(&asset.id, now, sp.rpm);
         }

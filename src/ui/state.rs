@@ -84,19 +84,21 @@ impl SourceRates {
     /// Takes the sources' counters (`key`, messages) at simulated time `now_s`; the rates move once at least
     /// [`SOURCE_RATE_EVERY_S`] has passed (a clock that went back, a restore, starts over).
     pub fn update<'a>(&mut self, now_s: f64, counts: impl Iterator<Item = (&'a str, u64)>) {
-        let counts: std::collections::BTreeMap<String, u64> = counts.map(|(k, n)| (k.to_owned(), n)).collect();
-        match &self.last {
-            Some((t, old)) if now_s - t >= SOURCE_RATE_EVERY_S => {
-                let dt = now_s - t;
-                self.per_s = counts
-                    .iter()
-                    .map(|(k, n)| (k.clone(), n.saturating_sub(old.get(k).copied().unwrap_or(0)) as f64 / dt))
-                    .collect();
-                self.last = Some((now_s, counts));
-            }
-            Some((t, _)) if now_s >= *t => {}
-            _ => self.last = Some((now_s, counts)),
+        let due = self.last.as_ref().is_none_or(|(t, _)| now_s - t >= SOURCE_RATE_EVERY_S || now_s < *t);
+        if !due {
+            return; // most frames: the counters are not even taken
         }
+        let counts: std::collections::BTreeMap<String, u64> = counts.map(|(k, n)| (k.to_owned(), n)).collect();
+        if let Some((t, old)) = &self.last
+            && now_s > *t
+        {
+            let dt = now_s - t;
+            self.per_s = counts
+                .iter()
+                .map(|(k, n)| (k.clone(), n.saturating_sub(old.get(k).copied().unwrap_or(0)) as f64 / dt))
+                .collect();
+        }
+        self.last = Some((now_s, counts));
     }
 }
 

@@ -39,9 +39,10 @@ pub enum Identity {
     },
 }
 
-/// Data type of a node a set-point is written to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Data type of a node a set-point is written to (a scenario names it: `Double` when it does not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum DataType {
+    #[default]
     Double,
     Float,
     Int16,
