@@ -231,9 +231,25 @@ enum Command {
         /// Scenario file (.ron).
         scenario: PathBuf,
         /// Set-point change, e.g. P-101.speed=1400 (repeatable).
-        #[arg(long = "set", value_name = "ID=VALUE", required = true, value_parser = twin::change::cli::parse_set)]
+        #[arg(long = "set", value_name = "ID=VALUE", required_unless_present = "change_set",
+            value_parser = twin::change::cli::parse_set)]
         sets: Vec<(String, f64)>,
-        /// Approve the change (as --as).
+        /// The change-set file signed elsewhere (`twin approve`): its set-points are drafted and validated now, on
+        /// fresh inputs, and must be the same writes; the --signature files are checked against its hash.
+        #[arg(long, value_name = "CHANGE.json", conflicts_with = "sets")]
+        change_set: Option<PathBuf>,
+        /// Write the validated change set to this file for engineers to sign (`twin approve`), and stop.
+        #[arg(long, value_name = "CHANGE.json")]
+        export: Option<PathBuf>,
+        /// Sign the validated change set with this private key (`twin keys new`; repeatable). The passphrase is
+        /// read from $TWIN_PASSPHRASE, else asked on the terminal.
+        #[arg(long, value_name = "KEY")]
+        sign_with: Vec<PathBuf>,
+        /// An approval signed elsewhere (`twin approve` writes it; repeatable).
+        #[arg(long, value_name = "FILE")]
+        signature: Vec<PathBuf>,
+        /// Approve the change by name (as --as): only for the virtual plant's PLC, in a scenario without trusted
+        /// keys. A real PLC's changes need signed approvals.
         #[arg(long, requires = "approver")]
         approve: bool,
         /// Who approves (with --approve); also the author unless --author is given.
@@ -265,6 +281,25 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Signing keys: `twin keys new --name alice` makes alice.key (the private key, encrypted with a passphrase)
+    /// and alice.pub, and prints the line for the site's trusted keys file.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Sign a change-set file (`twin change --export`) with your key: writes a signature file to hand to whoever
+    /// pushes (`twin change --change-set CHANGE.json --signature FILE`). The passphrase is read from
+    /// $TWIN_PASSPHRASE, else asked on the terminal. Exit 0 when signed, 2 on bad input.
+    Approve {
+        /// The change-set file.
+        change: PathBuf,
+        /// Your private key (`twin keys new`).
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// The signature file (default: CHANGE.<key name>.sig beside the change set).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
     /// Audit log tools.
     Audit {
@@ -366,8 +401,23 @@ fn parse_time(text: &str) -> Result<f64, String> {
 }
 
 #[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a key pair: NAME.key (PKCS#8, encrypted with a passphrase of at least 8 characters, from
+    /// $TWIN_PASSPHRASE or asked twice on the terminal) and NAME.pub.
+    New {
+        /// Whose key (the file names; the trusted keys file names the holder).
+        #[arg(long)]
+        name: String,
+        /// Where to write the files.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
-    /// Verify an audit log's hash chain; exit 0 when intact, 1 naming the first broken or altered record.
+    /// Verify an audit log's hash chain and the signatures of its approvals; exit 0 when intact, 1 naming the
+    /// first broken or altered record.
     Verify {
         /// The log (JSON Lines).
         file: PathBuf,
@@ -570,11 +620,35 @@ fn main() -> ExitCode {
             wait,
             seed,
             json,
+            change_set,
+            export,
+            sign_with,
+            signature,
         }) => {
             let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
             let author = author.or_else(|| approver.clone()).unwrap_or(user);
             let approvers = if approve { approver.into_iter().chain(second_approver).collect() } else { Vec::new() };
-            let request = twin::change::ChangeRequest { sets, author, approvers, allow_writes };
+            let approvals = match twin::change::cli::approvals_input(change_set.as_deref(), &sign_with, &signature) {
+                Ok(x) => x,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let sets = match &approvals.change_set {
+                Some(doc) => doc.drafts.iter().map(|d| (d.setpoint.clone(), d.value)).collect(),
+                None => sets,
+            };
+            let request = twin::change::ChangeRequest {
+                sets,
+                author,
+                approvers,
+                signers: approvals.signers,
+                signatures: approvals.signatures,
+                change_set: approvals.change_set,
+                export,
+                allow_writes,
+            };
             ExitCode::from(twin::change::cli::change_command(&twin::change::cli::ChangeArgs {
                 scenario: &scenario,
                 from_s: from.map(Dur::secs),
@@ -584,6 +658,12 @@ fn main() -> ExitCode {
                 seed,
                 json,
             }))
+        }
+        Some(Command::Keys { command: KeysCommand::New { name, dir } }) => {
+            ExitCode::from(twin::change::cli::keys_new(&dir, &name))
+        }
+        Some(Command::Approve { change, key, output }) => {
+            ExitCode::from(twin::change::cli::approve_command(&change, &key, output.as_deref()))
         }
         Some(Command::Audit { command: AuditCommand::Verify { file } }) => {
             ExitCode::from(twin::change::cli::audit_verify(&file))

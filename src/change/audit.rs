@@ -6,6 +6,10 @@
 //! with `hash` always last: it is the SHA-256 of the line's text up to `,"hash"` followed by `}` (the record
 //! exactly as written, `prev` included), so verification needs no JSON re-serialisation. The first record's
 //! `prev` is 64 zeros.
+//!
+//! A hash chain shows edits only to whoever kept the last hash: someone rewriting the whole file can recompute it.
+//! Signed approvals are what a rewrite cannot forge: verification checks every recorded signature against its
+//! public key and change-set hash, and that every signed push had the approvals it needed over its change set.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -128,6 +132,8 @@ pub struct Summary {
     pub records: usize,
     /// Hash of the last record (`GENESIS` for an empty log).
     pub last_hash: String,
+    /// Signed approvals whose signatures verified.
+    pub signed_approvals: usize,
 }
 
 /// Verifies the chain of the log at `path`: every line is a record whose hash matches its text, whose `prev` is
@@ -136,6 +142,7 @@ pub fn verify(path: &Path) -> Result<Summary, VerifyError> {
     let reader = BufReader::new(File::open(path)?);
     let mut prev = GENESIS.to_owned();
     let mut records = 0usize;
+    let mut signed = Signed::default();
     for (i, line) in reader.split(b'\n').enumerate() {
         let line = line?;
         let n = i + 1;
@@ -172,10 +179,62 @@ pub fn verify(path: &Path) -> Result<Summary, VerifyError> {
                 value["seq"]
             ))));
         }
+        if let Err(what) = signed.check(&value) {
+            return Err(VerifyError::Broken(bad(format!("record {records}: {what}"))));
+        }
         prev = claimed.to_owned();
         records += 1;
     }
-    Ok(Summary { records, last_hash: prev })
+    Ok(Summary { records, last_hash: prev, signed_approvals: signed.verified })
+}
+
+/// The signed approvals seen so far in a log: the distinct keys that validly signed each change-set hash.
+#[derive(Default)]
+struct Signed {
+    by_hash: std::collections::HashMap<String, std::collections::BTreeSet<String>>,
+    verified: usize,
+}
+
+impl Signed {
+    /// Checks a record: a signed approval's signature must verify; a signed push must follow enough of them.
+    fn check(&mut self, record: &serde_json::Value) -> Result<(), String> {
+        let data = &record["data"];
+        let text = |k: &str| data.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        match record["event"].as_str() {
+            Some("approval") if data.get("signature").is_some() => {
+                let (Some(signer), Some(public_key), Some(change_hash), Some(signature)) =
+                    (text("signer"), text("public_key"), text("change_hash"), text("signature"))
+                else {
+                    return Err("a signed approval without its signer, public key, change hash or signature".into());
+                };
+                let sig = twin_sign::SignatureFile {
+                    format: twin_sign::SIGNATURE_FORMAT.into(),
+                    signer: signer.clone(),
+                    public_key: public_key.clone(),
+                    change_hash: change_hash.clone(),
+                    signature,
+                    signed_unix_s: 0.0,
+                };
+                sig.verify().map_err(|e| format!("the signed approval by {signer}: {e}"))?;
+                self.verified += 1;
+                self.by_hash.entry(change_hash).or_default().insert(public_key);
+                Ok(())
+            }
+            Some("push_start") if data.get("signed").and_then(|v| v.as_bool()) == Some(true) => {
+                let hash = text("change_hash").unwrap_or_default();
+                let need = data.get("approvals_required").and_then(|v| v.as_u64()).unwrap_or(1) as usize;
+                let have = self.by_hash.get(&hash).map_or(0, |keys| keys.len());
+                if have < need {
+                    return Err(format!(
+                        "a push of change set {}… with {have} valid signed approval(s) of the {need} it needed",
+                        hash.get(..12).unwrap_or(&hash)
+                    ));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]

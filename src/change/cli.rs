@@ -317,6 +317,7 @@ pub fn change_command(a: &ChangeArgs<'_>) -> u8 {
         println!("{}", brought.source);
     }
     let mut app = brought.app;
+    let scenario_approvals = app.world().resource::<crate::twin::LoadedScenario>().0.change.approvals;
     session.set_target(brought.target);
     let outcome = match super::run_change(&mut app, &a.request, &mut session, &mut |t| {
         eprintln!("writing to {t}");
@@ -352,9 +353,26 @@ pub fn change_command(a: &ChangeArgs<'_>) -> u8 {
                 println!("write {id} = {wrote}, read back {read}");
             }
         }
+        if let Some(hash) = &outcome.change_hash {
+            println!("change set hash {hash}");
+        }
+        for a in &outcome.approvers {
+            println!("approved by {a}");
+        }
+        for why in &outcome.refusals {
+            println!("approval refused: {why}");
+        }
         match &outcome.status {
             Status::Rejected => println!("rejected by validation: nothing written"),
-            Status::AwaitingApproval => println!("valid; awaiting approval (--approve --as NAME): nothing written"),
+            Status::AwaitingApproval => println!(
+                "valid; awaiting approval ({} of {}: --sign-with KEY, --signature FILE, or for the virtual plant's \
+                 PLC without trusted keys --approve --as NAME): nothing written",
+                outcome.approvers.len(),
+                scenario_approvals
+            ),
+            Status::Exported(path) => {
+                println!("valid; change set written to {path}: sign it with `twin approve {path} --key KEY`")
+            }
             Status::WritesDisabled(why) => println!("valid and approved; not written: {why}"),
             Status::Pushed => println!("pushed and verified"),
             Status::RolledBack(alarm) => println!("ALARM: {alarm}"),
@@ -363,6 +381,8 @@ pub fn change_command(a: &ChangeArgs<'_>) -> u8 {
     }
     match outcome.status {
         Status::Rejected | Status::RolledBack(_) => 1,
+        // A refused signature is an answer to act on, as a rejection is.
+        _ if !outcome.refusals.is_empty() => 1,
         _ => 0,
     }
 }
@@ -381,7 +401,12 @@ fn with_source(value: &impl serde::Serialize, source: &str) -> String {
 pub fn audit_verify(path: &Path) -> u8 {
     match audit::verify(path) {
         Ok(s) => {
-            println!("{}: {} records, chain intact", path.display(), s.records);
+            println!(
+                "{}: {} records, chain intact, {} signed approval(s) verified",
+                path.display(),
+                s.records,
+                s.signed_approvals
+            );
             0
         }
         Err(audit::VerifyError::Broken(p)) => {
@@ -390,6 +415,109 @@ pub fn audit_verify(path: &Path) -> u8 {
         }
         Err(e) => {
             eprintln!("error: {}: {e}", path.display());
+            2
+        }
+    }
+}
+
+/// The approvals `twin change` was given: a change-set file, keys to sign with here, signatures made elsewhere.
+#[derive(Debug, Default)]
+pub struct ApprovalsInput {
+    pub change_set: Option<super::approval::ChangeSetDoc>,
+    pub signers: Vec<(String, twin_sign::SigningKey)>,
+    pub signatures: Vec<twin_sign::SignatureFile>,
+}
+
+/// Reads the change-set file, opens the keys (asking each one's passphrase) and reads the signature files.
+pub fn approvals_input(
+    change_set: Option<&Path>,
+    keys: &[std::path::PathBuf],
+    signatures: &[std::path::PathBuf],
+) -> Result<ApprovalsInput, String> {
+    let change_set = change_set.map(super::approval::ChangeSetDoc::load).transpose()?;
+    let signers = keys.iter().map(|k| open_key(k).map(|key| (key_name(k), key))).collect::<Result<_, _>>()?;
+    let signatures = signatures
+        .iter()
+        .map(|p| twin_sign::SignatureFile::load(p).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    Ok(ApprovalsInput { change_set, signers, signatures })
+}
+
+/// A key's holder as its file names it (`alice.key` → alice).
+fn key_name(path: &Path) -> String {
+    path.file_stem().map_or_else(|| "key".to_string(), |s| s.to_string_lossy().into_owned())
+}
+
+/// The passphrase from `$TWIN_PASSPHRASE`, else asked on the terminal (twice when `confirm`).
+pub fn passphrase(prompt: &str, confirm: bool) -> Result<zeroize::Zeroizing<String>, String> {
+    if let Ok(p) = std::env::var("TWIN_PASSPHRASE") {
+        return Ok(p.into());
+    }
+    let ask = |p: &str| {
+        rpassword::prompt_password(p)
+            .map(zeroize::Zeroizing::new)
+            .map_err(|e| format!("cannot ask for the passphrase ({e}): run it in a terminal, or set TWIN_PASSPHRASE"))
+    };
+    let first = ask(prompt)?;
+    if confirm && *ask("again: ")? != *first {
+        return Err("the passphrases differ".into());
+    }
+    Ok(first)
+}
+
+/// Opens the private key at `path`, asking for its passphrase.
+fn open_key(path: &Path) -> Result<twin_sign::SigningKey, String> {
+    let pass = passphrase(&format!("passphrase of {}: ", path.display()), false)?;
+    twin_sign::load_signing_key(path, &pass).map_err(|e| e.to_string())
+}
+
+/// `twin keys new`.
+pub fn keys_new(dir: &Path, name: &str) -> u8 {
+    let made = passphrase(&format!("passphrase for {name}'s new key: "), true)
+        .and_then(|pass| twin_sign::new_key_pair(dir, name, &pass).map_err(|e| e.to_string()));
+    match made {
+        Ok(k) => {
+            println!("private key: {} (keep it; encrypted with your passphrase)", k.private.display());
+            println!("public key:  {}", k.public.display());
+            println!("for the site's trusted keys file (roles: Operator, Engineer, Admin):");
+            println!("    (name: \"{name}\", roles: [Engineer], public_key: \"{}\"),", k.public_key);
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}
+
+/// `twin approve CHANGE.json --key KEY`.
+pub fn approve_command(change: &Path, key: &Path, output: Option<&Path>) -> u8 {
+    let signed = (|| {
+        let doc = super::approval::ChangeSetDoc::load(change)?;
+        if let Some(v) = doc.verdicts.iter().find(|v| !v.passed) {
+            return Err(format!(
+                "{}: {} failed the {} layer ({}): a rejected change is not signed",
+                change.display(),
+                v.setpoint,
+                v.layer,
+                v.reason
+            ));
+        }
+        println!("{}", doc.summary());
+        let signing = open_key(key)?;
+        let name = key_name(key);
+        let sig = twin_sign::SignatureFile::sign(&signing, &name, &doc.hash(), scenario::unix_now_s());
+        let out = output.map_or_else(|| change.with_extension(format!("{name}.sig")), std::path::Path::to_path_buf);
+        sig.save(&out).map_err(|e| e.to_string())?;
+        Ok(out)
+    })();
+    match signed {
+        Ok(out) => {
+            println!("signed: {}", out.display());
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
             2
         }
     }

@@ -5,6 +5,7 @@
 //! enables them (`--allow-writes` or the GUI switch), every layer of validation passed and the change holds the
 //! approvals the scenario asks for. The target is named in the audit log (and by the CLI) before any write.
 
+pub mod approval;
 pub mod audit;
 pub mod cli;
 pub mod draft;
@@ -54,14 +55,22 @@ pub enum ChangeError {
 }
 
 /// A change request as the CLI (or a script) makes it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ChangeRequest {
     /// (set-point id, value in its unit).
     pub sets: Vec<(String, f64)>,
     /// Who drafts it.
     pub author: String,
-    /// Who approves it (distinct names count).
+    /// Who approves it by name (distinct names count; only for the virtual plant's PLC without trusted keys).
     pub approvers: Vec<String>,
+    /// Keys that sign the validated change set here: (the signer's name, the key).
+    pub signers: Vec<(String, twin_sign::SigningKey)>,
+    /// Approvals signed elsewhere (`twin approve`), over `change_set`'s hash.
+    pub signatures: Vec<twin_sign::SignatureFile>,
+    /// The change-set file the signatures were made over: the drafts validated now must ask for the same writes.
+    pub change_set: Option<approval::ChangeSetDoc>,
+    /// Write the validated change set to this file for signing, and stop (nothing is approved or written).
+    pub export: Option<std::path::PathBuf>,
     /// The user enables writes (the scenario must too).
     pub allow_writes: bool,
 }
@@ -201,6 +210,8 @@ pub enum Status {
     Rejected,
     /// Valid, but without the approvals it needs (nothing written).
     AwaitingApproval,
+    /// Valid, and its change set written to this file for signing (nothing approved or written).
+    Exported(String),
     /// Valid and approved, but not written: writes are not enabled, or the inputs went stale; the reason.
     WritesDisabled(String),
     /// Written and verified.
@@ -220,6 +231,12 @@ pub struct ChangeOutcome {
     pub push: Option<push::PushReport>,
     /// The PLC written to, when one was.
     pub target: Option<PlcTarget>,
+    /// The canonical hash of the validated change set (what approvals sign), once every layer passed.
+    pub change_hash: Option<String>,
+    /// Who approved it (one per distinct key or name).
+    pub approvers: Vec<String>,
+    /// Approvals that were refused (recorded in the audit log), and why.
+    pub refusals: Vec<String>,
     pub status: Status,
 }
 
@@ -241,36 +258,64 @@ pub fn run_change(
     session.validate(app.world(), actor)?;
     let drafts: Vec<u64> = session.drafts().iter().map(|d| d.id).collect();
     let validations: Vec<Validation> = drafts.iter().filter_map(|d| session.validation(*d).cloned()).collect();
-    let done = |status, push, target| ChangeOutcome {
+    let mut refusals = Vec::new();
+    let done = |status, push, target, session: &session::ChangeSession, refusals: &mut Vec<String>| ChangeOutcome {
         drafts: drafts.clone(),
         validations: validations.clone(),
         push,
         target,
+        change_hash: session.change_set(&scenario).map(|d| d.hash()),
+        approvers: session.approvals().into_iter().map(str::to_owned).collect(),
+        refusals: std::mem::take(refusals),
         status,
     };
-    if !session.all_passed() {
-        return Ok(done(Status::Rejected, None, None));
+    let Some(doc) = session.change_set(&scenario) else {
+        return Ok(done(Status::Rejected, None, None, session, &mut refusals));
+    };
+    if let Some(path) = &req.export {
+        doc.save(path).map_err(ChangeError::Invalid)?;
+        session.note(format!("change set written to {} for signing (hash {})", path.display(), doc.hash()));
+        return Ok(done(Status::Exported(path.display().to_string()), None, None, session, &mut refusals));
     }
-    let mut approvers: Vec<&str> = req.approvers.iter().map(String::as_str).collect();
-    approvers.sort_unstable();
-    approvers.dedup();
-    for a in &approvers {
-        session.approve(a)?;
+    let refused = |r: Result<(), ChangeError>, refusals: &mut Vec<String>| match r {
+        Err(ChangeError::Refused(why)) => {
+            refusals.push(why);
+            Ok(())
+        }
+        other => other,
+    };
+    if let Some(file) = &req.change_set {
+        refused(session.adopt(&scenario, file.clone(), actor), &mut refusals)?;
     }
-    if approvers.len() < usize::from(scenario.change.approvals) {
-        return Ok(done(Status::AwaitingApproval, None, None));
+    let hash = session.change_set(&scenario).map(|d| d.hash()).unwrap_or_default();
+    let mut names: Vec<&str> = req.approvers.iter().map(String::as_str).collect();
+    names.sort_unstable();
+    names.dedup();
+    for a in names {
+        refused(session.approve(&scenario, a), &mut refusals)?;
+    }
+    let now = crate::scenario::unix_now_s();
+    let signed_here = req.signers.iter().map(|(name, key)| twin_sign::SignatureFile::sign(key, name, &hash, now));
+    for sig in signed_here.chain(req.signatures.iter().cloned()) {
+        refused(session.approve_signed(&scenario, &sig).map(drop), &mut refusals)?;
+    }
+    if session.approvals().len() < usize::from(scenario.change.approvals) {
+        return Ok(done(Status::AwaitingApproval, None, None, session, &mut refusals));
     }
     let target = session.target();
+    // A push clears the drafts and their approvals: the outcome names what was approved before it.
+    let approved = done(Status::Pushed, None, None, session, &mut refusals);
+    let outcome = |status, push, target| ChangeOutcome { status, push, target, ..approved };
     match session.push(app.world_mut(), actor, req.allow_writes, on_target) {
         Ok(report) => {
             let status = match &report.alarm {
                 Some(a) => Status::RolledBack(a.clone()),
                 None => Status::Pushed,
             };
-            Ok(done(status, Some(report), target))
+            Ok(outcome(status, Some(report), target))
         }
-        Err(ChangeError::Refused(why)) => Ok(done(Status::WritesDisabled(why), None, None)),
-        Err(ChangeError::Unreachable(alarm)) => Ok(done(Status::RolledBack(alarm), None, target)),
+        Err(ChangeError::Refused(why)) => Ok(outcome(Status::WritesDisabled(why), None, None)),
+        Err(ChangeError::Unreachable(alarm)) => Ok(outcome(Status::RolledBack(alarm), None, target)),
         Err(e) => Err(e),
     }
 }

@@ -4,7 +4,7 @@
 //! push's ramped writes) on worker threads and polls them once a frame, so no frame waits on them. Every step is
 //! recorded in the audit log before it takes effect; a step that cannot be recorded does not happen.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use crossbeam_channel::{Receiver, bounded};
 use serde_json::json;
 use twin_models::whatif::Answer;
 
+use super::approval::{self, ChangeSetDoc, Policy};
 use super::audit::AuditLog;
 use super::draft::Draft;
 use super::push::{self, PushReport};
@@ -77,7 +78,13 @@ pub struct ChangeSession {
     /// Bumped on every edit of the drafts: a validation started before it no longer holds.
     generation: u64,
     validations: BTreeMap<u64, Validation>,
-    approvals: BTreeSet<String>,
+    /// The approvals of the present drafts: approver's name by what makes it distinct (the public key of a signed
+    /// approval, the name of a named one).
+    approvals: BTreeMap<String, String>,
+    /// A change-set file the drafts were found to be (its signatures are over its hash); none after an edit.
+    adopted: Option<ChangeSetDoc>,
+    /// The approval policy for the scenario and target, read once (the trusted keys file) until the target changes.
+    policy: std::sync::OnceLock<Policy>,
     target: Option<PlcTarget>,
     seed: u64,
     audit_path: PathBuf,
@@ -100,7 +107,9 @@ impl ChangeSession {
             next_id: 0,
             generation: 0,
             validations: BTreeMap::new(),
-            approvals: BTreeSet::new(),
+            approvals: BTreeMap::new(),
+            adopted: None,
+            policy: std::sync::OnceLock::new(),
             target,
             seed,
             audit_path,
@@ -150,9 +159,9 @@ impl ChangeSession {
         self.validations.get(&id)
     }
 
-    /// Who approved the present drafts (distinct names).
-    pub fn approvals(&self) -> &BTreeSet<String> {
-        &self.approvals
+    /// Who approved the present drafts, one name per distinct approval (key, or name).
+    pub fn approvals(&self) -> Vec<&str> {
+        self.approvals.values().map(String::as_str).collect()
     }
 
     /// Where a push writes.
@@ -163,6 +172,7 @@ impl ChangeSession {
     /// Makes `target` the PLC pushes write to (the drafts' validations stand: the target is no layer's input).
     pub fn set_target(&mut self, target: Option<PlcTarget>) {
         self.target = target;
+        self.policy = std::sync::OnceLock::new();
     }
 
     /// The audit log's path.
@@ -190,6 +200,7 @@ impl ChangeSession {
         self.generation += 1;
         self.validations.clear();
         self.approvals.clear();
+        self.adopted = None;
     }
 
     /// `author` drafts `setpoint` to `value` (in the set-point's unit) against its live version in `world`; a
@@ -308,8 +319,45 @@ impl ChangeSession {
             && self.drafts.iter().all(|d| self.validations.get(&d.id).is_some_and(Validation::passed))
     }
 
-    /// `name` approves the validated drafts.
-    pub fn approve(&mut self, name: &str) -> Result<(), ChangeError> {
+    /// The validated drafts as the change-set document approvals sign (the adopted file's, when one was
+    /// adopted); none until every draft passed every layer.
+    pub fn change_set(&self, scenario: &Scenario) -> Option<ChangeSetDoc> {
+        if !self.all_passed() {
+            return None;
+        }
+        if let Some(doc) = &self.adopted {
+            return Some(doc.clone());
+        }
+        let validations: Vec<&Validation> = self.drafts.iter().filter_map(|d| self.validations.get(&d.id)).collect();
+        Some(ChangeSetDoc::of(scenario, self.target.as_ref(), &validations))
+    }
+
+    /// Takes the change-set file `doc` (signed elsewhere) as the drafts' document, once they are validated: it must
+    /// ask for the same writes as the drafts validated here, now (recorded either way). Its signatures are then
+    /// checked against its hash.
+    pub fn adopt(&mut self, scenario: &Scenario, doc: ChangeSetDoc, actor: &str) -> Result<(), ChangeError> {
+        self.adopted = None;
+        let Some(own) = self.change_set(scenario) else {
+            return Err(ChangeError::Invalid("validate the drafts first: every layer must pass".into()));
+        };
+        let differences = own.differences(&doc);
+        if !differences.is_empty() {
+            let why = format!(
+                "the change-set file is not the change validated now: {}; its signatures do not apply",
+                differences.join("; ")
+            );
+            self.audit(actor, "change_set_refused", json!({"change_hash": doc.hash(), "reason": why}))?;
+            self.note(why.clone());
+            return Err(ChangeError::Refused(why));
+        }
+        self.audit(actor, "change_set", json!({"change_hash": doc.hash(), "validated_hash": own.hash()}))?;
+        self.adopted = Some(doc);
+        Ok(())
+    }
+
+    /// `name` approves the validated drafts (only where the scenario's policy takes names: the virtual plant's
+    /// PLC, without trusted keys).
+    pub fn approve(&mut self, scenario: &Scenario, name: &str) -> Result<(), ChangeError> {
         let name = name.trim();
         if name.is_empty() {
             return Err(ChangeError::Invalid("an approval needs a name".into()));
@@ -317,12 +365,78 @@ impl ChangeSession {
         if !self.all_passed() {
             return Err(ChangeError::Invalid("only validated drafts that passed every layer can be approved".into()));
         }
+        match self.policy(scenario).clone() {
+            Policy::Names => {}
+            Policy::Signed(_) => {
+                return self.refuse_approval(
+                    name,
+                    json!({"signer": name}),
+                    format!("{name}: this scenario's changes need signed approvals (a key, not a name)"),
+                );
+            }
+            Policy::Refused(why) => return self.refuse_approval(name, json!({"signer": name}), why),
+        }
         let ids: Vec<u64> = self.drafts.iter().map(|d| d.id).collect();
         self.audit(name, "approval", json!({"drafts": ids}))?;
-        if self.approvals.insert(name.to_owned()) {
+        if self.approvals.insert(name.to_owned(), name.to_owned()).is_none() {
             self.note(format!("approved by {name}"));
         }
         Ok(())
+    }
+
+    /// Takes `sig` as an approval of the validated drafts: it must be a valid signature over their change set's
+    /// hash by a trusted key of the scenario with the engineer role. A refusal is recorded (and returned as
+    /// [`ChangeError::Refused`]); the same key twice counts once. Returns the approver's trusted name.
+    pub fn approve_signed(
+        &mut self,
+        scenario: &Scenario,
+        sig: &twin_sign::SignatureFile,
+    ) -> Result<String, ChangeError> {
+        let Some(doc) = self.change_set(scenario) else {
+            return Err(ChangeError::Invalid("only validated drafts that passed every layer can be approved".into()));
+        };
+        let hash = doc.hash();
+        let claimed = json!({"signer": sig.signer, "public_key": sig.public_key, "change_hash": sig.change_hash,
+            "signature": sig.signature, "expected_hash": hash});
+        let trust = match self.policy(scenario).clone() {
+            Policy::Signed(t) => t,
+            Policy::Names => {
+                let why = "this scenario names no trusted keys (change: (trusted_keys: …)): a signature cannot be                            checked"
+                    .to_string();
+                return self.refuse_approval(&sig.signer, claimed, why);
+            }
+            Policy::Refused(why) => return self.refuse_approval(&sig.signer, claimed, why),
+        };
+        let approver = match trust.check_approval(sig, &hash) {
+            Ok(a) => a,
+            Err(why) => return self.refuse_approval(&sig.signer, claimed, why),
+        };
+        let ids: Vec<u64> = self.drafts.iter().map(|d| d.id).collect();
+        self.audit(
+            &approver.name,
+            "approval",
+            json!({"drafts": ids, "signer": approver.name, "public_key": sig.public_key, "change_hash": hash,
+                "signature": sig.signature}),
+        )?;
+        if self.approvals.insert(approver.public_key.clone(), approver.name.clone()).is_none() {
+            self.note(format!("approved by {} (signed, key {})", approver.name, short_key(&approver.public_key)));
+        } else {
+            self.note(format!("{}'s key signed again: it counts once", approver.name));
+        }
+        Ok(approver.name)
+    }
+
+    /// How the drafts are approved (see [`approval::policy`]).
+    pub fn policy(&self, scenario: &Scenario) -> &Policy {
+        self.policy.get_or_init(|| approval::policy(scenario, self.target.as_ref()))
+    }
+
+    /// Records a refused approval and returns the refusal.
+    fn refuse_approval<T>(&mut self, actor: &str, mut data: serde_json::Value, why: String) -> Result<T, ChangeError> {
+        data["reason"] = json!(why);
+        self.audit(actor, "approval_refused", data)?;
+        self.note(format!("approval refused: {why}"));
+        Err(ChangeError::Refused(why))
     }
 
     /// Why the drafts are not ready to push (a push running, a layer not passed, approvals missing).
@@ -332,6 +446,9 @@ impl ChangeSession {
         }
         if !self.all_passed() {
             return Some("validate the drafts first: every layer must pass".into());
+        }
+        if let Policy::Refused(why) = self.policy(scenario) {
+            return Some(why.clone());
         }
         let need = usize::from(scenario.change.approvals);
         (self.approvals.len() < need).then(|| format!("{} of {need} approval(s)", self.approvals.len()))
@@ -377,7 +494,15 @@ impl ChangeSession {
         let validations: Vec<Validation> =
             self.drafts.iter().filter_map(|d| self.validations.get(&d.id).cloned()).collect();
         let ids: Vec<u64> = self.drafts.iter().map(|d| d.id).collect();
-        self.audit(author, "push_start", json!({"target": target.to_string(), "drafts": ids}))?;
+        let doc = self.change_set(&scenario);
+        let approvers: Vec<&str> = self.approvals.values().map(String::as_str).collect();
+        let signed = matches!(self.policy(&scenario), Policy::Signed(_));
+        self.audit(
+            author,
+            "push_start",
+            json!({"target": target.to_string(), "drafts": ids, "change_hash": doc.map(|d| d.hash()),
+                "approvers": approvers, "approvals_required": scenario.change.approvals, "signed": signed}),
+        )?;
         Ok(PushPlan {
             steps: push_steps(&scenario, &target, &validations),
             target,
@@ -538,4 +663,9 @@ impl ChangeSession {
             self.poll(world);
         }
     }
+}
+
+/// A public key's first characters, for a person.
+fn short_key(key: &str) -> &str {
+    key.get(..8).unwrap_or(key)
 }

@@ -42,6 +42,9 @@ pub enum ScenarioError {
     /// The scenario's pace model cannot be used.
     #[error("{}: pace_model: {source}", file.display())]
     PaceModel { file: PathBuf, source: twin_ml::MlError },
+    /// The trusted keys file the scenario names cannot be used.
+    #[error("{}: change.trusted_keys: {what}", file.display())]
+    TrustedKeys { file: PathBuf, what: String },
     /// The scenario parses but is inconsistent; every problem is listed.
     #[error("{}", Invalid(file, problems))]
     Invalid { file: PathBuf, problems: Vec<Problem> },
@@ -72,12 +75,30 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         load_pace_model(&s, path)?;
     }
     let dir = path.parent().unwrap_or(Path::new(""));
+    if let Some(keys) = &mut s.change.trusted_keys {
+        *keys = dir.join(&*keys).display().to_string();
+        check_trusted_keys(Path::new(keys), s.change.approvals)
+            .map_err(|what| ScenarioError::TrustedKeys { file: path.to_owned(), what })?;
+    }
     for e in &mut s.connections.opcua {
         for p in [&mut e.pki_dir, &mut e.user_cert, &mut e.user_key].into_iter().flatten() {
             *p = dir.join(&*p).display().to_string();
         }
     }
     Ok(s)
+}
+
+/// Checks the trusted keys file: it reads, and holds at least `approvals` keys with the engineer role.
+fn check_trusted_keys(file: &Path, approvals: u8) -> Result<(), String> {
+    let trust = twin_sign::TrustStore::load(file).map_err(|e| e.to_string())?;
+    let engineers = trust.keys().filter(|k| k.roles.contains(&twin_sign::Role::Engineer)).count();
+    if engineers < usize::from(approvals) {
+        return Err(format!(
+            "{}: {engineers} key(s) with the engineer role, fewer than the {approvals} approval(s) a change needs",
+            file.display()
+        ));
+    }
+    Ok(())
 }
 
 /// The scenario's pace model, loaded and checked against the twin's features (None: physics only); `file` names

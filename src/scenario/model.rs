@@ -108,6 +108,12 @@ pub struct ChangeSpec {
     /// Approvals a validated change needs before it is pushed: 1, or 2 from different people.
     #[serde(default = "default_approvals")]
     pub approvals: u8,
+    /// The site's trusted public keys and their roles (a RON file, relative to the scenario; `twin keys new`
+    /// makes a key pair): when given, an approval is a signature by a trusted key with the engineer role, and
+    /// `approvals` distinct keys must sign. A change for a real PLC needs it; names approve only changes for the
+    /// virtual plant's PLC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_keys: Option<String>,
     /// Horizon of the forward simulation that validates a change.
     #[serde(default = "default_validation_horizon")]
     pub horizon: Dur,
@@ -153,6 +159,7 @@ impl Default for ChangeSpec {
         Self {
             allow_writes: false,
             approvals: default_approvals(),
+            trusted_keys: None,
             horizon: default_validation_horizon(),
             max_limit_probability: default_max_limit_probability(),
             samples: default_validation_samples(),

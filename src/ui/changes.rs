@@ -8,6 +8,7 @@ use bevy_egui::egui::{self, Color32, Ui};
 use super::desk::ChangeDesk;
 use super::panel::Action;
 use super::plots::train_of;
+use crate::change::approval::Policy;
 use crate::change::draft::DraftState;
 use crate::sync::Setpoints;
 use crate::twin::LoadedScenario;
@@ -157,24 +158,65 @@ pub(super) fn change_ui(
     ui.separator();
 
     ui.strong(format!("Approvals ({} of {})", desk.session.approvals().len(), scenario.change.approvals));
-    ui.horizontal(|ui| {
-        ui.label("as");
-        ui.add(egui::TextEdit::singleline(&mut desk.user).desired_width(90.0));
-        if ui.add_enabled(desk.session.all_passed(), egui::Button::new("Approve")).clicked() {
-            actions.push(Action::Approve(desk.user.clone()));
-        }
-    });
-    if scenario.change.approvals > 1 {
-        ui.horizontal(|ui| {
-            ui.label("second");
-            ui.add(egui::TextEdit::singleline(&mut desk.second_approver).desired_width(90.0));
-            if ui.add_enabled(desk.session.all_passed(), egui::Button::new("Approve")).clicked() {
-                actions.push(Action::Approve(desk.second_approver.clone()));
+    let ready = desk.session.all_passed();
+    match desk.session.policy(scenario) {
+        Policy::Signed(trust) => {
+            ui.small(format!("signed approvals: keys with the engineer role in {}", trust.path().display()));
+            ui.horizontal(|ui| {
+                ui.label("key");
+                ui.add(egui::TextEdit::singleline(&mut desk.key_path).hint_text("alice.key").desired_width(150.0));
+            });
+            ui.horizontal(|ui| {
+                ui.label("passphrase");
+                let field = egui::TextEdit::singleline(&mut desk.passphrase).password(true).desired_width(110.0);
+                let entered = ui.add(field).lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                if ui.add_enabled(ready, egui::Button::new("Sign")).clicked() || (entered && ready) {
+                    actions.push(Action::Sign);
+                }
+            });
+            ui.horizontal(|ui| {
+                ui.label("signature file");
+                ui.add(
+                    egui::TextEdit::singleline(&mut desk.signature_path)
+                        .hint_text("CHANGE.bob.sig")
+                        .desired_width(120.0),
+                );
+                if ui.add_enabled(ready, egui::Button::new("Add")).clicked() {
+                    actions.push(Action::AddSignature);
+                }
+            });
+            if let Some(doc) = desk.session.change_set(scenario) {
+                ui.small(format!("change set hash {}…", &doc.hash()[..16]));
             }
-        });
-    }
-    for a in desk.session.approvals() {
-        ui.small(format!("✔ {a}"));
+            for a in desk.session.approvals() {
+                ui.small(format!("✔ signed by {a}"));
+            }
+        }
+        Policy::Names => {
+            ui.horizontal(|ui| {
+                ui.label("as");
+                ui.add(egui::TextEdit::singleline(&mut desk.user).desired_width(90.0));
+                if ui.add_enabled(ready, egui::Button::new("Approve")).clicked() {
+                    actions.push(Action::Approve(desk.user.clone()));
+                }
+            });
+            if scenario.change.approvals > 1 {
+                ui.horizontal(|ui| {
+                    ui.label("second");
+                    ui.add(egui::TextEdit::singleline(&mut desk.second_approver).desired_width(90.0));
+                    if ui.add_enabled(ready, egui::Button::new("Approve")).clicked() {
+                        actions.push(Action::Approve(desk.second_approver.clone()));
+                    }
+                });
+            }
+            ui.small("named approvals: the virtual plant's PLC only");
+            for a in desk.session.approvals() {
+                ui.small(format!("✔ {a}"));
+            }
+        }
+        Policy::Refused(why) => {
+            ui.colored_label(Color32::from_rgb(220, 120, 40), why.as_str());
+        }
     }
     ui.separator();
 

@@ -34,6 +34,12 @@ pub struct ChangeDesk {
     pub user: String,
     /// Name typed for a second approval.
     pub second_approver: String,
+    /// The user's private key file, for signed approvals (`--key`, or typed).
+    pub key_path: String,
+    /// Its passphrase as typed (cleared after every use).
+    pub passphrase: String,
+    /// A signature file made elsewhere (`twin approve`), to add as an approval.
+    pub signature_path: String,
     /// The user's writes switch (off at start, always).
     pub writes_enabled: bool,
     /// The change session: drafts, validations, approvals, audit log, jobs.
@@ -50,6 +56,9 @@ impl ChangeDesk {
             value_text: String::new(),
             user: std::env::var("USER").unwrap_or_else(|_| "engineer".into()),
             second_approver: String::new(),
+            key_path: String::new(),
+            passphrase: String::new(),
+            signature_path: String::new(),
             writes_enabled: false,
             session: ChangeSession::new(audit_path, target, seed),
             audit_view: None,
@@ -96,9 +105,34 @@ impl ChangeDesk {
         self.session.start_validation(world, &self.user).map_err(|e| e.to_string())
     }
 
-    /// `name` approves the validated drafts.
-    pub fn approve(&mut self, name: &str) -> Result<(), String> {
-        self.session.approve(name).map_err(|e| e.to_string())
+    /// `name` approves the validated drafts (where the scenario takes names: the virtual plant's PLC).
+    pub fn approve(&mut self, world: &World, name: &str) -> Result<(), String> {
+        let scenario = world.resource::<LoadedScenario>().0.clone();
+        self.session.approve(&scenario, name).map_err(|e| e.to_string())
+    }
+
+    /// Signs the validated change set with the user's key (opened with the typed passphrase, which is then
+    /// cleared) and adds the signature as an approval. Returns the approver's trusted name.
+    pub fn sign(&mut self, world: &World) -> Result<String, String> {
+        let passphrase = zeroize::Zeroizing::new(std::mem::take(&mut self.passphrase));
+        let scenario = world.resource::<LoadedScenario>().0.clone();
+        let doc = self.session.change_set(&scenario).ok_or("validate the drafts first: every layer must pass")?;
+        let path = std::path::Path::new(self.key_path.trim());
+        if path.as_os_str().is_empty() {
+            return Err("choose your private key file (twin keys new makes one)".into());
+        }
+        let key = twin_sign::load_signing_key(path, &passphrase).map_err(|e| e.to_string())?;
+        let name = path.file_stem().map_or_else(|| self.user.clone(), |s| s.to_string_lossy().into_owned());
+        let sig = twin_sign::SignatureFile::sign(&key, &name, &doc.hash(), crate::scenario::unix_now_s());
+        self.session.approve_signed(&scenario, &sig).map_err(|e| e.to_string())
+    }
+
+    /// Adds the signature file at `signature_path` (signed elsewhere with `twin approve`) as an approval.
+    pub fn add_signature(&mut self, world: &World) -> Result<String, String> {
+        let scenario = world.resource::<LoadedScenario>().0.clone();
+        let sig = twin_sign::SignatureFile::load(std::path::Path::new(self.signature_path.trim()))
+            .map_err(|e| e.to_string())?;
+        self.session.approve_signed(&scenario, &sig).map_err(|e| e.to_string())
     }
 
     /// Why a push cannot start now (`None`: it can).
@@ -220,7 +254,7 @@ mod tests {
         let first = d.add_draft(app.world()).unwrap();
         validate(&mut d, &mut app);
         assert!(d.session.all_passed(), "{:?}", d.session.validation(first));
-        d.approve("alice").unwrap();
+        d.approve(app.world(), "alice").unwrap();
         assert_eq!(d.session.approvals().len(), 1);
         d.value_text = "1380".into();
         let second = d.add_draft(app.world()).unwrap();
@@ -230,7 +264,7 @@ mod tests {
         assert!(d.session.approvals().is_empty());
         assert_eq!(d.session.drafts()[0].value, 1380.0);
         // Not validated since the edit: no approval, no push.
-        assert!(d.approve("alice").is_err());
+        assert!(d.approve(app.world(), "alice").is_err());
         let scenario = app.world().resource::<LoadedScenario>().0.clone();
         assert!(d.push_blocker(&scenario).unwrap().contains("validate"));
     }
@@ -247,7 +281,7 @@ mod tests {
         let env = v.verdict(Layer::Envelope).unwrap();
         assert!(!env.passed && env.reason.contains("1480"), "{env:?}");
         assert!(!d.session.all_passed());
-        assert!(d.approve("alice").unwrap_err().contains("passed every layer"));
+        assert!(d.approve(app.world(), "alice").unwrap_err().contains("passed every layer"));
         assert!(d.session.log().last().unwrap().contains("rejected by Envelope"), "{:?}", d.session.log());
     }
 
@@ -260,7 +294,7 @@ mod tests {
         validate(&mut d, &mut app);
         let scenario = app.world().resource::<LoadedScenario>().0.clone();
         assert!(d.push_blocker(&scenario).unwrap().contains("0 of 1 approval"));
-        d.approve("alice").unwrap();
+        d.approve(app.world(), "alice").unwrap();
         assert!(d.push_blocker(&scenario).unwrap().contains("not enabled by the user"));
         d.writes_enabled = true;
         assert!(d.push_blocker(&scenario).unwrap().contains("no PLC"));
@@ -286,7 +320,7 @@ mod tests {
         d.add_draft(app.world()).unwrap();
         validate(&mut d, app);
         assert!(d.session.all_passed(), "{:?}", d.session.log());
-        d.approve("alice").unwrap();
+        d.approve(app.world(), "alice").unwrap();
         d.writes_enabled = true;
         d
     }

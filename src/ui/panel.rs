@@ -47,6 +47,10 @@ pub(super) enum Action {
     Rebase(u64),
     Validate,
     Approve(String),
+    /// Sign the validated change set with the user's key.
+    Sign,
+    /// Add a signature file made elsewhere.
+    AddSignature,
     Push,
     WhatIf(String),
     /// Save the visible charts' data as CSV.
@@ -474,7 +478,9 @@ fn apply(world: &mut World, action: Action) {
         Action::Discard(id) => desk_do(world, |d, _| d.discard(id)),
         Action::Rebase(id) => desk_do(world, |d, w| d.rebase(w, id)),
         Action::Validate => desk_do(world, |d, w| d.validate_all(w)),
-        Action::Approve(name) => desk_do(world, |d, _| d.approve(&name)),
+        Action::Approve(name) => desk_do(world, |d, w| d.approve(w, &name)),
+        Action::Sign => desk_do(world, |d, w| d.sign(w).map(drop)),
+        Action::AddSignature => desk_do(world, |d, w| d.add_signature(w).map(drop)),
         Action::Push => desk_do(world, |d, w| d.start_push(w)),
         Action::ExportCsv => plots::export_csv(world),
         Action::ExportPng => plots::export_png(world),

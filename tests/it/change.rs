@@ -167,6 +167,7 @@ fn request(approvers: &[&str], allow_writes: bool) -> ChangeRequest {
         author: "alice".into(),
         approvers: approvers.iter().map(|s| s.to_string()).collect(),
         allow_writes,
+        ..Default::default()
     }
 }
 
@@ -445,6 +446,7 @@ fn a_speed_reduction_advised_by_the_twin_and_pushed_to_the_virtual_plc_delays_th
         author: "alice".into(),
         approvers: vec!["bob".into()],
         allow_writes: true,
+        ..Default::default()
     };
     let out = run_change(&mut app, &req, &mut session, &mut |_| {}).unwrap();
     assert_eq!(out.status, Status::Pushed, "{out:#?}");

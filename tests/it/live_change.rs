@@ -62,6 +62,8 @@ fn station_with(dir: &Path, connections: &str) -> PathBuf {
     assert!(text.contains(original));
     let path = dir.join("station.ron");
     std::fs::write(&path, text.replace(original, &format!("connections: {connections},"))).unwrap();
+    // A real PLC's change needs a signed approval: alice's key, trusted as an engineer's.
+    super::approvals::Site::new(dir, &[("alice", "[Engineer]")], &[]).require(&path, 1);
     path
 }
 
@@ -69,14 +71,16 @@ fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// `twin change` of P-101.speed to 1400 rpm, approved, writes enabled, with `extra` arguments.
+/// `twin change` of P-101.speed to 1400 rpm, signed with alice's key (beside the scenario), writes enabled, with
+/// `extra` arguments.
 fn change(scenario: &Path, audit: &Path, extra: &[&str]) -> std::process::Output {
     let s = scenario.to_str().unwrap();
     let a = audit.to_str().unwrap();
-    let mut args =
-        vec!["change", s, "--set", "P-101.speed=1400", "--approve", "--as", "alice", "--allow-writes", "--audit", a];
+    let key = scenario.with_file_name("keys").join("alice.key");
+    let k = key.to_str().unwrap();
+    let mut args = vec!["change", s, "--set", "P-101.speed=1400", "--sign-with", k, "--allow-writes", "--audit", a];
     args.extend_from_slice(extra);
-    twin(&args)
+    super::approvals::twin_signing(super::root(), &args)
 }
 
 #[test]

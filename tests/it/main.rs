@@ -1,6 +1,7 @@
 //! Integration tests, one binary (one link of Bevy): they drive the real `twin` executable as a user or a CI
 //! job would, and build the headless app directly where they need to look inside the world.
 
+mod approvals;
 mod batch;
 mod change;
 mod check;

@@ -261,10 +261,15 @@ fn a_change_decided_on_live_opcua_telemetry_is_written_to_the_set_point_node_and
     let out = Command::new(env!("CARGO_BIN_EXE_twin")).args(["check", path.to_str().unwrap()]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
+    // A real PLC's change needs a signed approval: alice's key, trusted as an engineer's.
+    let site = super::approvals::Site::new(&dir, &[("alice", "[Engineer]")], &[]);
+    site.require(&path, 1);
+
     let audit = dir.join("audit.jsonl");
     let out = Command::new(env!("CARGO_BIN_EXE_twin"))
-        .args(["change", path.to_str().unwrap(), "--set", "P-101.speed=1400", "--approve", "--as", "alice"])
+        .args(["change", path.to_str().unwrap(), "--set", "P-101.speed=1400", "--sign-with", site.key("alice")])
         .args(["--allow-writes", "--audit", audit.to_str().unwrap(), "--wait", "30s"])
+        .env("TWIN_PASSPHRASE", super::approvals::PASSPHRASE)
         .env(USER, "operator")
         .env(PASSWORD, "secret")
         .output()
