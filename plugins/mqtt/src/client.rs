@@ -384,7 +384,7 @@ impl EventTask {
                     connected = false;
                     self.shared.connected.store(false, Ordering::Relaxed);
                     self.deferred_acks.clear();
-                    self.shared.set_error(e.to_string());
+                    self.shared.set_error(explain(&e.to_string()));
                     let delay = self.backoff();
                     tokio::select! {
                         biased;
@@ -491,6 +491,32 @@ impl EventTask {
                 }
             }
         }
+    }
+}
+
+/// A connection error as the engineer needs it: a broker that refuses the client's certificate (mutual TLS) says so
+/// through a TLS alert, which rustls reports as "received fatal alert: …".
+fn explain(error: &str) -> String {
+    let Some(alert) = error.split("received fatal alert: ").nth(1).map(str::trim) else {
+        return error.to_string();
+    };
+    match alert {
+        "CertificateRequired" => format!(
+            "the broker requires a client certificate and none was sent (TLS alert {alert}): give the scenario's \
+             broker client_cert and client_key ({error})"
+        ),
+        "UnknownCA"
+        | "BadCertificate"
+        | "CertificateUnknown"
+        | "UnsupportedCertificate"
+        | "CertificateExpired"
+        | "CertificateRevoked"
+        | "AccessDenied"
+        | "DecryptError" => format!(
+            "the broker refused the client certificate (TLS alert {alert}): it must be signed by a CA the broker \
+             trusts, valid now, and match its key ({error})"
+        ),
+        _ => error.to_string(),
     }
 }
 
