@@ -444,7 +444,7 @@ pub fn approvals_input(
 }
 
 /// A key's holder as its file names it (`alice.key` → alice).
-fn key_name(path: &Path) -> String {
+pub fn key_name(path: &Path) -> String {
     path.file_stem().map_or_else(|| "key".to_string(), |s| s.to_string_lossy().into_owned())
 }
 

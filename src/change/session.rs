@@ -401,7 +401,8 @@ impl ChangeSession {
         let trust = match self.policy(scenario).clone() {
             Policy::Signed(t) => t,
             Policy::Names => {
-                let why = "this scenario names no trusted keys (change: (trusted_keys: …)): a signature cannot be                            checked"
+                let why = "this scenario names no trusted keys (change: (trusted_keys: …)): a signature cannot be \
+                           checked"
                     .to_string();
                 return self.refuse_approval(&sig.signer, claimed, why);
             }

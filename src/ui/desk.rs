@@ -122,7 +122,7 @@ impl ChangeDesk {
             return Err("choose your private key file (twin keys new makes one)".into());
         }
         let key = twin_sign::load_signing_key(path, &passphrase).map_err(|e| e.to_string())?;
-        let name = path.file_stem().map_or_else(|| self.user.clone(), |s| s.to_string_lossy().into_owned());
+        let name = crate::change::cli::key_name(path);
         let sig = twin_sign::SignatureFile::sign(&key, &name, &doc.hash(), crate::scenario::unix_now_s());
         self.session.approve_signed(&scenario, &sig).map_err(|e| e.to_string())
     }
