@@ -157,6 +157,8 @@ fn main() {
                     username_env: None,
                     password_env: None,
                     ca_file: None,
+                    client_cert: None,
+                    client_key: None,
                 });
             }
             let path = dir.as_path().join(format!("station_{assets}_{embedded}.ron"));

@@ -124,6 +124,8 @@ struct Status {
     at: Option<(Instant, u64)>,
     alarms_seen: usize,
     connected: Option<bool>,
+    /// The broker error last logged, so each new one is logged once.
+    error: Option<String>,
 }
 
 impl Status {
@@ -135,7 +137,13 @@ impl Status {
             }
             self.alarms_seen = a.alarms.len();
         }
-        let connected = world.resource::<Telemetry>().mqtt.as_ref().is_some_and(|c| c.stats().connected);
+        let stats = world.resource::<Telemetry>().mqtt.as_ref().map(|c| c.stats());
+        let connected = stats.as_ref().is_some_and(|s| s.connected);
+        let error = stats.and_then(|s| s.last_error).filter(|_| !connected);
+        if error.is_some() && error != self.error {
+            warn!("broker: {}", error.as_deref().unwrap_or_default());
+        }
+        self.error = error;
         if self.connected != Some(connected) {
             if connected {
                 info!("broker connected");

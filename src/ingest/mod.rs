@@ -328,8 +328,12 @@ pub fn broker_config(
     let env = |name: &Option<String>| name.as_ref().and_then(|n| std::env::var(n).ok());
     cfg.username = env(&spec.username_env);
     cfg.password = env(&spec.password_env);
-    if let Some(ca) = &spec.ca_file {
-        cfg.tls = Some(twin_mqtt::TlsConfig { ca_file: ca.into(), client_cert_file: None, client_key_file: None });
+    if spec.ca_file.is_some() || spec.client_cert.is_some() || spec.client_key.is_some() {
+        cfg.tls = Some(twin_mqtt::TlsConfig {
+            ca_file: spec.ca_file.clone().unwrap_or_default().into(),
+            client_cert_file: spec.client_cert.as_ref().map(Into::into),
+            client_key_file: spec.client_key.as_ref().map(Into::into),
+        });
     }
     Ok(cfg)
 }

@@ -45,6 +45,9 @@ pub enum ScenarioError {
     /// The trusted keys file the scenario names cannot be used.
     #[error("{}: change.trusted_keys: {what}", file.display())]
     TrustedKeys { file: PathBuf, what: String },
+    /// The broker's TLS files cannot be used.
+    #[error("{}: connections.broker: {what}", file.display())]
+    BrokerTls { file: PathBuf, what: String },
     /// The scenario parses but is inconsistent; every problem is listed.
     #[error("{}", Invalid(file, problems))]
     Invalid { file: PathBuf, problems: Vec<Problem> },
@@ -80,12 +83,30 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         check_trusted_keys(Path::new(keys), s.change.approvals)
             .map_err(|what| ScenarioError::TrustedKeys { file: path.to_owned(), what })?;
     }
+    if let model::BrokerSpec::Mqtt(m) = &mut s.connections.broker {
+        for p in [&mut m.ca_file, &mut m.client_cert, &mut m.client_key].into_iter().flatten() {
+            *p = dir.join(&*p).display().to_string();
+        }
+        check_broker_tls(m).map_err(|what| ScenarioError::BrokerTls { file: path.to_owned(), what })?;
+    }
     for e in &mut s.connections.opcua {
         for p in [&mut e.pki_dir, &mut e.user_cert, &mut e.user_key].into_iter().flatten() {
             *p = dir.join(&*p).display().to_string();
         }
     }
     Ok(s)
+}
+
+/// Checks the broker's TLS files: a client certificate comes with its key, and each named file can be read.
+fn check_broker_tls(m: &model::MqttSpec) -> Result<(), String> {
+    if m.client_cert.is_some() != m.client_key.is_some() {
+        return Err("client_cert and client_key must be given together (mutual TLS needs both)".into());
+    }
+    let named = [("ca_file", &m.ca_file), ("client_cert", &m.client_cert), ("client_key", &m.client_key)];
+    for (field, file) in named.into_iter().filter_map(|(f, p)| Some((f, p.as_ref()?))) {
+        std::fs::metadata(file).map_err(|e| format!("{field}: cannot read {file}: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Checks the trusted keys file: it reads, and holds at least `approvals` keys with the engineer role.

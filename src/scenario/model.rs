@@ -403,9 +403,15 @@ pub struct MqttSpec {
     /// Environment variable holding the password.
     #[serde(default)]
     pub password_env: Option<String>,
-    /// PEM file of the CA that signs the broker's certificate.
+    /// PEM file of the CA that signs the broker's certificate, relative to the scenario.
     #[serde(default)]
     pub ca_file: Option<String>,
+    /// PEM client certificate chain for mutual TLS, relative to the scenario (with `client_key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<String>,
+    /// The client certificate's private key (PEM), relative to the scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<String>,
 }
 
 /// The PLC that takes set-point writes.

@@ -521,3 +521,102 @@ fn a_checkpoint_of_another_format_an_unreadable_one_and_one_of_an_edited_scenari
     assert!(!text.contains("resumed"), "{text}");
     assert_eq!(stop(child), Some(0));
 }
+
+#[test]
+fn twin_serve_connects_with_the_client_certificate_its_scenario_names_and_a_wrong_or_missing_one_is_said() {
+    use twin_mqtt::testkit::{Mosquitto, make_ca, make_client_cert, make_server_cert};
+    let dir = artifacts("serve-mtls");
+    make_ca(&dir, "ca");
+    make_ca(&dir, "other-ca");
+    make_server_cert(&dir);
+    make_client_cert(&dir, "twin", "ca");
+    make_client_cert(&dir, "stranger", "other-ca");
+    let d = dir.display();
+    let broker = Mosquitto::start(
+        false,
+        &format!(
+            "listener {{PORT}} 127.0.0.1\ncafile {d}/ca.crt\ncertfile {d}/server.crt\nkeyfile {d}/server.key\n\
+             require_certificate true\nuse_identity_as_username true\n"
+        ),
+    );
+    let url = format!("mqtts://127.0.0.1:{}", broker.port);
+    // The scenario names its files relative to itself; the test runs twin from the repository root.
+    let station = |name: &str, tls: &str| {
+        let text = std::fs::read_to_string(root().join("scenes/pump_station.ron")).unwrap();
+        let text = text.replace(
+            "connections: (broker: Embedded, plc: VirtualPlc),",
+            &format!("connections: (broker: Mqtt(url: \"{url}\", client_id: \"{name}\", {tls}), plc: VirtualPlc),"),
+        );
+        assert!(text.contains(tls));
+        let scenario = dir.join(format!("{name}.ron"));
+        std::fs::write(&scenario, text).unwrap();
+        scenario
+    };
+
+    // The twin's certificate: connected, and a sample published over mutual TLS by mosquitto_pub reaches it.
+    let good = station("twin", r#"ca_file: "ca.crt", client_cert: "twin.crt", client_key: "twin.key""#);
+    let out = twin(&["check", good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let log = dir.join("twin.log");
+    let mut serve = spawn_twin(&["serve", good.to_str().unwrap(), "--no-store", "--status-every", "1s"], &log);
+    wait_for(&log, "broker connected", &mut serve, Duration::from_secs(30));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let st = Command::new("mosquitto_pub")
+        .current_dir(&dir)
+        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "--cafile", "ca.crt", "--cert", "twin.crt"])
+        .args([
+            "--key",
+            "twin.key",
+            "-q",
+            "1",
+            "-t",
+            "plant/p101/flow",
+            "-m",
+            &format!(r#"{{"value": 0.05, "ts": {now}}}"#),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let started = Instant::now();
+    let drained = || {
+        let text = plain(&std::fs::read_to_string(&log).unwrap());
+        if text.contains("status:") { last_count(&text, "msg/s, ") } else { 0 }
+    };
+    while drained() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(20), "{}", std::fs::read_to_string(&log).unwrap());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(stop(serve), Some(0));
+
+    // No certificate, and one from a CA the broker does not trust: serve keeps running, never connects, and its
+    // log says why.
+    for (name, tls, why) in [
+        ("none", r#"ca_file: "ca.crt""#, "the broker requires a client certificate"),
+        (
+            "stranger",
+            r#"ca_file: "ca.crt", client_cert: "stranger.crt", client_key: "stranger.key""#,
+            "the broker refused the client certificate",
+        ),
+    ] {
+        let scenario = station(name, tls);
+        let log = dir.join(format!("{name}.log"));
+        let mut serve = spawn_twin(&["serve", scenario.to_str().unwrap(), "--no-store", "--status-every", "1s"], &log);
+        let text = wait_for(&log, why, &mut serve, Duration::from_secs(30));
+        assert!(!text.contains("broker connected"), "{text}");
+        assert_eq!(stop(serve), Some(0));
+    }
+
+    // A certificate file that is not there, and a certificate without its key: scenario errors naming the field.
+    for (name, tls, what) in [
+        ("missing", r#"client_cert: "nope.crt", client_key: "twin.key""#, "client_cert: cannot read"),
+        ("half", r#"client_cert: "twin.crt""#, "client_cert and client_key must be given together"),
+    ] {
+        let scenario = station(name, tls);
+        for cmd in ["check", "serve"] {
+            let out = twin(&[cmd, scenario.to_str().unwrap()]);
+            assert_eq!(out.status.code(), Some(2), "{cmd} {name}: {}", stderr(&out));
+            let e = stderr(&out);
+            assert!(e.contains("connections.broker") && e.contains(what), "{cmd} {name}: {e}");
+        }
+    }
+}

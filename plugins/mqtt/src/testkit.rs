@@ -293,3 +293,90 @@ impl Drop for StreamPublisher {
         self.halt();
     }
 }
+
+// Certificates for TLS tests, made with the openssl command.
+
+/// Runs `openssl ARGS` in `dir`; panics with its error output when it fails.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl must be installed");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Makes `{name}.crt`/`{name}.key` (a CA) in `dir`.
+pub fn make_ca(dir: &std::path::Path, name: &str) {
+    std::fs::write(dir.join("ca.ext"), "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
+        .unwrap();
+    let (key, crt, cn) = (format!("{name}.key"), format!("{name}.crt"), format!("/CN={name}"));
+    openssl(
+        dir,
+        &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &crt, "-days", "2"]
+            .into_iter()
+            .chain(["-subj", &cn, "-extensions", "v3_ca", "-addext", "basicConstraints=critical,CA:TRUE"])
+            .collect::<Vec<_>>(),
+    );
+}
+
+/// Makes `server.crt`/`server.key` for 127.0.0.1, signed by the CA `ca` (made by [`make_ca`]) in `dir`.
+pub fn make_server_cert(dir: &std::path::Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
+         extendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ],
+    );
+}
+
+/// Makes `{name}.crt`/`{name}.key`, a client certificate with common name `name` signed by the CA `ca`.
+pub fn make_client_cert(dir: &std::path::Path, name: &str, ca: &str) {
+    let (key, csr, crt, cn) =
+        (format!("{name}.key"), format!("{name}.csr"), format!("{name}.crt"), format!("/CN={name}"));
+    openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", &cn]);
+    std::fs::write(
+        dir.join("client.ext"),
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    let (ca_crt, ca_key) = (format!("{ca}.crt"), format!("{ca}.key"));
+    openssl(
+        dir,
+        &["x509", "-req", "-in", &csr, "-CA", &ca_crt, "-CAkey", &ca_key, "-CAcreateserial", "-out", &crt]
+            .into_iter()
+            .chain(["-days", "2", "-extfile", "client.ext"])
+            .collect::<Vec<_>>(),
+    );
+}

@@ -1,76 +1,11 @@
 //! Test 7: TLS with rustls: a CA and a server certificate for 127.0.0.1 made with `openssl`, mosquitto with a
 //! TLS listener, the client connects with `mqtts://127.0.0.1:PORT` and the CA file; a wrong CA is refused.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use twin_mqtt::{MqttClient, MqttConfig, Qos, TlsConfig};
 
 use crate::common::*;
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl must be installed");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// Makes `{name}.crt`/`{name}.key` (a CA) in `dir`.
-fn make_ca(dir: &Path, name: &str) {
-    std::fs::write(dir.join("ca.ext"), "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
-        .unwrap();
-    let (key, crt, cn) = (format!("{name}.key"), format!("{name}.crt"), format!("/CN={name}"));
-    openssl(
-        dir,
-        &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &crt, "-days", "2"]
-            .into_iter()
-            .chain(["-subj", &cn, "-extensions", "v3_ca", "-addext", "basicConstraints=critical,CA:TRUE"])
-            .collect::<Vec<_>>(),
-    );
-}
-
-fn make_server_cert(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
-    );
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
-         extendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-        ],
-    );
-}
 
 #[test]
 fn tls_connects_with_the_ca_file_and_refuses_a_wrong_ca() {
@@ -109,26 +44,6 @@ fn tls_connects_with_the_ca_file_and_refuses_a_wrong_ca() {
     missing.tls =
         Some(TlsConfig { ca_file: certs.path().join("nope.crt"), client_cert_file: None, client_key_file: None });
     assert!(MqttClient::start(missing).is_err(), "unreadable CA file fails at start");
-}
-
-/// Makes `{name}.crt`/`{name}.key`, a client certificate with common name `name` signed by the CA `ca`.
-fn make_client_cert(dir: &Path, name: &str, ca: &str) {
-    let (key, csr, crt, cn) =
-        (format!("{name}.key"), format!("{name}.csr"), format!("{name}.crt"), format!("/CN={name}"));
-    openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", &cn]);
-    std::fs::write(
-        dir.join("client.ext"),
-        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
-    )
-    .unwrap();
-    let (ca_crt, ca_key) = (format!("{ca}.crt"), format!("{ca}.key"));
-    openssl(
-        dir,
-        &["x509", "-req", "-in", &csr, "-CA", &ca_crt, "-CAkey", &ca_key, "-CAcreateserial", "-out", &crt]
-            .into_iter()
-            .chain(["-days", "2", "-extfile", "client.ext"])
-            .collect::<Vec<_>>(),
-    );
 }
 
 #[test]
