@@ -69,13 +69,9 @@ struct Body<'a, T: Serialize> {
     prev: &'a str,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The hash of a record's text without its hash field (which ends with `}`).
 fn digest(body: &str) -> String {
-    hex(&Sha256::digest(body.as_bytes()))
+    hex::encode(Sha256::digest(body.as_bytes()))
 }
 
 /// An open, append-only audit log.

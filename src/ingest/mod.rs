@@ -440,7 +440,7 @@ fn drain_telemetry(
         let rx = link.client.receiver();
         while let Ok(c) = rx.try_recv() {
             t.live_seen = true;
-            if let Some(msg) = opcua::message(link, &c, now_unix) {
+            if let Some(msg) = opcua::message(&link.signals, &c, now_unix) {
                 t.take(msg, recorder.as_deref_mut());
             }
             let filling = rx.capacity().is_some_and(|cap| rx.len() > cap / 2);

@@ -93,9 +93,10 @@ pub fn connect(scenario: &Scenario, timeout: Duration) -> Result<Vec<OpcUaLink>,
     Ok(links)
 }
 
-/// The value message of one data change of `link` (`None` for an item the link does not know).
-pub fn message(link: &OpcUaLink, c: &twin_opcua::DataChange, received_unix_s: f64) -> Option<super::RawMessage> {
-    let id = link.signals.get(c.item)?;
+/// The value message of one data change of a link whose items are the signals `signals` (`None` for an item the
+/// link does not know).
+pub fn message(signals: &[String], c: &twin_opcua::DataChange, received_unix_s: f64) -> Option<super::RawMessage> {
+    let id = signals.get(c.item)?;
     let status = (c.status != 0).then(|| twin_opcua::status_name(c.status));
     Some(super::quality::value_message_with(id, c.value, c.source_unix_s.or(c.server_unix_s), status, received_unix_s))
 }

@@ -4,7 +4,7 @@
 //! elsewhere replays the same way (see [`super::csv`] and [`read_any`]).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use bevy::prelude::*;
@@ -44,7 +44,7 @@ impl Record {
                 topic: msg.topic.clone(),
                 received_unix_s: msg.received_s,
                 payload: None,
-                payload_hex: Some(msg.payload.iter().map(|b| format!("{b:02x}")).collect()),
+                payload_hex: Some(hex::encode(&msg.payload)),
             },
         }
     }
@@ -52,17 +52,7 @@ impl Record {
     fn into_message(self) -> Result<RawMessage, String> {
         let payload = match (self.payload, self.payload_hex) {
             (Some(t), None) => t.into_bytes(),
-            (None, Some(h)) => {
-                if h.len() % 2 != 0 {
-                    return Err("payload_hex has an odd number of digits".into());
-                }
-                (0..h.len())
-                    .step_by(2)
-                    .map(|i| {
-                        u8::from_str_radix(&h[i..i + 2], 16).map_err(|_| format!("payload_hex: bad digits at {i}"))
-                    })
-                    .collect::<Result<_, _>>()?
-            }
+            (None, Some(h)) => hex::decode(&h).map_err(|e| format!("payload_hex: {e}"))?,
             _ => return Err("a record needs exactly one of payload and payload_hex".into()),
         };
         if !self.received_unix_s.is_finite() {
@@ -120,16 +110,19 @@ pub fn read_any(path: &Path, scenario: &Scenario, epoch_unix_s: f64) -> Result<V
 
 /// Reads a whole recording, in file order; every bad line is an error naming its line number.
 pub fn read(path: &Path) -> Result<Vec<RawMessage>, RecordingError> {
-    let io = |source| RecordingError::Io { path: path.to_owned(), source };
-    let file = File::open(path).map_err(io)?;
+    let text = std::fs::read_to_string(path).map_err(|source| RecordingError::Io { path: path.to_owned(), source })?;
+    parse(&text, path)
+}
+
+/// Parses the text of a recording; `path` names it in errors.
+pub fn parse(text: &str, path: &Path) -> Result<Vec<RawMessage>, RecordingError> {
     let mut out = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(io)?;
+    for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
         let bad = |message: String| RecordingError::Line { path: path.to_owned(), line: i + 1, message };
-        let record: Record = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
+        let record: Record = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
         out.push(record.into_message().map_err(bad)?);
     }
     Ok(out)
@@ -200,4 +193,25 @@ pub fn add_replay(app: &mut App, messages: Vec<RawMessage>) {
     app.insert_resource(super::TelemetryOrigin::Replay)
         .insert_resource(Replay { messages: it, next, sender })
         .add_systems(Update, feed_replay.in_set(TwinSystems::Sources));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `jsonl_replay` fuzz target: hex digits were cut by byte index, and a multi-byte character
+    /// among them panicked on a char boundary.
+    #[test]
+    fn bad_hex_payloads_are_line_errors_not_panics() {
+        let line = |hex: &str| format!(r#"{{"topic": "t", "received_unix_s": 1.0, "payload_hex": "{hex}"}}"#);
+        for (hex, what) in
+            [("08e8d̛fb4", "Invalid character"), ("0", "Odd number of digits"), ("0g", "Invalid character")]
+        {
+            let e = parse(&format!("\n{}\n", line(hex)), Path::new("r.jsonl")).unwrap_err().to_string();
+            assert!(e.contains("r.jsonl") && e.contains(":2") && e.contains("payload_hex") && e.contains(what), "{e}");
+        }
+        let m = parse(&line("08e8ff"), Path::new("r.jsonl")).unwrap();
+        assert_eq!(m[0].payload, [0x08, 0xe8, 0xff]);
+        assert_eq!(Record::of(&m[0]).payload_hex.as_deref(), Some("08e8ff"));
+    }
 }

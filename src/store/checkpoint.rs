@@ -51,7 +51,7 @@ pub enum CheckpointError {
 /// The SHA-256 of a scenario's content: a checkpoint is a state of exactly this scenario.
 pub fn digest(scenario: &Scenario) -> String {
     let bytes = serde_json::to_vec(scenario).unwrap_or_default();
-    Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(&bytes))
 }
 
 /// What a checkpoint holds of one asset (what its kind has).

@@ -7,6 +7,7 @@ mod change;
 mod check;
 mod expect;
 mod fleet;
+mod fuzz_corpora;
 #[cfg(feature = "gui")]
 mod gui;
 mod headless;

@@ -35,9 +35,9 @@ impl<T> FrameGuard<T> {
     }
 }
 
-/// Length of the complete, valid frames at the start of `buf`, and the error of the first malformed frame
-/// after them, if any.
-fn check_frames(buf: &[u8]) -> (usize, Option<io::Error>) {
+/// Length of the complete, valid Modbus TCP request frames at the start of `buf`, and the error of the first
+/// malformed frame after them, if any.
+pub fn check_frames(buf: &[u8]) -> (usize, Option<io::Error>) {
     let mut pos = 0;
     while let Some(header) = buf.get(pos..pos + HEADER_LEN) {
         // The length field counts the unit id and the PDU.

@@ -17,7 +17,7 @@
 mod client;
 pub mod codec;
 mod error;
-mod guard;
+pub mod guard;
 mod server;
 
 pub use client::{Op, PlcClient};

@@ -236,6 +236,27 @@ fn to_variant(t: DataType, v: f64) -> Option<Variant> {
     })
 }
 
+/// What the twin takes from a data value the server sent for item `item`.
+fn data_change(item: usize, dv: &DataValue) -> DataChange {
+    DataChange {
+        item,
+        value: dv.value.as_ref().and_then(Variant::as_f64),
+        source_unix_s: dv.source_timestamp.as_ref().map(unix_s),
+        server_unix_s: dv.server_timestamp.as_ref().map(unix_s),
+        status: dv.status.map_or(0, |s| s.bits()),
+    }
+}
+
+/// Decodes one DataValue in OPC UA binary encoding (as a server sends it in a data change notification, with the
+/// default decoding limits) and converts it as a subscription does. For fuzzing and tests of what a server may
+/// send.
+pub fn decode_data_change(bytes: &[u8], item: usize) -> Result<DataChange, String> {
+    use opcua::types::BinaryDecodable;
+    let ctx = opcua::types::ContextOwned::default();
+    let dv = DataValue::decode(&mut std::io::Cursor::new(bytes), &ctx.context()).map_err(|e| e.to_string())?;
+    Ok(data_change(item, &dv))
+}
+
 fn unix_s(t: &opcua::types::DateTime) -> f64 {
     t.ticks() as f64 / 1e7 - EPOCH_OFFSET_S
 }
@@ -424,13 +445,7 @@ async fn connect(
     }
     let cb_stats = stats.clone();
     let callback = DataChangeCallback::new(move |dv: DataValue, item: &MonitoredItem| {
-        let change = DataChange {
-            item: item.client_handle() as usize - 1,
-            value: dv.value.as_ref().and_then(Variant::as_f64),
-            source_unix_s: dv.source_timestamp.as_ref().map(unix_s),
-            server_unix_s: dv.server_timestamp.as_ref().map(unix_s),
-            status: dv.status.map_or(0, |s| s.bits()),
-        };
+        let change = data_change((item.client_handle() as usize).saturating_sub(1), &dv);
         match values.try_send(change) {
             Ok(()) => cb_stats.received.fetch_add(1, Ordering::Relaxed),
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {

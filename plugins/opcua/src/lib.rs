@@ -7,7 +7,7 @@ mod config;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use client::{DataChange, OpcUaClient, StatsSnapshot};
+pub use client::{DataChange, OpcUaClient, StatsSnapshot, decode_data_change};
 pub use config::{DataType, Identity, ItemSpec, OpcUaConfig, Policy, SecurityMode};
 
 /// Why a call failed. Every message names the endpoint or the node it concerns.
