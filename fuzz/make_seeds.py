@@ -156,3 +156,13 @@ for name, dv in [
 ]:
     write("opcua_value", name, struct_to_binary(dv))
 print("seeds written under", CORPUS)
+
+# Approvals: a signature file, a change set, a trusted keys file and an audit log, each after its kind byte (see the
+# approval target), as the approvals test writes them (cargo test --test it approvals).
+signed = ROOT / "target/test-artifacts/approvals-signed"
+if signed.is_dir():
+    for kind, name, src in [(0, "signature", "alice.sig"), (1, "change", "change.json"), (2, "trust", "trusted-keys.ron"),
+                            (3, "audit", "audit.jsonl"), (3, "audit-tampered", "tampered.jsonl")]:
+        write("approval", name, bytes([kind]) + (signed / src).read_bytes())
+else:
+    print("approval seeds kept: run `cargo test --test it approvals` first to write new ones")

@@ -22,6 +22,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("scenario", scenario),
     ("modbus", modbus),
     ("opcua_value", opcua_value),
+    ("approval", approval),
 ];
 
 /// The booster station: JSON and Sparkplug B sources, identity topics, units to convert.
@@ -181,5 +182,43 @@ pub fn opcua_value(data: &[u8]) {
         let mut ing = ingestor();
         ing.ingest(&m);
         let _ = ing.release(f64::INFINITY);
+    }
+}
+
+/// What comes from another engineer's machine or from disk when a change is approved: the first byte picks a
+/// signature file (verified, then checked against a trust file of one engineer), a change-set file (hashed,
+/// summarised, compared with itself), a trusted keys file (a signature checked against it) or an audit log
+/// (`twin audit verify`); the rest is the file.
+pub fn approval(data: &[u8]) {
+    const TRUST: &str = include_str!("corpus/approval/trust");
+    const SIGNATURE: &str = include_str!("corpus/approval/signature");
+    let Some((kind, rest)) = data.split_first() else { return };
+    let Ok(text) = std::str::from_utf8(rest) else { return };
+    let path = Path::new("fuzz");
+    let sig_of = |text: &str| twin_sign::SignatureFile::parse(text, path).ok();
+    let trust_of = |text: &str| twin_sign::TrustStore::parse(text, path).ok();
+    match kind % 4 {
+        0 => {
+            if let (Some(sig), Some(trust)) = (sig_of(text), trust_of(&TRUST[1..])) {
+                let _ = sig.verify();
+                let _ = trust.check_approval(&sig, &sig.change_hash);
+            }
+        }
+        1 => {
+            if let Ok(doc) = twin::change::approval::ChangeSetDoc::parse(text, path) {
+                let _ = doc.hash();
+                let _ = doc.summary();
+                assert!(doc.same_change(&doc) && doc.differences(&doc).is_empty());
+            }
+        }
+        2 => {
+            if let (Some(trust), Some(sig)) = (trust_of(text), sig_of(&SIGNATURE[1..])) {
+                let _ = trust.keys().count();
+                let _ = trust.check_approval(&sig, &sig.change_hash);
+            }
+        }
+        _ => {
+            let _ = twin::change::audit::verify_from(rest);
+        }
     }
 }

@@ -5,6 +5,7 @@
 # Not run by CI. Usage:
 #   scripts/fuzz.sh [RUNS] [TARGET...]     RUNS executions per target (default 10000000), all targets by default
 #   JOBS=2 scripts/fuzz.sh                  targets in parallel (default: the number of cores)
+#   SUMMARY_ONLY=1 scripts/fuzz.sh          only the table, from the logs of the last runs
 # Each target starts from fuzz/corpus/<target> (committed seeds) and grows fuzz/out/<target>/corpus. libFuzzer
 # stops at the first crash (a panic), hang (one input over 10 s) or out-of-memory (over 2 GB resident), writes the
 # input to fuzz/out/<target>/ and the run is reported as such; "clean" means all RUNS executions passed. The table
@@ -17,16 +18,21 @@ RUNS=${1:-10000000}
 shift || true
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-    TARGETS=(scenario csv_replay mqtt_ingest opcua_value jsonl_replay json_path sparkplug modbus)
+    TARGETS=(scenario csv_replay mqtt_ingest approval opcua_value jsonl_replay json_path sparkplug modbus)
 fi
 JOBS=${JOBS:-$(nproc)}
+# libfuzzer-sys compiles libFuzzer (C++) with the system's compiler.
+if ! command -v g++ > /dev/null; then
+    sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+    $sudo apt-get update -q && $sudo apt-get install -y -q g++
+fi
 TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
 
 export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares"
 # --target keeps the instrumentation off build scripts and proc macros, which libFuzzer's runtime cannot link.
-cargo build --release --manifest-path fuzz/Cargo.toml --target "$TRIPLE" --bins
+[ -n "${SUMMARY_ONLY:-}" ] || cargo build --release --manifest-path fuzz/Cargo.toml --target "$TRIPLE" --bins
 BIN=fuzz/target/$TRIPLE/release
 
 run_one() {
@@ -40,7 +46,7 @@ export -f run_one
 export BIN RUNS
 
 # The slowest targets first, so the two cores stay busy to the end.
-printf '%s\n' "${TARGETS[@]}" | nice xargs -P "$JOBS" -I{} bash -c 'run_one {}'
+[ -n "${SUMMARY_ONLY:-}" ] || printf '%s\n' "${TARGETS[@]}" | nice xargs -P "$JOBS" -I{} bash -c 'run_one {}'
 
 summary=fuzz/out/summary.md
 {

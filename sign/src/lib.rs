@@ -370,7 +370,12 @@ impl SignatureFile {
     /// Reads a signature file.
     pub fn load(path: &Path) -> Result<Self, SignError> {
         let text = std::fs::read_to_string(path).map_err(|source| SignError::Io { path: path.to_owned(), source })?;
-        let sig: Self = serde_json::from_str(&text)
+        Self::parse(&text, path)
+    }
+
+    /// Parses the text of a signature file; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, SignError> {
+        let sig: Self = serde_json::from_str(text)
             .map_err(|e| SignError::Invalid { path: path.to_owned(), what: format!("not a signature file: {e}") })?;
         if sig.format != SIGNATURE_FORMAT {
             return Err(SignError::Invalid {

@@ -141,8 +141,13 @@ impl ChangeSetDoc {
     /// Reads a change-set file.
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses the text of a change-set file; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, String> {
         let doc: Self =
-            serde_json::from_str(&text).map_err(|e| format!("{}: not a change-set file: {e}", path.display()))?;
+            serde_json::from_str(text).map_err(|e| format!("{}: not a change-set file: {e}", path.display()))?;
         if doc.format != CHANGE_SET_FORMAT {
             return Err(format!("{}: format \"{}\", expected \"{CHANGE_SET_FORMAT}\"", path.display(), doc.format));
         }

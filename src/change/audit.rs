@@ -135,7 +135,11 @@ pub struct Summary {
 /// Verifies the chain of the log at `path`: every line is a record whose hash matches its text, whose `prev` is
 /// the previous record's hash and whose `seq` follows it.
 pub fn verify(path: &Path) -> Result<Summary, VerifyError> {
-    let reader = BufReader::new(File::open(path)?);
+    verify_from(BufReader::new(File::open(path)?))
+}
+
+/// Verifies the chain of a log read from `reader` (see [`verify`]).
+pub fn verify_from(reader: impl BufRead) -> Result<Summary, VerifyError> {
     let mut prev = GENESIS.to_owned();
     let mut records = 0usize;
     let mut signed = Signed::default();
