@@ -56,10 +56,18 @@ summary=fuzz/out/summary.md
         out=fuzz/out/$t
         stat() { sed -n "s/^stat::$1: *//p" "$out/log.txt" | tail -1; }
         result=clean
-        if [ "$(cat "$out/rc")" != 0 ]; then
+        if [ ! -f "$out/rc" ]; then
+            result="still running"
+        elif grep -aq 'run interrupted' "$out/log.txt"; then
+            result="stopped by hand"
+        elif [ "$(cat "$out/rc")" != 0 ]; then
             result="$(grep -ao 'deadly signal\|timeout\|out-of-memory' "$out/log.txt" | head -1): $(ls "$out" | grep -E '^(crash|timeout|oom)-' | head -1)"
         fi
-        echo "| $t | $(stat number_of_executed_units) | $(stat average_exec_per_sec) | $(grep -ao 'Done [0-9]* runs in [0-9]* second' "$out/log.txt" | awk '{print $5}') | $(stat peak_rss_mb) | $(ls "$out/corpus" | wc -l) | $result |"
+        execs=$(stat number_of_executed_units)
+        rate=$(stat average_exec_per_sec)
+        secs=$(grep -ao 'Done [0-9]* runs in [0-9]* second' "$out/log.txt" | awk '{print $5}' || true)
+        [ -n "$secs" ] || secs=$(( ${execs:-0} / (${rate:-0} > 0 ? ${rate:-1} : 1) ))
+        echo "| $t | $execs | $rate | $secs | $(stat peak_rss_mb) | $(ls "$out/corpus" | wc -l) | $result |"
     done
 } > "$summary"
 cat "$summary"
