@@ -112,18 +112,21 @@ pub fn mqtt_ingest(data: &[u8]) {
 /// A CSV replay file (either layout) for the booster station; its rows fed to an ingestor.
 pub fn csv_replay(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(messages) = twin::ingest::csv::parse(text, Path::new("fuzz.csv"), booster(), 1.7e9) else { return };
-    let mut ing = ingestor();
-    for m in messages.iter().take(1000) {
-        ing.ingest(m);
+    if let Ok(messages) = twin::ingest::csv::parse(text, Path::new("fuzz.csv"), booster(), 1.7e9) {
+        replay(&messages);
     }
-    let _ = ing.release(f64::INFINITY);
 }
 
 /// A JSON Lines recording; its messages fed to an ingestor.
 pub fn jsonl_replay(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(messages) = twin::ingest::recording::parse(text, Path::new("fuzz.jsonl")) else { return };
+    if let Ok(messages) = twin::ingest::recording::parse(text, Path::new("fuzz.jsonl")) {
+        replay(&messages);
+    }
+}
+
+/// Feeds a replay's first 1,000 messages to a fresh ingestor and releases every queued sample.
+fn replay(messages: &[RawMessage]) {
     let mut ing = ingestor();
     for m in messages.iter().take(1000) {
         ing.ingest(m);
