@@ -505,3 +505,58 @@ async fn connect(
     }
     Ok(session)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opcua::types::{Argument, BinaryDecodable, ContextOwned};
+
+    /// An Argument in OPC UA binary encoding (Part 6, 5.2): name, a two-byte NodeId, the value rank, the array
+    /// dimensions, an empty LocalizedText.
+    fn argument_bytes(value_rank: i32, dimensions: &[u32]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&1i32.to_le_bytes());
+        b.push(b'x');
+        b.extend_from_slice(&[0x00, 11]); // i=11, Double
+        b.extend_from_slice(&value_rank.to_le_bytes());
+        b.extend_from_slice(&(dimensions.len() as i32).to_le_bytes());
+        for d in dimensions {
+            b.extend_from_slice(&d.to_le_bytes());
+        }
+        b.push(0); // LocalizedText with neither locale nor text
+        b
+    }
+
+    fn decode_argument(bytes: &[u8]) -> Result<Argument, String> {
+        let ctx = ContextOwned::default();
+        Argument::decode(&mut std::io::Cursor::new(bytes), &ctx.context()).map_err(|e| e.to_string())
+    }
+
+    /// The fuzzer's finding (fuzz/corpus/opcua_value/oom-argument-value-rank): about 200 bytes, a DataValue holding
+    /// a ProgramDiagnosticDataType whose Argument claims a value rank of about 5 × 10^8, made async-opcua-types
+    /// 0.19.0 pad the array dimensions to that rank and allocate 2 GB. With the vendored fix it is a decoding error.
+    #[test]
+    fn a_data_value_with_a_huge_argument_value_rank_is_refused_without_allocating_it() {
+        let finding = include_bytes!("../../../fuzz/corpus/opcua_value/oom-argument-value-rank");
+        let err = decode_data_change(finding, 0).expect_err("the finding must not decode");
+        assert!(err.contains("value rank"), "{err}");
+    }
+
+    #[test]
+    fn an_argument_value_rank_beyond_the_array_limit_is_a_decoding_error() {
+        let err = decode_argument(&argument_bytes(i32::MAX, &[])).unwrap_err();
+        assert!(err.contains("value rank 2147483647") && err.contains("decoding limit"), "{err}");
+    }
+
+    /// What upstream's padding (async-opcua#219) is for stays: fewer dimensions than a small rank are padded with 0,
+    /// and more are refused.
+    #[test]
+    fn an_argument_with_fewer_dimensions_than_its_rank_is_still_padded() {
+        let arg = decode_argument(&argument_bytes(2, &[])).unwrap();
+        assert_eq!(arg.value_rank, 2);
+        assert_eq!(arg.array_dimensions, Some(vec![0, 0]));
+        let arg = decode_argument(&argument_bytes(1, &[4])).unwrap();
+        assert_eq!(arg.array_dimensions, Some(vec![4]));
+        assert!(decode_argument(&argument_bytes(1, &[4, 4])).is_err());
+    }
+}
