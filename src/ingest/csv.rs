@@ -52,11 +52,19 @@ type LineProblem = (usize, String);
 fn records(text: &str) -> Vec<Result<Record, LineProblem>> {
     let mut reader =
         csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
-    // The line a record starts on, from its byte offset (the reader's own line count skips blank lines).
-    let line_at = |p: Option<&csv::Position>| {
+    // The line a record starts on, from its byte offset (the reader's own line count skips blank lines). Records
+    // come in order, so the newlines are counted from the previous record's start on: linear in the text, not
+    // quadratic (a long recording has millions of rows).
+    let (mut counted_to, mut newlines) = (0usize, 0usize);
+    let mut line_at = |p: Option<&csv::Position>| {
         let at = p.map_or(0, |p| p.byte() as usize).min(text.len());
         let start = at + text[at..].len() - text[at..].trim_start_matches(['\n', '\r']).len();
-        1 + text.as_bytes()[..start].iter().filter(|&&b| b == b'\n').count()
+        if start < counted_to {
+            (counted_to, newlines) = (0, 0);
+        }
+        newlines += text.as_bytes()[counted_to..start].iter().filter(|&&b| b == b'\n').count();
+        counted_to = start;
+        1 + newlines
     };
     let mut out = Vec::new();
     for r in reader.records() {
@@ -290,6 +298,12 @@ mod tests {
         // A quoted field over two lines counts as one record; the next record's line is still right.
         let e = parse_str("t_s,signal,value\n0,\"T-1.\nlevel\",250\n1,T-1.level,x\n").unwrap_err();
         assert!(e.contains("d.csv:2: unknown signal \"T-1.\nlevel\"") && e.contains("d.csv:4: value \"x\""), "{e}");
+    }
+
+    #[test]
+    fn lines_are_counted_across_blank_lines_and_crlf() {
+        let e = parse_str("t_s,signal,value\r\n\r\n0,T-1.level,1\r\n\n\n1,T-1.level,x\r\n2,T-1.level\n\n").unwrap_err();
+        assert!(e.contains("d.csv:6: value \"x\"") && e.contains("d.csv:7: expected 3 fields"), "{e}");
     }
 
     #[test]
