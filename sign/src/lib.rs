@@ -221,13 +221,18 @@ pub struct TrustStore {
     keys: Vec<(TrustedKey, VerifyingKey)>,
 }
 
-/// A signature that counts as an approval: whose key, by its trusted name.
+/// A signature that counts, by a trusted key with the engineer role (an approval), the admin role (writes
+/// enabled for the change), or both: whose key, by its trusted name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Approver {
     /// The holder's name in the trust file.
     pub name: String,
     /// The public key, base64 (distinct keys count as distinct approvals).
     pub public_key: String,
+    /// The key has the engineer role: the signature approves the change.
+    pub engineer: bool,
+    /// The key has the admin role: the signature enables writes for the change.
+    pub admin: bool,
 }
 
 impl TrustStore {
@@ -278,8 +283,9 @@ impl TrustStore {
         self.keys.iter().find(|(_, v)| v == key).map(|(k, _)| k)
     }
 
-    /// Whether `sig` approves the change set whose canonical hash is `hash`: a valid signature over it by a
-    /// trusted key with the engineer role. The refusal says why, naming the signer.
+    /// Whether `sig` counts for the change set whose canonical hash is `hash`: a valid signature over it by a
+    /// trusted key with the engineer role (an approval) or the admin role (writes enabled). The refusal says why,
+    /// naming the signer.
     pub fn check_approval(&self, sig: &SignatureFile, hash: &str) -> Result<Approver, String> {
         let who = format!("the signature of \"{}\"", sig.signer);
         let key = parse_public_key(&sig.public_key).map_err(|e| format!("{who}: public key: {e}"))?;
@@ -290,10 +296,12 @@ impl TrustStore {
                 self.path.display()
             ));
         };
-        if !trusted.roles.contains(&Role::Engineer) {
+        let (engineer, admin) = (trusted.roles.contains(&Role::Engineer), trusted.roles.contains(&Role::Admin));
+        if !engineer && !admin {
             let roles: Vec<&str> = trusted.roles.iter().map(|r| r.as_str()).collect();
             return Err(format!(
-                "{who}: the key of \"{}\" has no engineer role (roles: {}), so it cannot approve",
+                "{who}: the key of \"{}\" has no engineer or admin role (roles: {}), so it can neither approve nor \
+                 enable writes",
                 trusted.name,
                 roles.join(", ")
             ));
@@ -307,7 +315,7 @@ impl TrustStore {
             ));
         }
         sig.verify_with(&key).map_err(|e| format!("{who}: {e}"))?;
-        Ok(Approver { name: trusted.name.clone(), public_key: sig.public_key.clone() })
+        Ok(Approver { name: trusted.name.clone(), public_key: sig.public_key.clone(), engineer, admin })
     }
 }
 

@@ -71,24 +71,34 @@ fn openssl_opens_the_private_key_with_its_passphrase_and_verifies_a_signature() 
 }
 
 #[test]
-fn an_approval_needs_a_trusted_engineer_key_and_a_valid_signature_over_this_hash() {
+fn a_signature_counts_by_a_trusted_engineer_or_admin_key_and_only_over_this_hash() {
     let dir = tempfile::tempdir().unwrap();
     let alice = new_key_pair(dir.path(), "alice", PASS).unwrap();
     let olga = new_key_pair(dir.path(), "olga", PASS).unwrap();
     let mallory = new_key_pair(dir.path(), "mallory", PASS).unwrap();
-    let trust = trust_with(dir.path(), &[("alice", "Engineer", &alice), ("olga", "Operator, Admin", &olga)]);
+    let bob = new_key_pair(dir.path(), "bob", PASS).unwrap();
+    let trust = trust_with(
+        dir.path(),
+        &[("alice", "Engineer", &alice), ("olga", "Operator", &olga), ("bob", "Operator, Admin", &bob)],
+    );
     let hash = sha256_hex(b"change set");
     let sign = |k: &KeyFiles, name: &str, h: &str| {
         SignatureFile::sign(&load_signing_key(&k.private, PASS).unwrap(), name, h, 0.0)
     };
 
     let ok = trust.check_approval(&sign(&alice, "alice", &hash), &hash).unwrap();
-    assert_eq!(ok, Approver { name: "alice".into(), public_key: alice.public_key.clone() });
+    assert_eq!(
+        ok,
+        Approver { name: "alice".into(), public_key: alice.public_key.clone(), engineer: true, admin: false }
+    );
+    // An admin's signature counts, to enable writes, not as an approval.
+    let ok = trust.check_approval(&sign(&bob, "bob", &hash), &hash).unwrap();
+    assert_eq!((ok.name.as_str(), ok.engineer, ok.admin), ("bob", false, true));
     // The name a signer gives is not what counts: mallory signing as "alice" is untrusted.
     let e = trust.check_approval(&sign(&mallory, "alice", &hash), &hash).unwrap_err();
     assert!(e.contains("is not a trusted key of this site"), "{e}");
     let e = trust.check_approval(&sign(&olga, "olga", &hash), &hash).unwrap_err();
-    assert!(e.contains("has no engineer role (roles: operator, admin)"), "{e}");
+    assert!(e.contains("has no engineer or admin role (roles: operator)"), "{e}");
     let e = trust.check_approval(&sign(&alice, "alice", &hash), &sha256_hex(b"modified")).unwrap_err();
     assert!(e.contains("the change set was modified after it was signed"), "{e}");
     // The hash in the file edited to match another change set: the signature no longer verifies.

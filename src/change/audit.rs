@@ -128,7 +128,7 @@ pub struct Summary {
     pub records: usize,
     /// Hash of the last record (`GENESIS` for an empty log).
     pub last_hash: String,
-    /// Signed approvals whose signatures verified.
+    /// Signatures (approvals, and admins' write enables) that verified.
     pub signed_approvals: usize,
 }
 
@@ -188,20 +188,24 @@ pub fn verify_from(reader: impl BufRead) -> Result<Summary, VerifyError> {
     Ok(Summary { records, last_hash: prev, signed_approvals: signed.verified })
 }
 
-/// The signed approvals seen so far in a log: the distinct keys that validly signed each change-set hash.
+/// The signatures seen so far in a log: by change-set hash, the distinct keys whose approvals verified, and every
+/// key whose signature verified (approvals and admins' write enables).
 #[derive(Default)]
 struct Signed {
     by_hash: std::collections::HashMap<String, std::collections::BTreeSet<String>>,
+    signers: std::collections::HashMap<String, std::collections::BTreeSet<String>>,
     verified: usize,
 }
 
 impl Signed {
-    /// Checks a record: a signed approval's signature must verify; a signed push must follow enough of them.
+    /// Checks a record: a signed approval's or write enable's signature must verify; a signed push must follow
+    /// enough approvals, and the write enables it names.
     fn check(&mut self, record: &serde_json::Value) -> Result<(), String> {
         let data = &record["data"];
         let text = |k: &str| data.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-        match record["event"].as_str() {
-            Some("approval") if data.get("signature").is_some() => {
+        let event = record["event"].as_str();
+        match event {
+            Some("approval" | "writes_enabled") if data.get("signature").is_some() => {
                 let (Some(signer), Some(public_key), Some(change_hash), Some(signature)) =
                     (text("signer"), text("public_key"), text("change_hash"), text("signature"))
                 else {
@@ -215,19 +219,37 @@ impl Signed {
                     signature,
                     signed_unix_s: 0.0,
                 };
-                sig.verify().map_err(|e| format!("the signed approval by {signer}: {e}"))?;
+                let what = if event == Some("approval") { "signed approval" } else { "write enable" };
+                sig.verify().map_err(|e| format!("the {what} by {signer}: {e}"))?;
                 self.verified += 1;
-                self.by_hash.entry(change_hash).or_default().insert(public_key);
+                self.signers.entry(change_hash.clone()).or_default().insert(public_key.clone());
+                if event == Some("approval") {
+                    self.by_hash.entry(change_hash).or_default().insert(public_key);
+                }
                 Ok(())
             }
             Some("push_start") if data.get("signed").and_then(|v| v.as_bool()) == Some(true) => {
                 let hash = text("change_hash").unwrap_or_default();
                 let need = data.get("approvals_required").and_then(|v| v.as_u64()).unwrap_or(1) as usize;
                 let have = self.by_hash.get(&hash).map_or(0, |keys| keys.len());
+                let short = hash.get(..12).unwrap_or(&hash);
                 if have < need {
                     return Err(format!(
-                        "a push of change set {}… with {have} valid signed approval(s) of the {need} it needed",
-                        hash.get(..12).unwrap_or(&hash)
+                        "a push of change set {short}… with {have} valid signed approval(s) of the {need} it needed"
+                    ));
+                }
+                let enables: Vec<&str> = data
+                    .get("writes_enabled_keys")
+                    .and_then(|v| v.as_array())
+                    .map_or(Vec::new(), |keys| keys.iter().filter_map(|k| k.as_str()).collect());
+                if enables.is_empty() {
+                    return Err(format!("a push of change set {short}… that no admin's signature enabled writes for"));
+                }
+                let signed = self.signers.get(&hash);
+                if let Some(key) = enables.iter().find(|k| !signed.is_some_and(|s| s.contains(**k))) {
+                    return Err(format!(
+                        "a push of change set {short}… names key {key} as enabling writes, with no valid signature \
+                         of it over the change set"
                     ));
                 }
                 Ok(())

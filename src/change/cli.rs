@@ -359,6 +359,9 @@ pub fn change_command(a: &ChangeArgs<'_>) -> u8 {
         for a in &outcome.approvers {
             println!("approved by {a}");
         }
+        for a in &outcome.writes_enabled_by {
+            println!("writes enabled by {a} (admin)");
+        }
         for why in &outcome.refusals {
             println!("approval refused: {why}");
         }
@@ -402,7 +405,7 @@ pub fn audit_verify(path: &Path) -> u8 {
     match audit::verify(path) {
         Ok(s) => {
             println!(
-                "{}: {} records, chain intact, {} signed approval(s) verified",
+                "{}: {} records, chain intact, {} signature(s) verified",
                 path.display(),
                 s.records,
                 s.signed_approvals

@@ -235,6 +235,8 @@ pub struct ChangeOutcome {
     pub change_hash: Option<String>,
     /// Who approved it (one per distinct key or name).
     pub approvers: Vec<String>,
+    /// Who enabled writes for it with an admin's signature (signed approvals only).
+    pub writes_enabled_by: Vec<String>,
     /// Approvals that were refused (recorded in the audit log), and why.
     pub refusals: Vec<String>,
     pub status: Status,
@@ -266,6 +268,7 @@ pub fn run_change(
         target,
         change_hash: session.change_set(&scenario).map(|d| d.hash()),
         approvers: session.approvals().into_iter().map(str::to_owned).collect(),
+        writes_enabled_by: session.write_enablers().into_iter().map(str::to_owned).collect(),
         refusals: std::mem::take(refusals),
         status,
     };

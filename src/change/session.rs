@@ -81,6 +81,8 @@ pub struct ChangeSession {
     /// The approvals of the present drafts: approver's name by what makes it distinct (the public key of a signed
     /// approval, the name of a named one).
     approvals: BTreeMap<String, String>,
+    /// Signed by a trusted key with the admin role: who enabled writes for the present drafts, name by public key.
+    write_enablers: BTreeMap<String, String>,
     /// A change-set file the drafts were found to be (its signatures are over its hash); none after an edit.
     adopted: Option<ChangeSetDoc>,
     /// The approval policy for the scenario and target, read once (the trusted keys file) until the target changes.
@@ -108,6 +110,7 @@ impl ChangeSession {
             generation: 0,
             validations: BTreeMap::new(),
             approvals: BTreeMap::new(),
+            write_enablers: BTreeMap::new(),
             adopted: None,
             policy: std::sync::OnceLock::new(),
             target,
@@ -164,6 +167,11 @@ impl ChangeSession {
         self.approvals.values().map(String::as_str).collect()
     }
 
+    /// Who enabled writes for the present drafts with an admin's signature (signed approvals only).
+    pub fn write_enablers(&self) -> Vec<&str> {
+        self.write_enablers.values().map(String::as_str).collect()
+    }
+
     /// Where a push writes.
     pub fn target(&self) -> Option<PlcTarget> {
         self.target.clone()
@@ -200,6 +208,7 @@ impl ChangeSession {
         self.generation += 1;
         self.validations.clear();
         self.approvals.clear();
+        self.write_enablers.clear();
         self.adopted = None;
     }
 
@@ -384,9 +393,10 @@ impl ChangeSession {
         Ok(())
     }
 
-    /// Takes `sig` as an approval of the validated drafts: it must be a valid signature over their change set's
-    /// hash by a trusted key of the scenario with the engineer role. A refusal is recorded (and returned as
-    /// [`ChangeError::Refused`]); the same key twice counts once. Returns the approver's trusted name.
+    /// Takes `sig` for the validated drafts: it must be a valid signature over their change set's hash by a
+    /// trusted key of the scenario with the engineer role (an approval) or the admin role (writes enabled for this
+    /// change), or both. A refusal is recorded (and returned as [`ChangeError::Refused`]); the same key twice
+    /// counts once. Returns the signer's trusted name.
     pub fn approve_signed(
         &mut self,
         scenario: &Scenario,
@@ -413,16 +423,28 @@ impl ChangeSession {
             Err(why) => return self.refuse_approval(&sig.signer, claimed, why),
         };
         let ids: Vec<u64> = self.drafts.iter().map(|d| d.id).collect();
+        // An engineer's signature is an approval; an admin's alone enables writes and is logged as such, so that
+        // `twin audit verify` never counts it as an approval.
+        let event = if approver.engineer { "approval" } else { "writes_enabled" };
         self.audit(
             &approver.name,
-            "approval",
+            event,
             json!({"drafts": ids, "signer": approver.name, "public_key": sig.public_key, "change_hash": hash,
-                "signature": sig.signature}),
+                "signature": sig.signature, "engineer": approver.engineer, "admin": approver.admin}),
         )?;
-        if self.approvals.insert(approver.public_key.clone(), approver.name.clone()).is_none() {
-            self.note(format!("approved by {} (signed, key {})", approver.name, short_key(&approver.public_key)));
-        } else {
-            self.note(format!("{}'s key signed again: it counts once", approver.name));
+        let key = short_key(&approver.public_key);
+        let (name, public_key) = (approver.name.clone(), approver.public_key.clone());
+        let mut counted = false;
+        if approver.engineer && self.approvals.insert(public_key.clone(), name.clone()).is_none() {
+            self.note(format!("approved by {name} (signed, key {key})"));
+            counted = true;
+        }
+        if approver.admin && self.write_enablers.insert(public_key, name.clone()).is_none() {
+            self.note(format!("writes enabled by {name} (signed, admin key {key})"));
+            counted = true;
+        }
+        if !counted {
+            self.note(format!("{name}'s key signed again: it counts once"));
         }
         Ok(approver.name)
     }
@@ -457,7 +479,24 @@ impl ChangeSession {
 
     /// Why a push cannot start now (`None`: it can); `user_allows` is the user's writes switch.
     pub fn push_blocker(&self, scenario: &Scenario, user_allows: bool) -> Option<String> {
-        self.not_ready(scenario).or_else(|| writes_refusal(scenario, user_allows, self.target.as_ref()))
+        self.not_ready(scenario)
+            .or_else(|| writes_refusal(scenario, user_allows, self.target.as_ref()))
+            .or_else(|| self.admin_refusal(scenario))
+    }
+
+    /// Where the scenario takes signed approvals, writes are enabled for a change only by the signature of a
+    /// trusted key with the admin role: why not, if none signed it.
+    fn admin_refusal(&self, scenario: &Scenario) -> Option<String> {
+        let Policy::Signed(trust) = self.policy(scenario) else { return None };
+        let admins: Vec<&str> =
+            trust.keys().filter(|k| k.roles.contains(&twin_sign::Role::Admin)).map(|k| k.name.as_str()).collect();
+        self.write_enablers.is_empty().then(|| {
+            format!(
+                "writes are not enabled: the change needs the signature of a key with the admin role ({} in {})",
+                if admins.is_empty() { "none".to_string() } else { admins.join(", ") },
+                trust.path().display()
+            )
+        })
     }
 
     /// Everything a push needs, checked, with its start recorded. A refusal by the writes gate, or because the
@@ -467,19 +506,21 @@ impl ChangeSession {
         if let Some(why) = self.not_ready(&scenario) {
             return Err(ChangeError::Invalid(why));
         }
-        let refusal = writes_refusal(&scenario, user_allows, self.target.as_ref()).or_else(|| {
-            // A validation is only as good as the inputs it was made on: they must still be fresh now.
-            let mut assets: Vec<&str> = self
-                .drafts
-                .iter()
-                .filter_map(|d| scenario.setpoints.iter().find(|s| s.id == d.setpoint).map(|s| s.asset.as_str()))
-                .collect();
-            assets.sort_unstable();
-            assets.dedup();
-            let problems: Vec<String> = assets.iter().flat_map(|a| validate::input_problems(world, a)).collect();
-            (!problems.is_empty())
-                .then(|| format!("the inputs are no longer fresh: {}; validate again", problems.join("; ")))
-        });
+        let refusal = writes_refusal(&scenario, user_allows, self.target.as_ref())
+            .or_else(|| self.admin_refusal(&scenario))
+            .or_else(|| {
+                // A validation is only as good as the inputs it was made on: they must still be fresh now.
+                let mut assets: Vec<&str> = self
+                    .drafts
+                    .iter()
+                    .filter_map(|d| scenario.setpoints.iter().find(|s| s.id == d.setpoint).map(|s| s.asset.as_str()))
+                    .collect();
+                assets.sort_unstable();
+                assets.dedup();
+                let problems: Vec<String> = assets.iter().flat_map(|a| validate::input_problems(world, a)).collect();
+                (!problems.is_empty())
+                    .then(|| format!("the inputs are no longer fresh: {}; validate again", problems.join("; ")))
+            });
         let target = match (refusal, self.target.clone()) {
             (None, Some(t)) => t,
             (why, _) => {
@@ -498,11 +539,14 @@ impl ChangeSession {
         let doc = self.change_set(&scenario);
         let approvers: Vec<&str> = self.approvals.values().map(String::as_str).collect();
         let signed = matches!(self.policy(&scenario), Policy::Signed(_));
+        let enabled_by: Vec<&str> = self.write_enablers.values().map(String::as_str).collect();
+        let enabled_keys: Vec<&str> = self.write_enablers.keys().map(String::as_str).collect();
         self.audit(
             author,
             "push_start",
             json!({"target": target.to_string(), "drafts": ids, "change_hash": doc.map(|d| d.hash()),
-                "approvers": approvers, "approvals_required": scenario.change.approvals, "signed": signed}),
+                "approvers": approvers, "approvals_required": scenario.change.approvals, "signed": signed,
+                "writes_enabled_by": enabled_by, "writes_enabled_keys": enabled_keys}),
         )?;
         Ok(PushPlan {
             steps: push_steps(&scenario, &target, &validations),

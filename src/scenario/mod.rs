@@ -109,13 +109,21 @@ fn check_broker_tls(m: &model::MqttSpec) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks the trusted keys file: it reads, and holds at least `approvals` keys with the engineer role.
+/// Checks the trusted keys file: it reads, holds at least `approvals` keys with the engineer role, and one with the
+/// admin role (who enables writes for a change).
 fn check_trusted_keys(file: &Path, approvals: u8) -> Result<(), String> {
     let trust = twin_sign::TrustStore::load(file).map_err(|e| e.to_string())?;
-    let engineers = trust.keys().filter(|k| k.roles.contains(&twin_sign::Role::Engineer)).count();
+    let with = |role| trust.keys().filter(|k| k.roles.contains(&role)).count();
+    let engineers = with(twin_sign::Role::Engineer);
     if engineers < usize::from(approvals) {
         return Err(format!(
             "{}: {engineers} key(s) with the engineer role, fewer than the {approvals} approval(s) a change needs",
+            file.display()
+        ));
+    }
+    if with(twin_sign::Role::Admin) == 0 {
+        return Err(format!(
+            "{}: no key with the admin role, so no change could ever be written (an admin's signature enables writes)",
             file.display()
         ));
     }

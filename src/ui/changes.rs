@@ -161,7 +161,10 @@ pub(super) fn change_ui(
     let ready = desk.session.all_passed();
     match desk.session.policy(scenario) {
         Policy::Signed(trust) => {
-            ui.small(format!("signed approvals: keys with the engineer role in {}", trust.path().display()));
+            ui.small(format!(
+                "signed approvals: keys with the engineer role in {}; an admin's key enables writes",
+                trust.path().display()
+            ));
             ui.horizontal(|ui| {
                 ui.label("key");
                 ui.add(egui::TextEdit::singleline(&mut desk.key_path).hint_text("alice.key").desired_width(150.0));
@@ -191,6 +194,10 @@ pub(super) fn change_ui(
             for a in desk.session.approvals() {
                 ui.small(format!("✔ signed by {a}"));
             }
+            match desk.session.write_enablers().as_slice() {
+                [] => ui.small("writes: no admin has signed"),
+                admins => ui.small(format!("✔ writes enabled by {} (admin)", admins.join(", "))),
+            };
         }
         Policy::Names => {
             ui.horizontal(|ui| {

@@ -2,9 +2,9 @@
 //! ed25519 signatures over the change set's canonical hash: the tests make keys with `twin_sign` (as `twin keys
 //! new` does), sign with `twin approve` as a second engineer would on another machine, and push with `twin change
 //! --change-set … --signature …`. One valid signature of two required, an untrusted key, a key without the
-//! engineer role and a signature over a modified change set push nothing and are logged; the same key twice counts
-//! once; and a signature altered in the audit log, with the hash chain recomputed over it, is found by `twin audit
-//! verify`.
+//! engineer role, a signature over a modified change set, and approvals without an admin's signature enabling
+//! writes push nothing and are logged; the same key twice counts once; and a signature altered in the audit log, or
+//! a push record stripped of its admin, with the hash chain recomputed, is found by `twin audit verify`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -101,8 +101,17 @@ fn station(dir: &Path, site: &Site) -> PathBuf {
 #[test]
 fn a_push_needs_valid_signatures_from_enough_distinct_trusted_engineers() {
     let dir = artifacts("approvals-signed");
-    let site =
-        Site::new(&dir, &[("alice", "[Engineer]"), ("bob", "[Engineer, Admin]"), ("olga", "[Operator]")], &["mallory"]);
+    let site = Site::new(
+        &dir,
+        &[
+            ("alice", "[Engineer]"),
+            ("bob", "[Engineer, Admin]"),
+            ("dave", "[Engineer]"),
+            ("carol", "[Admin]"),
+            ("olga", "[Operator]"),
+        ],
+        &["mallory"],
+    );
     let scenario = station(&dir, &site);
     let s = scenario.to_str().unwrap();
     let audit = dir.join("audit.jsonl");
@@ -118,7 +127,7 @@ fn a_push_needs_valid_signatures_from_enough_distinct_trusted_engineers() {
     assert_eq!(doc["target"], "the virtual plant's PLC");
 
     // Each engineer signs on their own machine: `twin approve` writes a signature file.
-    for who in ["alice", "bob", "olga", "mallory"] {
+    for who in ["alice", "bob", "dave", "carol", "olga", "mallory"] {
         let out = twin_signing(&dir, &["approve", "change.json", "--key", site.key(who), "-o", &format!("{who}.sig")]);
         assert_eq!(out.status.code(), Some(0), "{who}: {}\n{}", stdout(&out), stderr(&out));
     }
@@ -139,12 +148,34 @@ fn a_push_needs_valid_signatures_from_enough_distinct_trusted_engineers() {
     assert!(text.contains("nothing written"), "{text}");
     assert_eq!(writes(&audit), 0, "no write with one signature of two");
 
+    // Two engineers approve, but no admin enabled writes: nothing is written; the change waits for an admin's
+    // signature as for a missing approval.
+    let out = push(&["alice.sig", "dave.sig"], "change.json");
+    let text = stdout(&out);
+    assert!(text.contains("approved by alice") && text.contains("approved by dave"), "{text}");
+    assert!(
+        text.contains(
+            "not written: writes are not enabled: the change needs the signature of a key with the admin \
+                       role (bob, carol"
+        ),
+        "{text}"
+    );
+    assert_eq!(writes(&audit), 0, "no write without an admin's signature");
+
+    // An admin's signature enables writes but is no approval: alice and carol are one approval of two.
+    let out = push(&["alice.sig", "carol.sig"], "change.json");
+    let text = stdout(&out);
+    assert!(text.contains("writes enabled by carol (admin)"), "{text}");
+    assert!(text.contains("awaiting approval (1 of 2"), "an admin-only key does not approve: {text}");
+    assert_eq!(writes(&audit), 0);
+    assert!(events(&audit).iter().any(|(e, d)| e == "writes_enabled" && d["signer"] == "carol"));
+
     // The same key twice counts once; an operator's key and an untrusted key are refused, and logged.
     let out = push(&["alice.sig", "alice.sig", "olga.sig", "mallory.sig"], "change.json");
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "a refused approval fails the command: {text}");
     assert!(text.contains("awaiting approval (1 of 2"), "alice twice is one approval: {text}");
-    assert!(text.contains("\"olga\": the key of \"olga\" has no engineer role"), "{text}");
+    assert!(text.contains("\"olga\": the key of \"olga\" has no engineer or admin role"), "{text}");
     assert!(text.contains("\"mallory\"") && text.contains("is not a trusted key of this site"), "{text}");
     assert_eq!(writes(&audit), 0);
     let refused: Vec<String> = events(&audit)
@@ -152,7 +183,7 @@ fn a_push_needs_valid_signatures_from_enough_distinct_trusted_engineers() {
         .filter(|(e, _)| e == "approval_refused")
         .map(|(_, d)| format!("{} {}", d["signer"], d["reason"]))
         .collect();
-    assert!(refused.iter().any(|r| r.contains("olga") && r.contains("engineer role")), "{refused:?}");
+    assert!(refused.iter().any(|r| r.contains("olga") && r.contains("engineer or admin role")), "{refused:?}");
     assert!(refused.iter().any(|r| r.contains("mallory") && r.contains("trusted")), "{refused:?}");
 
     // A change set modified after signing (another speed) voids every signature over it.
@@ -185,9 +216,10 @@ fn a_push_needs_valid_signatures_from_enough_distinct_trusted_engineers() {
     let mut approvers: Vec<&str> = start["approvers"].as_array().unwrap().iter().filter_map(|a| a.as_str()).collect();
     approvers.sort_unstable();
     assert_eq!(approvers, ["alice", "bob"], "{start}");
+    assert_eq!(start["writes_enabled_by"], serde_json::json!(["bob"]), "bob holds the admin role too: {start}");
     let out = super::twin(&["audit", "verify", a]);
     assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
-    assert!(stdout(&out).contains("signed approval(s) verified"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("signature(s) verified"), "{}", stdout(&out));
 
     // Someone rewrites the log: alice's approval of the pushed change carries bob's signature instead, and the
     // hash chain is recomputed over it. The chain holds; the signature does not.
@@ -213,7 +245,20 @@ fn a_push_needs_valid_signatures_from_enough_distinct_trusted_engineers() {
     assert!(said.contains(&format!("tampered.jsonl:{}: record {alice}", alice + 1)), "names the record: {said}");
     assert!(said.contains("signature"), "{said}");
 
-    // The same rewrite without the signature change verifies: the check above failed on the signature only.
+    // Someone removes the admin's write enable from the push record: the chain holds, the push does not.
+    let mut rewritten: Vec<String> = text.lines().map(str::to_string).collect();
+    let push_at = lines.iter().rposition(|v| v["event"] == "push_start").unwrap();
+    let bob_key = lines[bob]["data"]["public_key"].as_str().unwrap();
+    rewritten[push_at] =
+        rewritten[push_at].replace(&format!("\"writes_enabled_keys\":[\"{bob_key}\"]"), "\"writes_enabled_keys\":[]");
+    assert_ne!(rewritten[push_at], text.lines().nth(push_at).unwrap());
+    std::fs::write(&tampered, rechain(&rewritten)).unwrap();
+    let out = super::twin(&["audit", "verify", tampered.to_str().unwrap()]);
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("that no admin's signature enabled writes for"), "{said}");
+
+    // The same rewrite without the signature change verifies: the checks above failed on the signatures only.
     let plain = dir.join("rechained.jsonl");
     std::fs::write(&plain, rechain(&text.lines().map(str::to_string).collect::<Vec<_>>())).unwrap();
     assert_eq!(super::twin(&["audit", "verify", plain.to_str().unwrap()]).status.code(), Some(0));
@@ -244,7 +289,7 @@ fn rechain(lines: &[String]) -> String {
 #[test]
 fn a_key_signs_only_with_its_passphrase_and_a_bad_trust_file_is_named() {
     let dir = artifacts("approvals-errors");
-    let site = Site::new(&dir, &[("alice", "[Engineer]"), ("bob", "[Engineer]")], &[]);
+    let site = Site::new(&dir, &[("alice", "[Engineer]"), ("bob", "[Engineer, Admin]")], &[]);
     let scenario = station(&dir, &site);
     let s = scenario.to_str().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_twin"))
@@ -267,6 +312,13 @@ fn a_key_signs_only_with_its_passphrase_and_a_bad_trust_file_is_named() {
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
     assert!(text.contains("approved by alice") && text.contains("approved by bob"), "{text}");
+
+    // No admin key: no change could ever be written.
+    let trust = std::fs::read_to_string(&site.trust).unwrap();
+    std::fs::write(&site.trust, trust.replace("[Engineer, Admin]", "[Engineer]")).unwrap();
+    let out = super::twin(&["check", s]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no key with the admin role"), "{}", stderr(&out));
 
     // One engineer key where two approvals are needed, and a file that is not a trust file.
     std::fs::write(&site.trust, "(keys: [])").unwrap();

@@ -63,7 +63,7 @@ fn station_with(dir: &Path, connections: &str) -> PathBuf {
     let path = dir.join("station.ron");
     std::fs::write(&path, text.replace(original, &format!("connections: {connections},"))).unwrap();
     // A real PLC's change needs a signed approval: alice's key, trusted as an engineer's.
-    super::approvals::Site::new(dir, &[("alice", "[Engineer]")], &[]).require(&path, 1);
+    super::approvals::Site::new(dir, &[("alice", "[Engineer, Admin]")], &[]).require(&path, 1);
     path
 }
 

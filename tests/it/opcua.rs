@@ -262,7 +262,7 @@ fn a_change_decided_on_live_opcua_telemetry_is_written_to_the_set_point_node_and
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
     // A real PLC's change needs a signed approval: alice's key, trusted as an engineer's.
-    let site = super::approvals::Site::new(&dir, &[("alice", "[Engineer]")], &[]);
+    let site = super::approvals::Site::new(&dir, &[("alice", "[Engineer, Admin]")], &[]);
     site.require(&path, 1);
 
     let audit = dir.join("audit.jsonl");
