@@ -343,6 +343,38 @@ enum Command {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
+    /// Make scenario files: `twin scenario generate --pumps 1000 -o site.ron` writes a large site for scale work.
+    Scenario {
+        #[command(subcommand)]
+        command: ScenarioCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScenarioCommand {
+    /// A site of N pump trains (a motor and a pump each, the booster station's) on shared suction tanks, with four
+    /// signals per train over JSON or Sparkplug B, a tank level each, and a speed set-point per pump on the PLC.
+    /// Exit 0 when written, 2 on bad input.
+    Generate {
+        /// Pump trains.
+        #[arg(long)]
+        pumps: usize,
+        /// Pumps per suction tank.
+        #[arg(long, default_value_t = 4)]
+        per_tank: usize,
+        /// Every Nth train is a Sparkplug B device of its tank's edge node, the others publish JSON (0: all JSON).
+        #[arg(long, default_value_t = 3)]
+        sparkplug_every: usize,
+        /// The site's name (its topics and Sparkplug group are derived from it).
+        #[arg(long, default_value = "Generated site")]
+        name: String,
+        /// Seeds the spread of unbalance and tank levels.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The scenario file to write [default: standard output].
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -428,6 +460,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Check { scenarios }) => check(&scenarios),
+        Some(Command::Scenario {
+            command: ScenarioCommand::Generate { pumps, per_tank, sparkplug_every, name, seed, output },
+        }) => {
+            let spec = scenario::generate::SiteSpec { pumps, pumps_per_tank: per_tank, sparkplug_every, name, seed };
+            generate(&spec, output.as_deref())
+        }
         Some(Command::Run {
             scenarios,
             duration,
@@ -702,6 +740,25 @@ fn check(paths: &[PathBuf]) -> ExitCode {
         }
     }
     if bad == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) }
+}
+
+/// `twin scenario generate`: the site, as RON, to `output` or standard output.
+fn generate(spec: &scenario::generate::SiteSpec, output: Option<&std::path::Path>) -> ExitCode {
+    let text = scenario::generate::site(spec).and_then(|s| scenario::generate::to_ron(&s).map_err(|e| e.to_string()));
+    let written = text.and_then(|text| match output {
+        Some(path) => std::fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display())),
+        None => {
+            println!("{text}");
+            Ok(())
+        }
+    });
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// `twin run`: one scenario as before, or a batch (several files, or a sweep).

@@ -2,6 +2,7 @@
 //! `file:line:column: field.path: what is wrong (what would be valid)`.
 
 mod duration;
+pub mod generate;
 mod model;
 mod sweep;
 mod validate;

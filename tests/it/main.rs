@@ -15,6 +15,7 @@ mod layers;
 mod live_change;
 mod opcua;
 mod replay;
+mod scale;
 mod serve;
 mod sparkplug;
 mod store;
