@@ -295,4 +295,27 @@ mod tests {
         let spans: Vec<(f64, f64)> = a.revisions.iter().map(|r| (r.from_s, r.to_s)).collect();
         assert_eq!(spans, [(100.0, 120.0), (130.0, 135.0)]);
     }
+
+    #[test]
+    fn every_assets_confidence_in_one_pass_is_the_one_asked_asset_by_asset() {
+        let mut a = Assimilation::new(5.0, 0.0);
+        let (motor, pump, tank) =
+            (Entity::from_raw_u32(1).unwrap(), Entity::from_raw_u32(2).unwrap(), Entity::from_raw_u32(3).unwrap());
+        for (e, name) in [(motor, "M-1"), (pump, "P-1"), (tank, "T-1")] {
+            a.names.insert(e, name.into());
+        }
+        // The pump's flow and the motor's temperature in its train; the flow goes wrong half-way.
+        for i in 0..600 {
+            let t = f64::from(i);
+            let flow = if i < 300 { 250.0 } else { 150.0 };
+            a.score(queue::Queued { asset: pump, quantity: Quantity::Flow, value: flow }, 250.0, t, pump);
+            a.score(queue::Queued { asset: motor, quantity: Quantity::WindingTemperature, value: 80.0 }, 80.0, t, pump);
+        }
+        let all = a.confidences();
+        for e in [motor, pump, tank] {
+            assert_eq!(all[&e], a.confidence(e), "{e:?}");
+        }
+        assert!(all[&pump] < 1.0, "the flow's drift lowers the pump's confidence: {all:?}");
+        assert_eq!(all[&tank], 1.0, "no monitor of the tank");
+    }
 }

@@ -55,8 +55,9 @@ impl PerformanceRecorder {
                 push(&mut self.calibration, format!("{name}.{param}"), Some(v.value), None, n);
             }
         }
+        let confidences = a.confidences();
         for (e, name) in &a.names {
-            push(&mut self.confidence, name.clone(), a.confidence(*e), 1.0, n);
+            push(&mut self.confidence, name.clone(), confidences.get(e).copied().unwrap_or(1.0), 1.0, n);
         }
         self.points += 1;
         let points = self.points;

@@ -46,7 +46,9 @@ impl SyncReport {
                 Some((id(e), CalibrationReport { version, applied, estimates }))
             })
             .collect();
-        let confidence = a.names.iter().map(|(e, name)| (name.clone(), a.confidence(*e))).collect();
+        let confidences = a.confidences();
+        let confidence =
+            a.names.iter().map(|(e, name)| (name.clone(), confidences.get(e).copied().unwrap_or(1.0))).collect();
         Self {
             assimilation: a.counters,
             revisions: a.revisions.clone(),
