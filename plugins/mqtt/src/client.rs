@@ -57,7 +57,11 @@ pub struct MqttStats {
     /// Reconnects forced to make the broker redeliver QoS 1 messages dropped on a full channel (persistent
     /// sessions only, at most once per second, once the channel is at most half full).
     pub redelivery_reconnects: u64,
-    /// SubAck packets received (each answers one (re-)subscribe).
+    /// SUBSCRIBE packets queued: a subscription list is sent in packets of at most `max_packet_bytes`, so a
+    /// site's thousands of topics take several. Every filter is subscribed once `subacks` reaches this after a
+    /// resubscribe.
+    pub subscribe_packets: u64,
+    /// SubAck packets received (each answers one SUBSCRIBE packet).
     pub subacks: u64,
     /// Subscriptions the broker refused (SubAck failure codes).
     pub subscribe_failures: u64,
@@ -72,6 +76,7 @@ struct Shared {
     connects: AtomicU64,
     reconnect_attempts: AtomicU64,
     resubscribes: AtomicU64,
+    subscribe_packets: AtomicU64,
     received: AtomicU64,
     delivered: AtomicU64,
     dropped_channel_full: AtomicU64,
@@ -228,6 +233,7 @@ impl MqttClient {
             connects: g(&s.connects),
             reconnect_attempts: g(&s.reconnect_attempts),
             resubscribes: g(&s.resubscribes),
+            subscribe_packets: g(&s.subscribe_packets),
             received: g(&s.received),
             delivered: g(&s.delivered),
             dropped_channel_full: g(&s.dropped_channel_full),
@@ -273,6 +279,9 @@ fn backoff_delay(min_ms: u64, max_ms: u64, failed_attempts: u32, jitter_fraction
     Duration::from_millis(base.saturating_add(jitter))
 }
 
+/// A SUBSCRIBE packet's bytes besides its filters: fixed header (at most 5) and packet id (2), with room to spare.
+const SUBSCRIBE_OVERHEAD_BYTES: usize = 16;
+
 /// State of the task that polls the event loop.
 struct EventTask {
     cfg: MqttConfig,
@@ -282,7 +291,8 @@ struct EventTask {
     wake: Arc<Notify>,
     /// Acks that did not fit into rumqttc's request queue yet (only valid for the current connection).
     deferred_acks: VecDeque<Publish>,
-    resubscribe_pending: bool,
+    /// The first filter of the subscription list still to be sent after a ConnAck without a session.
+    resubscribe_from: Option<usize>,
     /// QoS 1 messages dropped (not acked) since the last ConnAck.
     unacked_drops: u64,
     /// Messages handed to the twin, count.
@@ -303,7 +313,7 @@ impl EventTask {
             shared,
             wake,
             deferred_acks: VecDeque::new(),
-            resubscribe_pending: false,
+            resubscribe_from: None,
             unacked_drops: 0,
             handed: 0,
             gated: VecDeque::new(),
@@ -364,7 +374,7 @@ impl EventTask {
                     self.shared.connected.store(true, Ordering::Relaxed);
                     Shared::inc(&self.shared.connects);
                     if !ack.session_present && !self.cfg.subscriptions.is_empty() {
-                        self.resubscribe_pending = true;
+                        self.resubscribe_from = Some(0);
                         self.retry_deferred();
                     }
                 }
@@ -426,15 +436,23 @@ impl EventTask {
                 Err(_) => break,
             }
         }
-        if self.resubscribe_pending {
-            let filters = self
-                .cfg
-                .subscriptions
-                .iter()
-                .map(|(f, q)| SubscribeFilter::new(f.clone(), q.to_rumqttc()))
-                .collect::<Vec<_>>();
-            if self.client.try_subscribe_many(filters).is_ok() {
-                self.resubscribe_pending = false;
+        // In packets that fit `max_packet_bytes` (rumqttc refuses a larger one, and the connection with it).
+        while let Some(from) = self.resubscribe_from {
+            let subs = &self.cfg.subscriptions;
+            let budget = self.cfg.max_packet_bytes.saturating_sub(SUBSCRIBE_OVERHEAD_BYTES);
+            let (mut to, mut bytes) = (from, 0);
+            while to < subs.len() && (to == from || bytes + subs[to].0.len() + 3 <= budget) {
+                bytes += subs[to].0.len() + 3; // length prefix and options byte
+                to += 1;
+            }
+            let filters =
+                subs[from..to].iter().map(|(f, q)| SubscribeFilter::new(f.clone(), q.to_rumqttc())).collect::<Vec<_>>();
+            if self.client.try_subscribe_many(filters).is_err() {
+                break; // the request queue is full: the rest goes on the next pass
+            }
+            Shared::inc(&self.shared.subscribe_packets);
+            self.resubscribe_from = (to < subs.len()).then_some(to);
+            if self.resubscribe_from.is_none() {
                 Shared::inc(&self.shared.resubscribes);
             }
         }

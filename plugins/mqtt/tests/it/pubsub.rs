@@ -83,3 +83,27 @@ fn publish_from_the_client_reaches_a_subscriber_and_invalid_publishes_are_counte
     publisher.shutdown();
     sub.shutdown();
 }
+
+/// A plant's subscription list does not fit one SUBSCRIBE packet: 20,000 topics (about 500 kB of filters) are
+/// sent in packets within `max_packet_bytes`, every one acknowledged, and the first and last topics deliver.
+#[test]
+fn a_subscription_list_larger_than_a_packet_is_sent_in_several() {
+    let broker = Mosquitto::start(false, "");
+    let topics: Vec<String> = (0..20_000).map(|i| format!("site/p-{i:05}/vibration")).collect();
+    let subs: Vec<(&str, Qos)> = topics.iter().map(|t| (t.as_str(), Qos::AtLeastOnce)).collect();
+    let client = MqttClient::start(config(broker.port, "it-many-subs", &subs)).unwrap();
+    let all = wait_until(Duration::from_secs(20), || {
+        let s = client.stats();
+        s.resubscribes == 1 && s.subacks == s.subscribe_packets
+    });
+    let stats = client.stats();
+    assert!(all, "not every packet acknowledged: {stats:?}");
+    assert!(stats.subscribe_packets >= 2, "500 kB of filters in one 256 kB packet: {stats:?}");
+    assert_eq!(stats.subscribe_failures, 0);
+    assert!(stats.connected && stats.connects == 1, "the oversized packet would have cost the connection: {stats:?}");
+    for t in [&topics[0], &topics[19_999]] {
+        mosquitto_pub(broker.port, t, "1.5", 1);
+        let m = client.receiver().recv_timeout(Duration::from_secs(5)).expect("a subscribed topic delivers");
+        assert_eq!(&m.topic, t);
+    }
+}
