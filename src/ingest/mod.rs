@@ -19,7 +19,7 @@ use serde::Serialize;
 pub use quality::{IngestSettings, Ingestor, Outcome, RawMessage, Sample, VALUE_TOPIC_PREFIX, value_message};
 
 use crate::scenario::Scenario;
-use crate::twin::{AssetIndex, SimClock, TwinSystems};
+use crate::twin::{AssetIndex, ClockPacing, SimClock, TwinSystems};
 use crate::units::Quantity;
 
 /// One measured value on an asset, with its quality.
@@ -101,6 +101,9 @@ pub struct Telemetry {
     pub mqtt_taken: u64,
     /// The gate a live client connected from now on acknowledges by (the history store's commits move it).
     pub ack_gate: Option<twin_mqtt::AckGate>,
+    /// When a fresh live twin's t = 0 was set to the wall clock's now, until its first tick paced by the wall clock
+    /// catches the clock up to it (see [`drain_telemetry`]).
+    epoch_set_at: Option<Instant>,
 }
 
 /// The most the assimilated branch waits for live samples beyond the allowed lateness, s of simulated time: a
@@ -287,6 +290,7 @@ pub fn connect_broker(
     telemetry.budget = budget;
     if fresh {
         telemetry.epoch_unix_s = now;
+        telemetry.epoch_set_at = Some(Instant::now());
     }
     telemetry.connect(cfg)?;
     world.insert_resource(TelemetryOrigin::Broker(spec.url.clone()));
@@ -308,6 +312,7 @@ pub fn connect_opcua(world: &mut World, scenario: &Scenario, budget: Option<Dura
         telemetry.budget = budget;
         if fresh {
             telemetry.epoch_unix_s = crate::scenario::unix_now_s();
+            telemetry.epoch_set_at = Some(Instant::now());
         }
     }
     telemetry.opcua = links;
@@ -381,6 +386,7 @@ impl Plugin for IngestPlugin {
             journal: None,
             mqtt_taken: 0,
             ack_gate: None,
+            epoch_set_at: None,
         })
         .init_resource::<TelemetryOrigin>()
         .add_message::<SampleApplied>()
@@ -397,16 +403,36 @@ impl Plugin for IngestPlugin {
 /// staleness. A sample is applied in the tick it arrives: waiting for the allowed lateness would delay every
 /// sample by it. One that arrives out of order is still applied (flagged `reordered`) but does not replace a newer
 /// value in [`Measurements`].
+/// What [`drain_telemetry`] keeps between ticks.
+#[derive(Default)]
+struct DrainCache {
+    /// Each signal's asset entity (by signal index), resolved when the asset index changes.
+    entities: Vec<Option<Entity>>,
+    /// The twin's time (unix s, as bits) and the count of source deaths at the last check of every signal's
+    /// staleness.
+    stale_checked: Option<(u64, u64)>,
+}
+
 fn drain_telemetry(
     mut telemetry: ResMut<Telemetry>,
     clock: Res<SimClock>,
+    mut pacing: Option<ResMut<ClockPacing>>,
     index: Res<AssetIndex>,
     mut assets: Query<&mut Measurements>,
     mut recorder: Option<ResMut<recording::Recorder>>,
-    mut applied: MessageWriter<SampleApplied>,
+    (mut applied, mut cache): (MessageWriter<SampleApplied>, Local<DrainCache>),
 ) {
     let t = &mut *telemetry;
     let started = Instant::now();
+    // The wall clock's first tick counts no time (Bevy's first frame has no delta), so a fresh live twin's clock
+    // would trail its t = 0, set at connection, by however long its start-up took (the models' construction in the
+    // first frame: ~0.1 s at 1,000 assets), and hold every live sample that long. Its first paced tick owes it.
+    if let Some(at) = t.epoch_set_at.take()
+        && let Some(ClockPacing::Realtime { speed, owed_s, paused: false }) = pacing.as_deref_mut()
+    {
+        let counted_s = clock.now_s + f64::from(clock.pending_steps) * clock.step_s + *owed_s;
+        *owed_s += (at.elapsed().as_secs_f64() * *speed - counted_s).max(0.0);
+    }
     let now_unix = t.epoch_unix_s + clock.now_s;
     // Sources inside the app (the in-process plant, a replay) deliver up to the end of this tick.
     let tick_end_unix = now_unix + f64::from(clock.pending_steps) * clock.step_s;
@@ -480,10 +506,21 @@ fn drain_telemetry(
     } else {
         0.0
     };
-    // Samples stamped in the twin's future (a source clock ahead of ours) wait until their time comes.
-    for s in t.ingestor.release(tick_end_unix) {
+    // Samples stamped in the twin's future (a source clock ahead of ours) wait until their time comes. Paced by
+    // the wall clock, the present is the end of this tick's whole steps plus what is owed of the next one: a sample
+    // stamped within it is not from the future, and waiting for the next whole step would hold every live sample
+    // up to a step (1 s) for nothing (the assimilated branch takes it at its step either way).
+    let present_unix = match pacing.as_deref() {
+        Some(ClockPacing::Realtime { owed_s, paused: false, .. }) => tick_end_unix + owed_s.clamp(0.0, clock.step_s),
+        _ => tick_end_unix,
+    };
+    let n = t.ingestor.signals().len();
+    if index.is_changed() || cache.entities.len() != n {
+        cache.entities = t.ingestor.signals().iter().map(|sig| index.0.get(&sig.asset).copied()).collect();
+    }
+    for s in t.ingestor.release(present_unix) {
         let sig = &t.ingestor.signals()[s.signal];
-        let Some(&e) = index.0.get(&sig.asset) else { continue };
+        let Some(e) = cache.entities[s.signal] else { continue };
         let measured = Measured {
             value: s.value,
             event_s: s.event_s - t.epoch_unix_s,
@@ -491,7 +528,7 @@ fn drain_telemetry(
             received_from_s: s.received_from_s - t.epoch_unix_s,
             skewed_clock: s.skewed_clock,
             reordered: s.reordered,
-            stale: false,
+            stale: t.ingestor.is_stale(s.signal, now_unix),
             uncertain: s.uncertain,
         };
         if let Ok(mut m) = assets.get_mut(e) {
@@ -502,14 +539,21 @@ fn drain_telemetry(
         }
         applied.write(SampleApplied { asset: e, signal: s.signal, quantity: sig.quantity, measured });
     }
-    for (i, sig) in t.ingestor.signals().iter().enumerate() {
-        let stale = t.ingestor.is_stale(i, now_unix);
-        if let Some(&e) = index.0.get(&sig.asset)
-            && let Ok(mut m) = assets.get_mut(e)
-            && let Some(v) = m.0.get_mut(&sig.quantity)
-            && v.stale != stale
-        {
-            v.stale = stale;
+    // A signal goes stale as the twin's time passes its last message, or when its source dies: every signal is
+    // checked then, not on each of the thousands of ticks a second a busy live twin runs between (a sample applied
+    // meanwhile carries its signal's staleness).
+    let deaths = t.ingestor.counts().get(&Outcome::Death).copied().unwrap_or(0);
+    if cache.stale_checked != Some((now_unix.to_bits(), deaths)) {
+        cache.stale_checked = Some((now_unix.to_bits(), deaths));
+        for (i, sig) in t.ingestor.signals().iter().enumerate() {
+            let stale = t.ingestor.is_stale(i, now_unix);
+            if let Some(e) = cache.entities[i]
+                && let Ok(mut m) = assets.get_mut(e)
+                && let Some(v) = m.0.get_mut(&sig.quantity)
+                && v.stale != stale
+            {
+                v.stale = stale;
+            }
         }
     }
     // Sparkplug rebirth requests go out over the live client; without one they wait (bounded, drops counted) in

@@ -22,6 +22,7 @@ mod sources;
 mod spb;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -159,6 +160,10 @@ pub struct Ingestor {
     /// Sparkplug: the (group, edge node) pairs that have signals; messages of other nodes are not tracked.
     #[serde(skip)]
     sp_nodes: BTreeSet<(String, String)>,
+    /// Sparkplug: the signals a message concerns, by `group/node` (all the node's devices) and
+    /// `group/node/device`: found by one lookup, whatever the number of signals.
+    #[serde(skip)]
+    sp_concerned: HashMap<String, Arc<[usize]>>,
     /// Sparkplug: what each of those nodes did, for the diagnostics.
     sp_health: BTreeMap<(String, String), spb::NodeHealth>,
     tracker: NodeTracker,
@@ -173,10 +178,18 @@ pub struct Ingestor {
     /// How long before and after its receive stamp a message may have arrived, s (see
     /// [`Ingestor::set_receive_window`]).
     receive_window_s: (f64, f64),
-    /// The JSON signals whose topic filter matches a received topic, by topic: the filters are fixed, so each
-    /// topic is matched once (at most [`MATCH_CACHE_TOPICS`] topics are kept; others are matched every time).
+    /// The JSON signals whose topic filter is a topic (no wildcard), by topic: a site's thousands of signals are
+    /// found by one lookup, whatever the number of topics.
     #[serde(skip)]
-    matches: HashMap<String, Vec<usize>>,
+    exact: HashMap<String, Arc<[usize]>>,
+    /// The JSON signals whose topic filter has a wildcard (`+`, `#`): those a received topic is matched against.
+    #[serde(skip)]
+    wildcard: Vec<usize>,
+    /// The JSON signals whose topic filter matches a received topic, by topic, when there are wildcard filters:
+    /// the filters are fixed, so each topic is matched once (at most [`MATCH_CACHE_TOPICS`] topics are kept;
+    /// others are matched every time).
+    #[serde(skip)]
+    matches: HashMap<String, Arc<[usize]>>,
     /// Values with a status other than Good (OPC UA), by status name: Bad ones were rejected, Uncertain ones applied.
     #[serde(default)]
     statuses: BTreeMap<String, u64>,
@@ -276,15 +289,35 @@ impl Ingestor {
         let n = signals.len();
         let mut sp_signals = BTreeMap::new();
         let mut sp_nodes = BTreeSet::new();
+        let mut sp_concerned = HashMap::<String, Vec<usize>>::new();
         for (i, s) in signals.iter().enumerate() {
             if let Some(sp) = &s.sparkplug {
                 sp_signals.insert((sp.group.clone(), sp.edge_node.clone(), sp.device.clone(), sp.metric.clone()), i);
                 sp_nodes.insert((sp.group.clone(), sp.edge_node.clone()));
+                sp_concerned.entry(spb::concerned_key(&sp.group, &sp.edge_node, None)).or_default().push(i);
+                if let Some(d) = &sp.device {
+                    sp_concerned.entry(spb::concerned_key(&sp.group, &sp.edge_node, Some(d))).or_default().push(i);
+                }
             }
         }
+        let sp_concerned = sp_concerned.into_iter().map(|(k, v)| (k, Arc::from(v))).collect();
         let identity_topics =
             scenario.assets.iter().filter_map(|a| Some((a.identity_topic.clone()?, a.id.clone()))).collect();
+        let (mut by_topic, mut wildcard) = (HashMap::<String, Vec<usize>>::new(), Vec::new());
+        for (i, s) in signals.iter().enumerate() {
+            if s.sparkplug.is_some() || s.opcua.is_some() {
+                continue;
+            }
+            if s.topic.contains(['+', '#']) {
+                wildcard.push(i);
+            } else {
+                by_topic.entry(s.topic.clone()).or_default().push(i);
+            }
+        }
+        let exact = by_topic.into_iter().map(|(t, v)| (t, Arc::from(v))).collect();
         Self {
+            exact,
+            wildcard,
             identity_topics,
             identities: Vec::new(),
             receive_window_s: (0.0, 0.0),
@@ -292,6 +325,7 @@ impl Ingestor {
             statuses: BTreeMap::new(),
             sp_signals,
             sp_nodes,
+            sp_concerned,
             sp_health: BTreeMap::new(),
             tracker: NodeTracker::new(),
             commands: VecDeque::new(),
@@ -407,20 +441,28 @@ impl Ingestor {
             self.ingest_sparkplug(msg, &t);
             return;
         }
-        let matching = match self.matches.get(&msg.topic) {
-            Some(m) => m.clone(),
-            None => {
-                let m: Vec<usize> = (0..self.signals.len())
-                    .filter(|&i| {
-                        let s = &self.signals[i];
-                        s.sparkplug.is_none() && s.opcua.is_none() && topic::matches(&s.topic, &msg.topic)
-                    })
-                    .collect();
-                if self.matches.len() < MATCH_CACHE_TOPICS {
-                    self.matches.insert(msg.topic.clone(), m.clone());
-                }
-                m
+        // Shared lists: a message's lookup allocates nothing.
+        let exact = self.exact.get(&msg.topic);
+        let matching: Arc<[usize]> = match (exact, self.wildcard.is_empty()) {
+            (Some(m), true) => m.clone(),
+            (None, true) => {
+                self.count(None, Outcome::UnknownTopic);
+                return;
             }
+            _ => match self.matches.get(&msg.topic) {
+                Some(m) => m.clone(),
+                None => {
+                    let mut m: Vec<usize> = exact.map_or(Vec::new(), |e| e.to_vec());
+                    let signals = &self.signals;
+                    m.extend(self.wildcard.iter().copied().filter(|&i| topic::matches(&signals[i].topic, &msg.topic)));
+                    m.sort_unstable();
+                    let m: Arc<[usize]> = Arc::from(m);
+                    if self.matches.len() < MATCH_CACHE_TOPICS {
+                        self.matches.insert(msg.topic.clone(), m.clone());
+                    }
+                    m
+                }
+            },
         };
         if matching.is_empty() {
             self.count(None, Outcome::UnknownTopic);
@@ -432,7 +474,7 @@ impl Ingestor {
                 // A number too large for f64 fails the parse itself: count it as non-finite, not as bad JSON.
                 let o =
                     if matches!(e, CodecError::NonFinite { .. }) { Outcome::NonFinite } else { Outcome::BadPayload };
-                for &i in &matching {
+                for &i in matching.iter() {
                     self.count(Some(i), o);
                 }
                 return;
@@ -458,7 +500,7 @@ impl Ingestor {
         let topic = self.topics.entry(msg.topic.clone()).or_default();
         if let Some(k) = key {
             if !topic.seen.insert(k) {
-                for &i in &matching {
+                for &i in matching.iter() {
                     self.count(Some(i), Outcome::Duplicate);
                 }
                 return;
@@ -474,7 +516,7 @@ impl Ingestor {
         let clock = topic.clock.judgement();
         self.rebase(&matching, moved);
 
-        for i in matching {
+        for &i in matching.iter() {
             let sig = &self.signals[i];
             let v = match sig.value_path.as_ref().map(|p| json::number_at(&json, p)) {
                 None => {
@@ -745,7 +787,7 @@ mod tests {
         for ts in [1000.0, 1001.0] {
             j.ingest(&msg("site/a/level", &format!(r#"{{"v": {}, "ts": {ts}}}"#, 250.0 + ts - 1000.0), ts));
         }
-        assert_eq!(j.matches.get("site/a/level").map(Vec::len), Some(1));
+        assert_eq!(j.matches.get("site/a/level").map(|m| m.len()), Some(1));
         assert_eq!(j.release(f64::INFINITY).len(), 2);
         assert_eq!(count(&j, Outcome::Accepted), 2);
     }

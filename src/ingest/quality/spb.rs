@@ -17,6 +17,15 @@ pub(super) fn data_topic(sp: &SparkplugSource) -> String {
     sparkplug_topic(&sp.group, "DATA", &sp.edge_node, sp.device.as_deref())
 }
 
+/// The key of [`Ingestor::sparkplug_signals`]' index: `group/node`, or `group/node/device` (a topic level holds
+/// no `/`).
+pub(super) fn concerned_key(group: &str, node: &str, device: Option<&str>) -> String {
+    match device {
+        Some(d) => format!("{group}/{node}/{d}"),
+        None => format!("{group}/{node}"),
+    }
+}
+
 /// (group, edge node, device, metric) of a Sparkplug signal.
 pub(super) type SparkplugKey = (String, String, Option<String>, String);
 
@@ -89,14 +98,9 @@ impl Ingestor {
     }
 
     /// The signals a Sparkplug message concerns: those of its device, or of the whole node for a node message.
-    pub(super) fn sparkplug_signals(&self, t: &SparkplugTopic) -> Vec<usize> {
-        (0..self.signals.len())
-            .filter(|&i| {
-                self.signals[i].sparkplug.as_ref().is_some_and(|sp| {
-                    sp.group == t.group && sp.edge_node == t.edge_node && (t.device.is_none() || sp.device == t.device)
-                })
-            })
-            .collect()
+    pub(super) fn sparkplug_signals(&self, t: &SparkplugTopic) -> Arc<[usize]> {
+        let key = concerned_key(&t.group, &t.edge_node, t.device.as_deref());
+        self.sp_concerned.get(&key).cloned().unwrap_or_else(|| Arc::from([]))
     }
 
     /// One Sparkplug message of a node that has signals (see the module docs).
@@ -181,7 +185,7 @@ impl Ingestor {
             }
             NodeEvent::NodeDead { .. } => {
                 self.count(None, Outcome::Death);
-                for i in concerned {
+                for &i in concerned.iter() {
                     self.state[i].dead = true;
                 }
             }
