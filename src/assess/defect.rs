@@ -171,7 +171,8 @@ impl Plugin for DefectPlugin {
                 .in_set(TwinSystems::Assess)
                 .after(crate::sync::apply_model_updates)
                 .before(super::dependency::assess_upstream)
-                .before(crate::twin::motor::update_motor_readings),
+                .before(crate::twin::motor::update_motor_readings)
+                .run_if(crate::twin::clock::model_stepped),
         );
     }
 }

@@ -69,7 +69,13 @@ impl Plugin for DependencyPlugin {
             world.entity_mut(e).insert(UpstreamRisk::default());
         }
         // After the calibrator's model updates: both use `Assimilation`, so without an order they are ambiguous.
-        app.add_systems(Update, assess_upstream.in_set(TwinSystems::Assess).after(crate::sync::apply_model_updates));
+        app.add_systems(
+            Update,
+            assess_upstream
+                .in_set(TwinSystems::Assess)
+                .after(crate::sync::apply_model_updates)
+                .run_if(crate::twin::clock::model_stepped),
+        );
     }
 }
 

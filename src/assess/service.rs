@@ -186,7 +186,8 @@ impl Plugin for ServicePlugin {
                 .in_set(TwinSystems::Assess)
                 .after(super::defect::track_defects)
                 .after(super::dependency::assess_upstream)
-                .after(super::config::apply_identities),
+                .after(super::config::apply_identities)
+                .run_if(crate::twin::clock::model_stepped),
         );
     }
 }

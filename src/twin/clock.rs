@@ -82,6 +82,15 @@ impl std::str::FromStr for Speed {
     }
 }
 
+/// A run condition: the model stepped since the system it gates last ran (true on its first tick too). A live twin
+/// ticks on every message (thousands of ticks a second at plant scale) but steps its models once a model step:
+/// what derives from the models' state alone is derived once per step, not once per tick over every asset.
+pub fn model_stepped(clock: Res<SimClock>, mut seen: Local<Option<u64>>) -> bool {
+    let stepped = *seen != Some(clock.steps_done);
+    *seen = Some(clock.steps_done);
+    stepped
+}
+
 /// Most steps one frame may take in real-time pacing, so that a slow frame cannot snowball.
 const MAX_STEPS_PER_FRAME: f64 = 100_000.0;
 

@@ -70,6 +70,6 @@ pub struct MotorPlugin;
 impl Plugin for MotorPlugin {
     fn build(&self, app: &mut App) {
         app.register_asset_kind(AssetKindDef { name: "Motor", insert, index })
-            .add_systems(Update, update_motor_readings.in_set(TwinSystems::Assess));
+            .add_systems(Update, update_motor_readings.in_set(TwinSystems::Assess).run_if(super::clock::model_stepped));
     }
 }

@@ -167,21 +167,12 @@ pub trait Corrector: Resource + Component<Mutability = Mutable> {
     fn correct(&mut self, topo: &Topology, branch: &mut Branch, dt_s: f64);
 }
 
-/// Advances the assimilated branch to the horizon and the predicted one to the clock's new time.
-pub fn step_models<C: Corrector>(
-    mut clock: ResMut<SimClock>,
-    mut env: ResMut<Environment>,
-    mut assimilation: ResMut<C>,
-    mut pumps: Query<PumpItem>,
-    mut tanks: Query<(Entity, &TankModel, &mut TankLevel)>,
-    mut topo: Local<Topology>,
-    mut assimilated: ResMut<Assimilated>,
-) {
-    if clock.pending_steps == 0 {
-        return;
-    }
-    let dt = clock.step_s;
-    let topo = &mut *topo;
+/// What makes the stepping's [`Topology`] out of date.
+type TopologyChanged =
+    Or<(Changed<PumpModel>, Changed<SpeedSetpoint>, Changed<Feed>, Changed<Drive>, Changed<TankModel>)>;
+
+/// The plant's topology from the pump and tank entities.
+fn rebuild_topology(topo: &mut Topology, pumps: &Query<PumpItem>, tanks: &Query<(Entity, &TankModel, &mut TankLevel)>) {
     topo.tanks.clear();
     topo.pumps.clear();
     topo.slots.clear();
@@ -197,6 +188,29 @@ pub fn step_models<C: Corrector>(
         topo.pumps.push(PumpSlot { entity, motor: drive.0, model: model.0.clone(), rpm: sp.rpm, feed });
         topo.slots.insert(entity, Slot::Train(i));
         topo.slots.insert(drive.0, Slot::Train(i));
+    }
+}
+
+/// Advances the assimilated branch to the horizon and the predicted one to the clock's new time.
+pub fn step_models<C: Corrector>(
+    mut clock: ResMut<SimClock>,
+    mut env: ResMut<Environment>,
+    mut assimilation: ResMut<C>,
+    mut pumps: Query<PumpItem>,
+    mut tanks: Query<(Entity, &TankModel, &mut TankLevel)>,
+    (mut topo, changed): (Local<Topology>, Query<(), TopologyChanged>),
+    mut assimilated: ResMut<Assimilated>,
+) {
+    if clock.pending_steps == 0 {
+        return;
+    }
+    let dt = clock.step_s;
+    let topo = &mut *topo;
+    // The topology (models, set-points, feeds) is rebuilt when some of it changed since the last step (the system
+    // runs on steps alone, see [`SimulatePlugin`]), not at every step: cloning a large site's thousands of
+    // pump-train models each step was most of its step's time.
+    if !changed.is_empty() || topo.pumps.len() != pumps.iter().len() || topo.tanks.len() != tanks.iter().len() {
+        rebuild_topology(topo, &pumps, &tanks);
     }
     let a = assimilated.0.get_or_insert_with(|| Branch {
         pumps: pumps.iter().map(|(_, _, s, r, _)| (s.0, r.0)).collect(),
@@ -246,6 +260,11 @@ impl<C: Corrector> Default for SimulatePlugin<C> {
 
 impl<C: Corrector> Plugin for SimulatePlugin<C> {
     fn build(&self, app: &mut App) {
-        app.init_resource::<Assimilated>().add_systems(Update, step_models::<C>.in_set(TwinSystems::Simulate));
+        app.init_resource::<Assimilated>().add_systems(
+            Update,
+            // On the ticks that step alone: a live twin ticks on every message, and `step_models` finds what
+            // changed since its previous run.
+            step_models::<C>.in_set(TwinSystems::Simulate).run_if(|c: Res<SimClock>| c.pending_steps > 0),
+        );
     }
 }
