@@ -105,15 +105,22 @@ pub struct IngestSettings {
     pub stale_periods: f64,
     /// A source clock offset beyond this is flagged as skewed (and corrected), s.
     pub skew_threshold_s: f64,
-    /// Duplicate-detection memory per topic, messages.
+    /// Duplicate-detection memory per topic, messages. A QoS 1 redelivery is of a message the twin had not yet
+    /// acknowledged, and it acknowledges a message once it is in its channel: at most the broker's in-flight
+    /// window (Mosquitto: 20 messages) is ever redelivered, so the last [`DEDUP_WINDOW`] of a topic suffice.
     pub dedup_window: usize,
 }
 
 impl Default for IngestSettings {
     fn default() -> Self {
-        Self { allowed_lateness_s: 5.0, stale_periods: 3.0, skew_threshold_s: 2.0, dedup_window: 4096 }
+        Self { allowed_lateness_s: 5.0, stale_periods: 3.0, skew_threshold_s: 2.0, dedup_window: DEDUP_WINDOW }
     }
 }
+
+/// The default duplicate-detection memory per topic, messages (see [`IngestSettings::dedup_window`]). 4,096 before:
+/// about 25 kB of keys per topic, 360 MB in memory and in each checkpoint at a 10,000-asset site's 14,500 topics
+/// once an hour of 1 Hz messages had filled them.
+pub const DEDUP_WINDOW: usize = 64;
 
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct SignalState {
