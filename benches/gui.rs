@@ -151,15 +151,7 @@ fn main() {
             let assets = 1 + 2 * pairs;
             let mut s = station_of(&base, pairs);
             if !embedded {
-                s.connections.broker = scenario::BrokerSpec::Mqtt(scenario::MqttSpec {
-                    url: "mqtt://127.0.0.1:9".into(),
-                    client_id: None,
-                    username_env: None,
-                    password_env: None,
-                    ca_file: None,
-                    client_cert: None,
-                    client_key: None,
-                });
+                s.connections.broker = scenario::BrokerSpec::Mqtt(scenario::MqttSpec::at("mqtt://127.0.0.1:9"));
             }
             let path = dir.as_path().join(format!("station_{assets}_{embedded}.ron"));
             write(&s, &path);

@@ -42,15 +42,7 @@ fn unix_now() -> f64 {
 /// The site of `pumps` trains, on the broker at `port`.
 fn scale_site(pumps: usize, port: u16) -> Scenario {
     let mut s = site(&SiteSpec { pumps, name: "Scale".into(), ..SiteSpec::default() }).unwrap();
-    s.connections.broker = BrokerSpec::Mqtt(MqttSpec {
-        url: format!("mqtt://127.0.0.1:{port}"),
-        client_id: None,
-        username_env: None,
-        password_env: None,
-        ca_file: None,
-        client_cert: None,
-        client_key: None,
-    });
+    s.connections.broker = BrokerSpec::Mqtt(MqttSpec::at(format!("mqtt://127.0.0.1:{port}")));
     s
 }
 

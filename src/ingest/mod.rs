@@ -398,11 +398,6 @@ impl Plugin for IngestPlugin {
     }
 }
 
-/// Drains the inbound channel (within the budget), runs the checks, and applies every sample whose event time
-/// has come to the assets in event-time order (a [`SampleApplied`] each); then refreshes every signal's
-/// staleness. A sample is applied in the tick it arrives: waiting for the allowed lateness would delay every
-/// sample by it. One that arrives out of order is still applied (flagged `reordered`) but does not replace a newer
-/// value in [`Measurements`].
 /// What [`drain_telemetry`] keeps between ticks.
 #[derive(Default)]
 struct DrainCache {
@@ -413,6 +408,11 @@ struct DrainCache {
     stale_checked: Option<(u64, u64)>,
 }
 
+/// Drains the inbound channel (within the budget), runs the checks, and applies every sample whose event time
+/// has come to the assets in event-time order (a [`SampleApplied`] each); then refreshes the signals'
+/// staleness when the twin's time moved or a source died. A sample is applied in the tick it arrives: waiting for the allowed lateness would delay every
+/// sample by it. One that arrives out of order is still applied (flagged `reordered`) but does not replace a newer
+/// value in [`Measurements`].
 fn drain_telemetry(
     mut telemetry: ResMut<Telemetry>,
     clock: Res<SimClock>,

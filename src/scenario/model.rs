@@ -414,6 +414,21 @@ pub struct MqttSpec {
     pub client_key: Option<String>,
 }
 
+impl MqttSpec {
+    /// A broker at `url` with no client id, credentials or TLS files.
+    pub fn at(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            client_id: None,
+            username_env: None,
+            password_env: None,
+            ca_file: None,
+            client_cert: None,
+            client_key: None,
+        }
+    }
+}
+
 /// The PLC that takes set-point writes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub enum PlcSpec {

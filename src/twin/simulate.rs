@@ -191,7 +191,8 @@ fn rebuild_topology(topo: &mut Topology, pumps: &Query<PumpItem>, tanks: &Query<
     }
 }
 
-/// Advances the assimilated branch to the horizon and the predicted one to the clock's new time.
+/// Advances the assimilated branch to the horizon and the predicted one to the clock's new time (registered to run
+/// on the ticks with steps to take).
 pub fn step_models<C: Corrector>(
     mut clock: ResMut<SimClock>,
     mut env: ResMut<Environment>,
@@ -201,9 +202,6 @@ pub fn step_models<C: Corrector>(
     (mut topo, changed): (Local<Topology>, Query<(), TopologyChanged>),
     mut assimilated: ResMut<Assimilated>,
 ) {
-    if clock.pending_steps == 0 {
-        return;
-    }
     let dt = clock.step_s;
     let topo = &mut *topo;
     // The topology (models, set-points, feeds) is rebuilt when some of it changed since the last step (the system
