@@ -12,6 +12,7 @@
 //! is counted `too_late`.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use bevy::prelude::*;
 use serde::Serialize;
@@ -49,6 +50,11 @@ use crate::units::Quantity;
 /// Model steps between two looks at the calibrators' estimates (at a 1 s step: hourly).
 const RECALIBRATION_EVERY_STEPS: u64 = 3600;
 
+/// What a checkpoint from before sliced steps restores: its last step was whole.
+fn all_propagated() -> usize {
+    usize::MAX
+}
+
 /// The assimilation: the event-time queue, the estimators and the scores.
 #[derive(Resource, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Assimilation {
@@ -60,6 +66,9 @@ pub struct Assimilation {
     arrivals: u64,
     /// Steps the assimilated branch has taken.
     assimilated_steps: u64,
+    /// Pump trains whose estimators were propagated over that step (all of them, but in a sliced live step).
+    #[serde(default = "all_propagated")]
+    propagated: usize,
     /// Counters.
     pub counters: AssimilationCounters,
     /// Revised spans, merged when they overlap, oldest first.
@@ -96,6 +105,7 @@ impl Assimilation {
             queue: BTreeMap::new(),
             arrivals: 0,
             assimilated_steps: 0,
+            propagated: usize::MAX,
             counters: AssimilationCounters::default(),
             revisions: Vec::new(),
             errors: BTreeMap::new(),
@@ -114,23 +124,38 @@ impl Assimilation {
     }
 
     /// After the assimilated branch `b` took a step: propagates the estimators and applies every sample of that
-    /// step.
-    pub fn correct(&mut self, topo: &Topology, b: &mut Branch, dt_s: f64) {
-        self.assimilated_steps = b.steps;
+    /// step, until `deadline` if there is one (false when it stopped there; called again for the same step, it
+    /// goes on with the samples left).
+    pub fn correct(&mut self, topo: &Topology, b: &mut Branch, dt_s: f64, deadline: Option<Instant>) -> bool {
         let t_s = b.steps as f64 * dt_s;
-        for slot in &topo.tanks {
-            let q = self.level_q(slot.params.inflow_m3h, slot.params.area_m2);
-            self.levels.entry(slot.entity).or_default().var_m2 += q * dt_s;
+        if self.assimilated_steps != b.steps {
+            self.assimilated_steps = b.steps;
+            self.propagated = 0;
+            for slot in &topo.tanks {
+                let q = self.level_q(slot.params.inflow_m3h, slot.params.area_m2);
+                self.levels.entry(slot.entity).or_default().var_m2 += q * dt_s;
+            }
         }
         let cycle = b.env.ambient_cycle_c(t_s - dt_s);
-        for (i, slot) in topo.pumps.iter().enumerate() {
+        while let Some(slot) = topo.pumps.get(self.propagated) {
+            let i = self.propagated;
             if let Some(ts) = self.trains.get_mut(&slot.entity) {
                 ts.after_step(&slot.model, &b.pumps[i].1, &b.inputs[i], cycle, dt_s);
             }
+            self.propagated += 1;
+            if self.propagated.is_multiple_of(256) && deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
+            }
         }
+        let mut applied = 0u32;
         while let Some(entry) = self.queue.first_entry() {
             if entry.key().0 > b.steps {
                 break;
+            }
+            // The clock is read once every 64 samples (a sample takes about a µs).
+            applied += 1;
+            if applied.is_multiple_of(64) && deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
             }
             let s = entry.remove();
             self.apply(topo, b, s, t_s);
@@ -138,6 +163,7 @@ impl Assimilation {
         if b.steps.is_multiple_of(RECALIBRATION_EVERY_STEPS) {
             self.recalibrate(topo, t_s);
         }
+        true
     }
 
     fn apply(&mut self, topo: &Topology, b: &mut Branch, s: Queued, t_s: f64) {
@@ -227,8 +253,8 @@ impl Corrector for Assimilation {
         ((self.lateness_s + self.receive_lag_s) / dt_s).ceil().max(0.0) as u64
     }
 
-    fn correct(&mut self, topo: &Topology, branch: &mut Branch, dt_s: f64) {
-        Assimilation::correct(self, topo, branch, dt_s);
+    fn correct(&mut self, topo: &Topology, branch: &mut Branch, dt_s: f64, deadline: Option<Instant>) -> bool {
+        Assimilation::correct(self, topo, branch, dt_s, deadline)
     }
 }
 

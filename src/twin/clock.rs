@@ -8,7 +8,8 @@ use bevy::time::Real;
 
 use super::TwinSystems;
 
-/// The twin's clock. Systems in `TwinSystems::Simulate` consume `pending_steps` and advance `now_s`.
+/// The twin's clock. Systems in `TwinSystems::Simulate` consume `pending_steps` and advance `now_s` (a live twin's
+/// step may take several ticks, `pending_steps` staying until it is whole).
 #[derive(Resource, Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SimClock {
     /// Model step, s.
@@ -104,7 +105,9 @@ fn pace_sim_clock(mut clock: ResMut<SimClock>, mut pacing: ResMut<ClockPacing>, 
         *owed_s += time.delta_secs_f64() * *speed;
         let steps = (*owed_s / clock.step_s).floor().min(MAX_STEPS_PER_FRAME);
         *owed_s = (*owed_s - steps * clock.step_s).min(clock.step_s * MAX_STEPS_PER_FRAME);
-        clock.pending_steps = steps as u32;
+        // Added to what is still pending: a live twin's step may take several ticks (see
+        // [`super::simulate::LIVE_STEP_SLICE`]).
+        clock.pending_steps = clock.pending_steps.saturating_add(steps as u32);
     }
 }
 

@@ -10,8 +10,14 @@
 //!   `TankLevel`, `Environment`): each tick it is recomputed from the assimilated state, open loop, over the
 //!   lateness. It is the checkpoint-and-replay of event-time processing, with the checkpoint always at the
 //!   horizon.
+//!
+//! A live twin (real-time pacing) takes a step in slices of about [`LIVE_STEP_SLICE`] per tick, the clock
+//! advancing when the step is whole: at plant scale the samples of one step take tens of ms to apply, and the
+//! ticks in between drain the telemetry that arrived meanwhile instead of leaving it waiting. A twin that falls a
+//! step behind the wall clock takes its steps whole again.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bevy::ecs::component::Mutable;
 use bevy::prelude::*;
@@ -22,7 +28,7 @@ use twin_models::{PumpTrain, PumpTrainInputs, PumpTrainOutputs, PumpTrainState};
 use super::coupling::{Station, step_station};
 use super::pump::{Drive, Feed, PumpModel, PumpReadings, PumpState, SpeedSetpoint, inputs};
 use super::tank::{TankLevel, TankModel};
-use super::{Environment, SimClock, TwinSystems};
+use super::{ClockPacing, Environment, SimClock, TwinSystems};
 
 /// One pump train as the stepping needs it.
 pub struct PumpSlot {
@@ -89,6 +95,9 @@ pub struct Branch {
     /// Outflow per tank during the last step, m³/h (scratch).
     #[serde(skip)]
     draw: Vec<f64>,
+    /// The correction of the last step is not finished (a live twin's step was cut into slices).
+    #[serde(default)]
+    pub correcting: bool,
 }
 
 impl Branch {
@@ -163,8 +172,10 @@ type PumpInputs = (&'static SpeedSetpoint, &'static Feed, &'static Drive);
 pub trait Corrector: Resource + Component<Mutability = Mutable> {
     /// The lag of the assimilated branch behind the clock, in whole steps of `dt_s`.
     fn lateness_steps(&self, dt_s: f64) -> u64;
-    /// Corrects the assimilated branch `branch` with what was measured during the step it just took.
-    fn correct(&mut self, topo: &Topology, branch: &mut Branch, dt_s: f64);
+    /// Corrects the assimilated branch `branch` with what was measured during the step it just took, until
+    /// `deadline` if there is one: false when it stopped there with samples of the step left, to go on from
+    /// where it stopped when called again for the same step.
+    fn correct(&mut self, topo: &Topology, branch: &mut Branch, dt_s: f64, deadline: Option<Instant>) -> bool;
 }
 
 /// What makes the stepping's [`Topology`] out of date.
@@ -191,17 +202,47 @@ fn rebuild_topology(topo: &mut Topology, pumps: &Query<PumpItem>, tanks: &Query<
     }
 }
 
+/// How long a live twin's tick works on a model step (the correction of the assimilated branch, the predicted
+/// branch) before it lets ingestion drain what arrived meanwhile; a slice ends at the next look at the clock
+/// (every 64 samples, 256 estimators or one model step of the site).
+pub const LIVE_STEP_SLICE: Duration = Duration::from_millis(1);
+
+/// When a model step is taken in slices.
+#[derive(Resource, Debug, Clone, Copy, PartialEq)]
+pub enum StepSlicing {
+    /// In slices of this long when paced by the wall clock (a live twin, the workbench); whole otherwise (a batch
+    /// run, whose driver sets the steps of each tick).
+    Live(Duration),
+    /// Always in slices of this long, for a driver that waits for each step to be whole (tests).
+    Always(Duration),
+}
+
+impl Default for StepSlicing {
+    fn default() -> Self {
+        Self::Live(LIVE_STEP_SLICE)
+    }
+}
+
 /// Advances the assimilated branch to the horizon and the predicted one to the clock's new time (registered to run
-/// on the ticks with steps to take).
+/// on the ticks with steps to take). A sliced step leaves the clock's pending steps for the ticks that go on with
+/// it, and the clock advances when it is whole.
 pub fn step_models<C: Corrector>(
-    mut clock: ResMut<SimClock>,
+    (mut clock, pacing, slicing): (ResMut<SimClock>, Res<ClockPacing>, Res<StepSlicing>),
     mut env: ResMut<Environment>,
     mut assimilation: ResMut<C>,
     mut pumps: Query<PumpItem>,
     mut tanks: Query<(Entity, &TankModel, &mut TankLevel)>,
     (mut topo, changed): (Local<Topology>, Query<(), TopologyChanged>),
-    mut assimilated: ResMut<Assimilated>,
+    (mut assimilated, mut predicting): (ResMut<Assimilated>, Local<Option<(u64, Branch)>>),
 ) {
+    // Sliced while the twin keeps up: one that owes more than a step (ticks too few for its slices, a slow frame)
+    // takes what it owes whole.
+    let slice = match *slicing {
+        StepSlicing::Live(d) if matches!(*pacing, ClockPacing::Realtime { .. }) => Some(d),
+        StepSlicing::Always(d) => Some(d),
+        _ => None,
+    };
+    let deadline = slice.filter(|_| clock.pending_steps <= 1).map(|d| Instant::now() + d);
     let dt = clock.step_s;
     let topo = &mut *topo;
     // The topology (models, set-points, feeds) is rebuilt when some of it changed since the last step (the system
@@ -218,18 +259,35 @@ pub fn step_models<C: Corrector>(
         ambient_offset_k: Vec::new(),
         inputs: Vec::new(),
         draw: Vec::new(),
+        correcting: false,
     });
 
     let target = clock.steps_done + u64::from(clock.pending_steps);
     let horizon = target.saturating_sub(assimilation.lateness_steps(dt)).max(a.steps);
-    while a.steps < horizon {
-        a.step(topo, dt);
-        assimilation.correct(topo, a, dt);
+    loop {
+        if !a.correcting {
+            if a.steps >= horizon {
+                break;
+            }
+            a.step(topo, dt);
+        }
+        a.correcting = !assimilation.correct(topo, a, dt, deadline);
+        if a.correcting {
+            return;
+        }
     }
-    let mut predicted = a.clone();
+    // The predicted branch, from the assimilated one at the horizon (sliced too: the lateness is several steps).
+    if predicting.as_ref().is_none_or(|p| p.0 != a.steps) {
+        *predicting = Some((a.steps, a.clone()));
+    }
+    let Some((_, predicted)) = &mut *predicting else { return };
     while predicted.steps < target {
         predicted.step(topo, dt);
+        if predicted.steps < target && deadline.is_some_and(|d| Instant::now() >= d) {
+            return;
+        }
     }
+    let Some((_, predicted)) = predicting.take() else { return };
     for ((_, _, mut state, mut readings, _), (s, r)) in pumps.iter_mut().zip(predicted.pumps) {
         state.0 = s;
         readings.0 = r;
@@ -258,7 +316,7 @@ impl<C: Corrector> Default for SimulatePlugin<C> {
 
 impl<C: Corrector> Plugin for SimulatePlugin<C> {
     fn build(&self, app: &mut App) {
-        app.init_resource::<Assimilated>().add_systems(
+        app.init_resource::<Assimilated>().init_resource::<StepSlicing>().add_systems(
             Update,
             // On the ticks that step alone: a live twin ticks on every message, and `step_models` finds what
             // changed since its previous run.

@@ -3,6 +3,7 @@
 //! against the in-process virtual plant's hidden truth: recalibration, wear, drift detection and its causes.
 
 use std::path::Path;
+use std::time::Duration;
 
 use bevy::prelude::*;
 use serde_json::Value;
@@ -16,6 +17,7 @@ use twin::plant::inprocess::PlantRunner;
 use twin::scenario::{self, AssetKind, Dur, FaultSpec};
 use twin::sync::{Assimilation, DriftAlarm, SetpointReported, Setpoints};
 use twin::twin::pump::PumpReadings;
+use twin::twin::simulate::StepSlicing;
 use twin::twin::{AssetIndex, SimClock};
 use twin::units::Quantity;
 use twin_models::drift::{Cause, SensorFault};
@@ -359,4 +361,50 @@ fn the_report_scores_the_drift_alarms_against_the_plants_faults_and_tracks_perfo
     let conf = perf["confidence"]["P-101"].as_array().unwrap();
     assert!(conf[points / 2].as_f64().unwrap() > 0.5, "healthy before the defect");
     assert_eq!(r["sync"]["configuration"]["P-101"]["status"], "match");
+}
+
+/// A generated site of `pumps` trains with its in-process virtual plant, slicing its steps as `slicing` says.
+fn site_with_plant(pumps: usize, slicing: StepSlicing) -> App {
+    let spec = twin::scenario::generate::SiteSpec { pumps, ..Default::default() };
+    let s = std::sync::Arc::new(twin::scenario::generate::site(&spec).unwrap());
+    let mut app = headless_app(s.clone(), 7);
+    twin::plant::inprocess::add_inprocess_plant(&mut app, &s, 7, None).unwrap();
+    app.insert_resource(slicing);
+    app
+}
+
+#[test]
+fn a_step_taken_in_slices_over_several_ticks_ends_exactly_where_the_whole_step_does() {
+    // Enough trains and samples a step for the correction to stop at its looks at the clock (every 256
+    // estimators, 64 samples, each step of the predicted branch); a zero slice stops at every look.
+    let steps = 40;
+    let mut whole = site_with_plant(300, StepSlicing::Live(Duration::ZERO));
+    let mut sliced = site_with_plant(300, StepSlicing::Always(Duration::ZERO));
+    let mut ticks = 0;
+    for app in [&mut whole, &mut sliced] {
+        ticks = 0;
+        while app.world().resource::<SimClock>().steps_done < steps {
+            let mut clock = app.world_mut().resource_mut::<SimClock>();
+            if clock.pending_steps == 0 {
+                clock.pending_steps = 1;
+            }
+            app.update();
+            ticks += 1;
+            assert!(ticks < 1_000 * steps, "the steps never finish");
+        }
+        assert_eq!(app.world().resource::<SimClock>().steps_done, steps, "one step a tick at most was asked");
+    }
+    // The sliced one took its steps over many more ticks (the manual pacing's whole one took one a tick).
+    assert!(ticks > 4 * steps, "{ticks} ticks for {steps} steps");
+    let state = |app: &mut App| {
+        let a = rmp_serde::to_vec_named(app.world().resource::<Assimilation>()).unwrap();
+        let readings: Vec<String> =
+            app.world_mut().query::<&PumpReadings>().iter(app.world()).map(|r| format!("{:?}", r.0)).collect();
+        (a, readings)
+    };
+    let (a_whole, r_whole) = state(&mut whole);
+    let (a_sliced, r_sliced) = state(&mut sliced);
+    assert!(whole.world().resource::<Assimilation>().counters.applied > 10_000, "the assimilation applied samples");
+    assert_eq!(r_whole, r_sliced, "the models' readings");
+    assert!(a_whole == a_sliced, "the assimilation (estimators, scores, queue) differs");
 }
