@@ -409,10 +409,10 @@ struct DrainCache {
 }
 
 /// Drains the inbound channel (within the budget), runs the checks, and applies every sample whose event time
-/// has come to the assets in event-time order (a [`SampleApplied`] each); then refreshes the signals'
-/// staleness when the twin's time moved or a source died. A sample is applied in the tick it arrives: waiting for the allowed lateness would delay every
-/// sample by it. One that arrives out of order is still applied (flagged `reordered`) but does not replace a newer
-/// value in [`Measurements`].
+/// has come to the assets in event-time order (a [`SampleApplied`] each); then refreshes the signals' staleness
+/// when the twin's time moved or a source died. A sample is applied in the tick it arrives: waiting for the
+/// allowed lateness would delay every sample by it. One that arrives out of order is still applied (flagged
+/// `reordered`) but does not replace a newer value in [`Measurements`].
 fn drain_telemetry(
     mut telemetry: ResMut<Telemetry>,
     clock: Res<SimClock>,

@@ -147,14 +147,14 @@ impl Assimilation {
                 return false;
             }
         }
-        let mut applied = 0u32;
+        let mut taken = 0u32;
         while let Some(entry) = self.queue.first_entry() {
             if entry.key().0 > b.steps {
                 break;
             }
             // The clock is read once every 64 samples (a sample takes about a µs).
-            applied += 1;
-            if applied.is_multiple_of(64) && deadline.is_some_and(|d| Instant::now() >= d) {
+            taken += 1;
+            if taken.is_multiple_of(64) && deadline.is_some_and(|d| Instant::now() >= d) {
                 return false;
             }
             let s = entry.remove();

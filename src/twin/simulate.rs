@@ -276,18 +276,19 @@ pub fn step_models<C: Corrector>(
             return;
         }
     }
-    // The predicted branch, from the assimilated one at the horizon (sliced too: the lateness is several steps).
-    if predicting.as_ref().is_none_or(|p| p.0 != a.steps) {
-        *predicting = Some((a.steps, a.clone()));
-    }
-    let Some((_, predicted)) = &mut *predicting else { return };
+    // The predicted branch, from the assimilated one at the horizon (sliced too: the lateness is several steps); one
+    // left unfinished by the previous tick goes on if it started from the same horizon.
+    let mut predicted = match predicting.take() {
+        Some((from, p)) if from == a.steps => p,
+        _ => a.clone(),
+    };
     while predicted.steps < target {
         predicted.step(topo, dt);
         if predicted.steps < target && deadline.is_some_and(|d| Instant::now() >= d) {
+            *predicting = Some((a.steps, predicted));
             return;
         }
     }
-    let Some((_, predicted)) = predicting.take() else { return };
     for ((_, _, mut state, mut readings, _), (s, r)) in pumps.iter_mut().zip(predicted.pumps) {
         state.0 = s;
         readings.0 = r;

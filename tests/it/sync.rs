@@ -378,7 +378,7 @@ fn a_step_taken_in_slices_over_several_ticks_ends_exactly_where_the_whole_step_d
     // Enough trains and samples a step for the correction to stop at its looks at the clock (every 256
     // estimators, 64 samples, each step of the predicted branch); a zero slice stops at every look.
     let steps = 40;
-    let mut whole = site_with_plant(300, StepSlicing::Live(Duration::ZERO));
+    let mut whole = site_with_plant(300, StepSlicing::default());
     let mut sliced = site_with_plant(300, StepSlicing::Always(Duration::ZERO));
     let mut ticks = 0;
     for app in [&mut whole, &mut sliced] {
