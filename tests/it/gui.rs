@@ -162,7 +162,8 @@ fn the_workbench_on_a_store_resumes_where_twin_serve_stopped_and_plots_the_store
     let more = ["--screenshot", shot.to_str().unwrap(), "--frames", "60", "--select", "P-101"];
     let argv: Vec<&std::ffi::OsStr> = args.iter().chain(&more).map(std::ffi::OsStr::new).collect();
     let err = workbench(&argv, &dir);
-    let at = format!("resumed from the checkpoint at t = {}s", served_s.round());
+    // The log writes the time as a duration does ("59m" for 3,540 s, "3541s" for 3,541 s).
+    let at = format!("resumed from the checkpoint at t = {}", twin::scenario::Dur::from_secs(served_s.round()));
     assert!(err.contains(&at), "no '{at}' in:\n{err}");
     assert!(err.contains("history store closed"), "{err}");
     let (closed_s, closed_samples) = newest();
