@@ -336,6 +336,10 @@ impl EventTask {
     async fn run(mut self, mut eventloop: EventLoop) {
         let mut first_attempt = true;
         let mut connected = false;
+        // One registration with the Notify for the whole run (a fresh `notified()` each pass locks its waiter
+        // list twice a message); re-armed after it fires.
+        let wake = self.wake.clone();
+        let mut woken = std::pin::pin!(wake.notified());
         while !self.shared.stop.load(Ordering::Relaxed) {
             self.retry_deferred();
             if connected && self.should_force_redelivery() {
@@ -358,38 +362,24 @@ impl EventTask {
             let waiting_gate = self.gated.front().is_some_and(|(_, p)| p.is_some());
             let event = tokio::select! {
                 biased;
-                _ = self.wake.notified() => continue,
-                // Acks held for the gate are looked at again soon (it moves on the twin's side).
-                _ = tokio::time::sleep(GATE_POLL), if waiting_gate => continue,
+                _ = woken.as_mut() => {
+                    woken.set(wake.notified());
+                    continue;
+                }
+                // Acks held for the gate are looked at again soon (it moves on the twin's side). The timer is
+                // made only when the branch is polled.
+                _ = async { tokio::time::sleep(GATE_POLL).await }, if waiting_gate => continue,
                 ev = eventloop.poll() => ev,
             };
             match event {
-                Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                    connected = true;
-                    self.failed_attempts = 0;
-                    self.unacked_drops = 0;
-                    self.deferred_acks.clear();
-                    // Acks of the old connection are void: the persistent session redelivers those messages.
-                    self.gated.iter_mut().for_each(|(_, p)| *p = None);
-                    self.shared.connected.store(true, Ordering::Relaxed);
-                    Shared::inc(&self.shared.connects);
-                    if !ack.session_present && !self.cfg.subscriptions.is_empty() {
-                        self.resubscribe_from = Some(0);
-                        self.retry_deferred();
+                Ok(event) => {
+                    connected |= self.on_event(event);
+                    // A read from the socket parses up to 10 packets at once; the rest of them wait in the
+                    // state's queue, where the next poll would take them one by one.
+                    while let Some(event) = eventloop.state.events.pop_front() {
+                        connected |= self.on_event(event);
                     }
                 }
-                Ok(Event::Incoming(Packet::Publish(p))) => self.on_publish(p),
-                Ok(Event::Incoming(Packet::PubAck(_))) => Shared::inc(&self.shared.publish_confirmed),
-                Ok(Event::Incoming(Packet::SubAck(ack))) => {
-                    Shared::inc(&self.shared.subacks);
-                    let failed =
-                        ack.return_codes.iter().filter(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure)).count();
-                    if failed > 0 {
-                        self.shared.subscribe_failures.fetch_add(failed as u64, Ordering::Relaxed);
-                        self.shared.set_error(format!("broker refused {failed} subscription(s)"));
-                    }
-                }
-                Ok(_) => {}
                 Err(e) => {
                     connected = false;
                     self.shared.connected.store(false, Ordering::Relaxed);
@@ -398,7 +388,7 @@ impl EventTask {
                     let delay = self.backoff();
                     tokio::select! {
                         biased;
-                        _ = self.wake.notified() => {}
+                        _ = woken.as_mut() => woken.set(wake.notified()),
                         _ = tokio::time::sleep(delay) => {}
                     }
                 }
@@ -416,6 +406,39 @@ impl EventTask {
             .await;
         }
         self.shared.connected.store(false, Ordering::Relaxed);
+    }
+
+    /// Handles one event of the connection; true for a ConnAck (the connection is up).
+    fn on_event(&mut self, event: Event) -> bool {
+        match event {
+            Event::Incoming(Packet::ConnAck(ack)) => {
+                self.failed_attempts = 0;
+                self.unacked_drops = 0;
+                self.deferred_acks.clear();
+                // Acks of the old connection are void: the persistent session redelivers those messages.
+                self.gated.iter_mut().for_each(|(_, p)| *p = None);
+                self.shared.connected.store(true, Ordering::Relaxed);
+                Shared::inc(&self.shared.connects);
+                if !ack.session_present && !self.cfg.subscriptions.is_empty() {
+                    self.resubscribe_from = Some(0);
+                    self.retry_deferred();
+                }
+                return true;
+            }
+            Event::Incoming(Packet::Publish(p)) => self.on_publish(p),
+            Event::Incoming(Packet::PubAck(_)) => Shared::inc(&self.shared.publish_confirmed),
+            Event::Incoming(Packet::SubAck(ack)) => {
+                Shared::inc(&self.shared.subacks);
+                let failed =
+                    ack.return_codes.iter().filter(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure)).count();
+                if failed > 0 {
+                    self.shared.subscribe_failures.fetch_add(failed as u64, Ordering::Relaxed);
+                    self.shared.set_error(format!("broker refused {failed} subscription(s)"));
+                }
+            }
+            _ => {}
+        }
+        false
     }
 
     fn should_force_redelivery(&self) -> bool {
@@ -478,12 +501,13 @@ impl EventTask {
         }
     }
 
-    fn on_publish(&mut self, p: Publish) {
+    fn on_publish(&mut self, mut p: Publish) {
         Shared::inc(&self.shared.received);
         let needs_ack = p.qos != rumqttc::QoS::AtMostOnce;
+        // An ack needs only the packet id and QoS: the topic and payload move out (a held ack keeps no buffer).
         let msg = Incoming {
-            topic: p.topic.clone(),
-            payload: p.payload.to_vec(),
+            topic: std::mem::take(&mut p.topic),
+            payload: std::mem::take(&mut p.payload).to_vec(),
             received_unix_s: now_unix_s(),
             qos: Qos::from_rumqttc(p.qos),
             duplicate_flag: p.dup,
