@@ -7,8 +7,10 @@
 //! an external broker (an address with nothing listening), as against a real plant.
 //!
 //! First, the same without a window (`twin::ui::windowless`): the twin, the workbench's systems and the very UI
-//! pass, laid out and tessellated by egui, on one thread, with and without the in-process virtual plant. That
-//! is the workbench's own CPU per frame, free of the software renderer's competition for the two cores.
+//! pass, laid out and tessellated by egui, on one thread, with and without the in-process virtual plant, one model
+//! step per frame (60x); and on the 10,002 assets of a site `twin scenario generate --pumps 4445` writes, live (1x,
+//! one step a second taken in slices) and at 60x. That is the workbench's own CPU per frame, free of the software
+//! renderer's competition for the two cores.
 //!
 //! Run with `cargo bench --bench gui` (needs `xvfb-run`, which `scripts/test.sh` installs). The scenarios are kept in
 //! `target/gui-bench/`; `TWIN_GUI_BENCH_WRITE_ONLY=1` writes them and measures nothing.
@@ -17,6 +19,8 @@ use std::path::Path;
 use std::process::Command;
 
 use twin::scenario::{self, AssetKind, AssetSpec, Scenario};
+use twin::twin::SimClock;
+use twin::twin::simulate::{LIVE_STEP_SLICE, StepSlicing};
 
 /// The station with `pairs` pump–motor pairs on its one tank, on a grid 4 m apart.
 fn station_of(base: &Scenario, pairs: usize) -> Scenario {
@@ -88,31 +92,52 @@ fn write(s: &Scenario, path: &Path) {
     std::fs::write(path, scenario::to_ron(s).expect("RON")).expect("write scenario");
 }
 
-/// Windowless: the twin (one model step per frame: 60x at 60 frames/s), the workbench's systems and the egui
-/// layout and tessellation of every panel, with the first pump selected and the plots' crosshair pinned (its
-/// read-out of every chart drawn); median on-CPU and wall ms per frame
-/// over 300 frames after 30 of warm-up.
-fn windowless(s: &Scenario, plant: bool, dir: &Path) -> (f64, f64) {
+/// How the twin advances in a windowless run.
+#[derive(Clone, Copy, PartialEq)]
+enum Pace {
+    /// A whole model step every frame: 60x at 60 frames/s, the workbench fast-forwarding.
+    StepPerFrame,
+    /// One model step a second at 60 frames/s (1x, live), taken in slices as the live workbench takes it (it
+    /// paces by the wall clock, `StepSlicing::Live`; this driver sets each frame's steps, hence `Always`).
+    Live,
+}
+
+/// Windowless: the twin, the workbench's systems and the egui layout and tessellation of every panel, with
+/// `select` selected and the plots' crosshair pinned (its read-out of every chart drawn); median on-CPU and wall
+/// ms per frame, and the largest on-CPU, over 300 frames after 30 of warm-up.
+fn windowless(s: &Scenario, plant: bool, dir: &Path, select: &str, pace: Pace) -> (f64, f64, f64) {
     let mut w =
         twin::ui::windowless::Windowless::new(std::sync::Arc::new(s.clone()), 1, plant, dir.join("audit.jsonl"))
             .expect("windowless workbench");
+    if pace == Pace::Live {
+        w.app.insert_resource(StepSlicing::Always(LIVE_STEP_SLICE));
+    }
     let mut bench = w.app.world_mut().resource_mut::<twin::ui::state::Workbench>();
-    bench.selected = Some("P-0".into());
+    bench.selected = Some(select.into());
     // The crosshair pinned inside the window: every frame reads every chart's series out at it.
     bench.view.cursor_s = Some(120.0);
-    for _ in 0..30 {
-        w.frame(1);
+    let frame = |w: &mut twin::ui::windowless::Windowless, i: u32| match pace {
+        Pace::StepPerFrame => w.frame(1),
+        Pace::Live => {
+            // A sliced step keeps its pending step until it is whole; a new one is due every 60 frames.
+            let pending = w.app.world().resource::<SimClock>().pending_steps;
+            w.frame(pending + u32::from(i.is_multiple_of(60)))
+        }
+    };
+    for i in 0..30 {
+        frame(&mut w, i);
     }
     let (mut cpu, mut wall) = (Vec::new(), Vec::new());
-    for _ in 0..300 {
+    for i in 30..330 {
         let (t0, c0) = (std::time::Instant::now(), twin::ui::framestats::thread_cpu_ns());
-        std::hint::black_box(w.frame(1));
+        std::hint::black_box(frame(&mut w, i));
         wall.push(t0.elapsed().as_secs_f64() * 1e3);
         if let (Some(a), Some(b)) = (c0, twin::ui::framestats::thread_cpu_ns()) {
             cpu.push(b.saturating_sub(a) as f64 / 1e6);
         }
     }
-    (median(cpu), median(wall))
+    let max = cpu.iter().copied().fold(0.0, f64::max);
+    (median(cpu), median(wall), max)
 }
 
 fn main() {
@@ -126,7 +151,7 @@ fn main() {
     );
     for (pairs, plant) in [(5, false), (50, false), (500, false), (500, true)] {
         let s = station_of(&base, pairs);
-        let runs: Vec<(f64, f64)> = (0..3).map(|_| windowless(&s, plant, dir.as_path())).collect();
+        let runs: Vec<_> = (0..3).map(|_| windowless(&s, plant, dir.as_path(), "P-0", Pace::StepPerFrame)).collect();
         let cpu: Vec<f64> = runs.iter().map(|r| r.0).collect();
         let wall: Vec<f64> = runs.iter().map(|r| r.1).collect();
         println!(
@@ -136,6 +161,32 @@ fn main() {
             median(cpu.clone()),
             fmt(&cpu),
             median(wall)
+        );
+    }
+    // Plant scale: the site `twin scenario generate --pumps 4445` writes (4,445 trains on 1,112 shared tanks), live
+    // (1x) and fast-forwarded (60x).
+    let spec = scenario::generate::SiteSpec { pumps: 4445, name: "Scale".into(), ..Default::default() };
+    let site = scenario::generate::site(&spec).expect("a generated site");
+    // With the in-process virtual plant the step corrects the estimators with the plant's 17,900 samples a second
+    // as it would with a real plant's telemetry, but the plant's own simulation of the 4,445 trains runs on the same
+    // thread too (a real plant's is elsewhere): an upper bound.
+    for (pace, plant) in
+        [(Pace::Live, false), (Pace::Live, true), (Pace::StepPerFrame, false), (Pace::StepPerFrame, true)]
+    {
+        let runs: Vec<_> = (0..3).map(|_| windowless(&site, plant, dir.as_path(), "P-0001", pace)).collect();
+        let cpu: Vec<f64> = runs.iter().map(|r| r.0).collect();
+        let max: Vec<f64> = runs.iter().map(|r| r.2).collect();
+        println!(
+            "{:>5} assets (twin scenario generate --pumps 4445){}, {}: {:>6.2} ms on-CPU per frame (runs: {}), \
+             {:.2} ms wall, largest frame {:.2} ms (runs: {})",
+            site.assets.len(),
+            if plant { " + in-process virtual plant" } else { "" },
+            if pace == Pace::Live { "1x, live, sliced steps" } else { "60x, a whole step per frame" },
+            median(cpu.clone()),
+            fmt(&cpu),
+            median(runs.iter().map(|r| r.1).collect()),
+            median(max.clone()),
+            fmt(&max)
         );
     }
     if std::env::var_os("TWIN_GUI_BENCH_WINDOWLESS_ONLY").is_some() {
