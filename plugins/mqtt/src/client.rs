@@ -1,11 +1,14 @@
 //! The MQTT client thread: rumqttc's event loop on a tokio current-thread runtime, bridged to the twin by a
 //! bounded crossbeam channel. It never awaits on a full request channel (acks and subscribes use `try_*` and
 //! are retried), acknowledges QoS 1 only after the message was handed to the twin, reconnects with
-//! exponential backoff and jitter, and re-subscribes whenever the broker has no session for us.
+//! exponential backoff and jitter, re-subscribes whenever the broker has no session for us, and reads the
+//! socket in batches while messages stream in fast ([`ReadPacer`]).
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -302,6 +305,8 @@ struct EventTask {
     gated: VecDeque<(u64, Option<Publish>)>,
     last_forced_reconnect: Option<Instant>,
     failed_attempts: u32,
+    /// Whether the socket is read in batches (see [`ReadPacer`]).
+    pacer: ReadPacer,
 }
 
 impl EventTask {
@@ -319,6 +324,7 @@ impl EventTask {
             gated: VecDeque::new(),
             last_forced_reconnect: None,
             failed_attempts: 0,
+            pacer: ReadPacer::default(),
         }
     }
 
@@ -360,25 +366,42 @@ impl EventTask {
             }
             self.release_gated();
             let waiting_gate = self.gated.front().is_some_and(|(_, p)| p.is_some());
-            let event = tokio::select! {
-                biased;
-                _ = woken.as_mut() => {
-                    woken.set(wake.notified());
-                    continue;
+            let event = if self.pacer.draining {
+                // Batching: take what the socket already holds without waiting; once it is empty, pause.
+                let mut poll = std::pin::pin!(eventloop.poll());
+                match std::future::poll_fn(|cx| Poll::Ready(poll.as_mut().poll(cx))).await {
+                    Poll::Ready(event) => event,
+                    Poll::Pending => {
+                        // Off the runtime's epoll on purpose: a thread asleep there is woken by each of the
+                        // broker's writes; asleep here, they queue on the socket for the next read.
+                        std::thread::sleep(BATCH_PAUSE);
+                        self.pacer.draining = false;
+                        continue;
+                    }
                 }
-                // Acks held for the gate are looked at again soon (it moves on the twin's side). The timer is
-                // made only when the branch is polled.
-                _ = async { tokio::time::sleep(GATE_POLL).await }, if waiting_gate => continue,
-                ev = eventloop.poll() => ev,
+            } else {
+                tokio::select! {
+                    biased;
+                    _ = woken.as_mut() => {
+                        woken.set(wake.notified());
+                        continue;
+                    }
+                    // Acks held for the gate are looked at again soon (it moves on the twin's side). The timer is
+                    // made only when the branch is polled.
+                    _ = async { tokio::time::sleep(GATE_POLL).await }, if waiting_gate => continue,
+                    ev = eventloop.poll() => ev,
+                }
             };
             match event {
                 Ok(event) => {
+                    let before = self.handed;
                     connected |= self.on_event(event);
                     // A read from the socket parses up to 10 packets at once; the rest of them wait in the
                     // state's queue, where the next poll would take them one by one.
                     while let Some(event) = eventloop.state.events.pop_front() {
                         connected |= self.on_event(event);
                     }
+                    self.pacer.after_read(self.handed - before, Instant::now());
                 }
                 Err(e) => {
                     connected = false;
@@ -536,6 +559,45 @@ impl EventTask {
     }
 }
 
+/// Above this receive rate the socket is read in batches.
+const BATCH_ABOVE_MSG_PER_S: u64 = 5_000;
+/// The pause between two reads while batching.
+const BATCH_PAUSE: Duration = Duration::from_micros(200);
+/// The window the receive rate is measured over.
+const RATE_WINDOW: Duration = Duration::from_millis(10);
+
+/// Reads in batches while messages stream in fast. A client that reads each message as it lands sleeps in
+/// epoll between them, so the broker's every write wakes it (a cross-CPU wake-up, paid on the broker's
+/// thread), and each wake-up costs this thread a context switch, the twin's thread another and the socket an
+/// ACK. Above [`BATCH_ABOVE_MSG_PER_S`], once a read that brought messages has emptied the socket, the thread
+/// pauses [`BATCH_PAUSE`] and the next read takes what arrived meanwhile in one go; below it, each message is
+/// read as it lands.
+#[derive(Default)]
+struct ReadPacer {
+    /// Messages handed since `window_start`.
+    window_msgs: u64,
+    window_start: Option<Instant>,
+    /// The last window's rate was above [`BATCH_ABOVE_MSG_PER_S`].
+    batching: bool,
+    /// The next read must not wait: the socket is being emptied before a pause.
+    draining: bool,
+}
+
+impl ReadPacer {
+    /// After a read that handed `handed` messages at `now`.
+    fn after_read(&mut self, handed: u64, now: Instant) {
+        self.window_msgs += handed;
+        let start = *self.window_start.get_or_insert(now);
+        let span = now.saturating_duration_since(start);
+        if span >= RATE_WINDOW {
+            self.batching = self.window_msgs * 1_000_000 >= BATCH_ABOVE_MSG_PER_S * span.as_micros() as u64;
+            self.window_msgs = 0;
+            self.window_start = Some(now);
+        }
+        self.draining = self.batching && handed > 0;
+    }
+}
+
 /// A connection error as the engineer needs it: a broker that refuses the client's certificate (mutual TLS) says so
 /// through a TLS alert, which rustls reports as "received fatal alert: …".
 fn explain(error: &str) -> String {
@@ -565,6 +627,31 @@ fn explain(error: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_are_batched_only_above_the_rate_and_only_after_a_read_that_brought_messages() {
+        let t0 = Instant::now();
+        let at = |us: u64| t0 + Duration::from_micros(us);
+        let mut p = ReadPacer::default();
+        // 1,000 msg/s: one message a millisecond for two windows; each is read as it lands.
+        for i in 0..=20 {
+            p.after_read(1, at(i * 1_000));
+            assert!(!p.draining, "batching at 1,000 msg/s (read {i})");
+        }
+        // 20,000 msg/s: one message every 50 µs; batching from the first window measured at that rate.
+        let start = 21_000;
+        for i in 0..400 {
+            p.after_read(1, at(start + i * 50));
+        }
+        assert!(p.batching && p.draining, "not batching at 20,000 msg/s");
+        p.after_read(0, at(start + 20_010));
+        assert!(!p.draining, "a read that brought nothing starts no pause");
+        // Back to one message every 2 ms: batching ends with the next window.
+        for i in 1..=12 {
+            p.after_read(1, at(start + 20_010 + i * 2_000));
+        }
+        assert!(!p.batching && !p.draining, "still batching at 500 msg/s");
+    }
 
     #[test]
     fn backoff_doubles_from_min_caps_at_max_and_adds_bounded_jitter() {
